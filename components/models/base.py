@@ -1,0 +1,63 @@
+"""What every model family implements so the one training loop can drive it (as Mimicry's train_step)."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+from torch import nn
+
+
+@dataclass
+class StepContext:
+    """Handed to `train_step`: the device, the noise generator, mixed precision and the optimiser step."""
+
+    device: torch.device
+    rng: torch.Generator  # all sampling noise comes from here, so resume reproduces it
+    step: int
+    autocast: Callable[[], contextlib.AbstractContextManager]
+    scaler: torch.amp.GradScaler | None = None
+    # filled by the loop from configure_optimizers()
+    optimizers: dict[str, torch.optim.Optimizer] = field(default_factory=dict)
+
+    def update(self, loss: torch.Tensor, opt_name: str) -> None:
+        """zero_grad, backward, step: the one place mixed-precision scaling happens."""
+        opt = self.optimizers[opt_name]
+        opt.zero_grad(set_to_none=True)
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+            self.scaler.step(opt)
+            self.scaler.update()
+        else:
+            loss.backward()
+            opt.step()
+
+
+class GenerativeModel(nn.Module):
+    """Base class of every family. Images are float NCHW in [0, 1]; labels int64 (N,)."""
+
+    kind: str = "?"
+
+    def __init__(self, image_shape: tuple[int, int, int], num_classes: int, hp: dict):
+        super().__init__()
+        self.image_shape = tuple(image_shape)  # (C, H, W)
+        self.num_classes = num_classes
+        self.hp = dict(hp)
+
+    def configure_optimizers(self, fused: bool = False) -> dict[str, torch.optim.Optimizer]:
+        raise NotImplementedError
+
+    def train_step(self, images: torch.Tensor, labels: torch.Tensor, ctx: StepContext) -> dict[str, torch.Tensor]:
+        """One optimisation step; returns detached scalar losses to log."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def sample(self, n: int, rng: torch.Generator, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """n images, float NCHW in [0, 1], drawn with `rng` (same seed, same images)."""
+        raise NotImplementedError
+
+    def nets(self) -> dict[str, nn.Module]:
+        """The networks to compile or wrap (DDP); default: the direct children."""
+        return dict(self.named_children())

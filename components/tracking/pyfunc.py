@@ -1,0 +1,100 @@
+"""The served generator: an MLflow pyfunc that turns {n, seed[, label]} rows into uint8 images.
+
+The model is rebuilt from the family registry and a weights_only state dict, so loading it never unpickles
+code. Requests are bounded and a bad one raises INVALID_PARAMETER_VALUE, which the scoring server returns
+as a 4xx with this message.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import torch
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+
+MAX_IMAGES = 1024  # per request, all rows together
+
+
+def _bad(msg: str) -> MlflowException:
+    return MlflowException(msg, error_code=INVALID_PARAMETER_VALUE)
+
+
+def build_model(spec: dict, weights: Path, device: str = "cpu"):
+    from components.models.registry import get_family
+
+    model = get_family(spec["family"]).build(tuple(spec["image_shape"]), int(spec["num_classes"]), spec["hp"])
+    model.load_state_dict(torch.load(weights, map_location=device, weights_only=True))
+    return model.to(device).eval()
+
+
+def generate(model, n: int, seed: int, label: int | None = None) -> np.ndarray:
+    """n images as uint8 NHWC; the same (seed, label) always gives the same images."""
+    rng = torch.Generator(device=next(model.parameters()).device).manual_seed(int(seed))
+    labels = None if label is None else torch.full((n,), int(label), dtype=torch.long)
+    x = model.sample(n, rng, labels)
+    return (x.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+
+class GeneratorPyfunc(mlflow.pyfunc.PythonModel):
+    def load_context(self, context):
+        self.spec = json.loads(Path(context.artifacts["spec"]).read_text())
+        self.model = build_model(self.spec, Path(context.artifacts["weights"]))
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> np.ndarray:
+        rows = _rows(model_input)
+        total = sum(r["n"] for r in rows)
+        if total > MAX_IMAGES:
+            raise _bad(f"asked for {total} images in one request; the limit is {MAX_IMAGES}")
+        num_classes = int(self.spec["num_classes"])
+        out = []
+        for r in rows:
+            label = r.get("label")
+            if label is not None and not 0 <= label < num_classes:
+                raise _bad(f"label={label} is outside 0..{num_classes - 1}")
+            out.append(generate(self.model, r["n"], r["seed"], label))
+        return np.concatenate(out)
+
+
+def _rows(model_input) -> list[dict]:
+    if isinstance(model_input, dict):
+        model_input = pd.DataFrame([model_input])
+    if not isinstance(model_input, pd.DataFrame) or model_input.empty:
+        raise _bad("expected rows with columns n, seed and optionally label")
+    missing = {"n", "seed"} - set(model_input.columns)
+    if missing:
+        raise _bad(f"missing column(s) {sorted(missing)}; expected n, seed and optionally label")
+    rows = []
+    for i, rec in enumerate(model_input.to_dict("records")):
+        try:
+            n, seed = int(rec["n"]), int(rec["seed"])
+            label = rec.get("label")
+            label = None if label is None or (isinstance(label, float) and np.isnan(label)) else int(label)
+        except (TypeError, ValueError):
+            raise _bad(f"row {i}: n, seed and label must be integers, got {rec}") from None
+        if not 1 <= n <= MAX_IMAGES:
+            raise _bad(f"row {i}: n={n} must be between 1 and {MAX_IMAGES}")
+        if seed < 0:
+            raise _bad(f"row {i}: seed={seed} must be >= 0")
+        rows.append({"n": n, "seed": seed, "label": label})
+    return rows
+
+
+def signature(image_shape_hwc: tuple[int, int, int]):
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema, TensorSpec
+
+    return ModelSignature(
+        inputs=Schema([ColSpec("long", "n"), ColSpec("long", "seed"), ColSpec("long", "label", required=False)]),
+        outputs=Schema([TensorSpec(np.dtype(np.uint8), (-1, *image_shape_hwc))]),
+    )
+
+
+def pip_requirements() -> list[str]:
+    import importlib.metadata as md
+
+    return [f"{p}=={md.version(p)}" for p in ("mlflow", "torch", "numpy", "pandas")]

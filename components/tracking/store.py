@@ -1,0 +1,64 @@
+"""Where MLflow tracks: an embedded SQLite store + artifact folder in the project unless MLFLOW_TRACKING_URI
+points at a server; plus the provenance every run carries (data version, git commit)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from components import defaults
+
+
+def tracking_uri(root: Path) -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(root / defaults.MLFLOW_DB).as_posix()}"
+
+
+def setup(root: Path, experiment: str) -> str:
+    """Point MLflow at the store and select (or create) the experiment; returns the tracking URI."""
+    import mlflow
+
+    uri = tracking_uri(root)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(os.environ.get("MLFLOW_REGISTRY_URI") or uri)
+    if mlflow.get_experiment_by_name(experiment) is None:
+        location = None
+        if uri.startswith("sqlite:"):  # keep artifacts beside the embedded store, not in ./mlruns
+            location = (root / defaults.MLFLOW_ARTIFACTS / experiment).resolve().as_uri()
+        mlflow.create_experiment(experiment, artifact_location=location)
+    mlflow.set_experiment(experiment)
+    return uri
+
+
+def ui_command(root: Path) -> str:
+    uri = tracking_uri(root)
+    if not uri.startswith("sqlite:"):
+        return f"open {uri}"
+    return f"mlflow ui --backend-store-uri {uri} --host 127.0.0.1 --port {defaults.UI_PORT}"
+
+
+def data_version(root: Path) -> str:
+    """The md5 that data.dvc pins for data/ ('untracked' when there is no data.dvc)."""
+    path = root / "data.dvc"
+    if not path.exists():
+        return "untracked"
+    try:
+        outs = yaml.safe_load(path.read_text()).get("outs") or []
+        return str(outs[0].get("md5", "unknown"))
+    except (yaml.YAMLError, AttributeError, IndexError):
+        return "unreadable"
+
+
+def git_commit(root: Path) -> str:
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                             timeout=10).stdout.strip()
+        if not sha:
+            return "none"
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return sha + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "none"

@@ -1,0 +1,41 @@
+"""One row per image: the facts the Great Expectations suite checks (shape, range, finiteness, label, hash)."""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from components.data.store import Dataset
+
+
+def image_facts(dataset: Dataset) -> pd.DataFrame:
+    frames = []
+    for split in ("train", "test"):
+        x = dataset.arrays[f"{split}_images"]
+        y = dataset.arrays[f"{split}_labels"]
+        flat = x.reshape(len(x), -1)
+        finite = np.isfinite(flat).all(axis=1) if flat.dtype.kind == "f" else np.ones(len(x), bool)
+        # Non-finite pixels are left out of min/max: the `finite` column is what fails on them.
+        masked = np.where(np.isfinite(flat), flat, np.nan) if not finite.all() else flat
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows give NaN, as they should
+            lo, hi = np.nanmin(masked, axis=1), np.nanmax(masked, axis=1)
+        labels = pd.Series(y)
+        frames.append(pd.DataFrame({
+            "split": split,
+            "height": x.shape[1],
+            "width": x.shape[2],
+            "channels": x.shape[3],
+            "pixel_min": lo.astype(np.float64),
+            "pixel_max": hi.astype(np.float64),
+            "finite": finite,
+            "label": y.astype(np.int64) if y.dtype.kind in "iub" else y.astype(np.float64),
+            "split_label": [f"{split}:{v}" for v in y.tolist()],
+            "class_count": labels.map(labels.value_counts()).to_numpy(np.int64),
+            "sha1": [hashlib.sha1(row.tobytes()).hexdigest() for row in flat],
+        }))
+    return pd.concat(frames, ignore_index=True)
+

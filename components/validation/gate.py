@@ -1,0 +1,117 @@
+"""The Great Expectations gate: one suite per dataset over its table of per-image facts.
+
+A failing suite raises ValidationFailed naming each failed expectation; the JSON result and the Data Docs
+site are written first, so the user can read why.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from pathlib import Path
+
+from components.data.store import Dataset
+from components.errors import ValidationFailed
+from components.validation.facts import image_facts
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+log = logging.getLogger(__name__)
+
+
+def build_expectations(dataset: Dataset, cfg: dict) -> list:
+    import great_expectations as gx
+
+    E = gx.expectations
+    c, h, w = dataset.image_shape[2], dataset.image_shape[0], dataset.image_shape[1]
+    expected_rows = sum(int(v) for v in dataset.meta.get("counts", {}).values()) or None
+    n_classes = len(dataset.classes)
+    n_train = len(dataset.arrays["train_labels"])
+    n_test = len(dataset.arrays["test_labels"])
+    min_share = float(cfg["min_class_fraction"])
+    dup_share = float(cfg["max_duplicate_fraction"])
+    out = [
+        E.ExpectColumnValuesToBeInSet(column="height", value_set=[h]),
+        E.ExpectColumnValuesToBeInSet(column="width", value_set=[w]),
+        E.ExpectColumnValuesToBeInSet(column="channels", value_set=[c]),
+        E.ExpectColumnValuesToNotBeNull(column="pixel_min"),
+        E.ExpectColumnValuesToBeInSet(column="finite", value_set=[True]),
+        E.ExpectColumnValuesToBeBetween(column="pixel_min", min_value=cfg["value_min"], max_value=cfg["value_max"]),
+        E.ExpectColumnValuesToBeBetween(column="pixel_max", min_value=cfg["value_min"], max_value=cfg["value_max"]),
+        E.ExpectColumnValuesToBeInSet(column="label", value_set=list(range(n_classes))),
+        # every class present in both splits
+        E.ExpectColumnUniqueValueCountToBeBetween(column="split_label", min_value=2 * n_classes, max_value=2 * n_classes),
+        # class_count is the size of the row's class within its split: every class needs a fair share
+        E.ExpectColumnValuesToBeBetween(
+            column="class_count", min_value=int(min_share * min(n_train, n_test) / n_classes)
+        ),
+        # duplicate pixels within or across splits (test images leaking into training)
+        E.ExpectColumnValuesToBeUnique(column="sha1", mostly=1.0 - dup_share),
+    ]
+    if expected_rows:  # the counts recorded when the dataset was materialised
+        out.append(E.ExpectTableRowCountToEqual(value=expected_rows))
+    return out
+
+
+def describe_failure(er) -> str:
+    cfg = er.expectation_config
+    kwargs = {k: v for k, v in cfg.kwargs.items() if k not in ("batch_id",)}
+    if "value_set" in kwargs and len(kwargs["value_set"]) > 12:
+        kwargs["value_set"] = f"{len(kwargs['value_set'])} values"
+    res = er.result or {}
+    detail = []
+    if res.get("unexpected_count"):
+        detail.append(f"{res['unexpected_count']} unexpected rows")
+    if res.get("partial_unexpected_list"):
+        detail.append(f"e.g. {res['partial_unexpected_list'][:5]}")
+    if "observed_value" in res:
+        detail.append(f"observed {res['observed_value']}")
+    if er.exception_info and er.exception_info.get("raised_exception"):
+        detail.append(f"error: {er.exception_info.get('exception_message')}")
+    return f"{cfg.type}({', '.join(f'{k}={v}' for k, v in kwargs.items())}): " + ", ".join(detail)
+
+
+def validate(dataset: Dataset, cfg: dict, out_dir: Path) -> dict:
+    """Run the suite; write result.json and Data Docs under out_dir; raise ValidationFailed on failure."""
+    import great_expectations as gx
+
+    facts = image_facts(dataset)
+    out_dir = Path(out_dir)
+    shutil.rmtree(out_dir / "data_docs", ignore_errors=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    ctx = gx.get_context(mode="ephemeral")
+    ctx.variables.progress_bars = {"globally": False}
+    ctx.add_data_docs_site("local", {
+        "class_name": "SiteBuilder",
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(out_dir / "data_docs")},
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+    })
+    batch = ctx.data_sources.add_pandas(f"{dataset.name}-source").add_dataframe_asset("image_facts") \
+        .add_batch_definition_whole_dataframe("all")
+    suite = ctx.suites.add(gx.ExpectationSuite(name=f"{dataset.name}-images"))
+    for exp in build_expectations(dataset, cfg):
+        suite.add_expectation(exp)
+    vd = ctx.validation_definitions.add(gx.ValidationDefinition(name=f"{dataset.name}-gate", data=batch, suite=suite))
+    checkpoint = ctx.checkpoints.add(gx.Checkpoint(
+        name=f"{dataset.name}-checkpoint", validation_definitions=[vd],
+        actions=[gx.checkpoint.UpdateDataDocsAction(name="data-docs", site_names=["local"])],
+    ))
+    run = checkpoint.run(batch_parameters={"dataframe": facts})
+    (result,) = run.run_results.values()
+    (out_dir / "result.json").write_text(json.dumps(result.to_json_dict(), indent=2, default=str))
+    summary = {
+        "dataset": dataset.name,
+        "success": bool(result.success),
+        "rows": int(len(facts)),
+        "evaluated": len(result.results),
+        "failed": [describe_failure(er) for er in result.results if not er.success],
+        "result_json": str(out_dir / "result.json"),
+        "data_docs": str(out_dir / "data_docs" / "index.html"),
+    }
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    if not result.success:
+        raise ValidationFailed(dataset.name, summary["failed"], summary["data_docs"])
+    return summary
+

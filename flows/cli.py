@@ -1,0 +1,137 @@
+"""`genzoo`: run the pipeline, list families, prepare data, run one stage (for dvc.yaml), open the MLflow UI."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from components import defaults
+from components.config import load_config
+from components.errors import ConfigError, GenzooError
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", help=f"dataset name (default from params.yaml: {defaults.DEFAULT_DATASET})")
+    p.add_argument("--profile", help="params.yaml profile: quick (default) or full")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a param, e.g. --set train.steps=200 (repeatable)")
+
+
+def cmd_families(args) -> int:
+    from components.models.registry import FAMILIES
+
+    for fam in FAMILIES.values():
+        print(f"{fam.name}\t{fam.kind}")
+    return 0
+
+
+def cmd_prepare(args) -> int:
+    from components import stages
+
+    cfg = load_config(None, args.profile, args.overrides)
+    ctx = stages.Context(cfg)
+    for name in args.dataset or list(defaults.EMBEDDED_DATASETS):
+        res = stages.run_stage(ctx, "prepare", name)
+        print(f"{name}: {res['path']} ({'written' if res['created'] else 'present'}, md5 {res['hash']})")
+    return 0
+
+
+def cmd_stage(args) -> int:
+    from components import stages
+
+    overrides = args.overrides + ([f"dataset={args.dataset}"] if args.dataset else [])
+    cfg = load_config(None, args.profile, overrides)
+    ctx = stages.Context(cfg, force=args.force)
+    res = stages.run_stage(ctx, args.name, cfg["dataset"], args.family)
+    print(json.dumps(res, indent=2, default=str))
+    return 0
+
+
+def cmd_run(args) -> int:
+    from flows.pipeline import pipeline
+
+    families = [f for f in args.families.split(",") if f] if args.families else None
+    summary = pipeline(dataset=args.dataset, families=families, profile=args.profile, overrides=args.overrides)
+    print(report(summary))
+    return 0
+
+
+def report(summary: dict) -> str:
+    from components.tracking.store import ui_command
+
+    lines = [f"\n== genzoo: {summary['dataset']} ({summary['profile']} profile) =="]
+    clf = summary["classifier"]
+    lines.append(f"reference classifier test accuracy: {clf['test_accuracy']:.4f}  "
+                 f"(feature space {clf['feature_space']})")
+    for family, res in summary["families"].items():
+        m = res["evaluate"]["metrics"]
+        reg = res["register"]
+        lines.append(f"\n-- {family} --")
+        width = max(len(k) for k in m)
+        for k in sorted(m):
+            lines.append(f"  {k:<{width}}  {m[k]:.4f}")
+        lines.append(f"  sample grid: {res['evaluate']['samples']}")
+        lines.append(f"  registered:  {reg['name']} v{reg['version']} -> @{reg['alias']} ({reg['reason']})")
+    cached = [name for name, state in summary["states"].items() if state == "Cached"]
+    lines.append(f"\nstages: {len(summary['states'])}, cached: {len(cached)} ({', '.join(cached) or 'none'})")
+    lines.append(f"MLflow UI: {ui_command(Path(summary['root']))}")
+    return "\n".join(lines)
+
+
+def cmd_ui(args) -> int:
+    from components.tracking.store import tracking_uri
+
+    uri = tracking_uri(defaults.project_root())
+    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", args.host,
+           "--port", str(args.port)]
+    print(" ".join(cmd))
+    os.execv(sys.executable, cmd)
+    return 0  # pragma: no cover
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="genzoo", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="the whole pipeline as a Prefect flow")
+    _common(p)
+    p.add_argument("--families", help="comma-separated families (default from params.yaml)")
+    p.set_defaults(fn=cmd_run)
+
+    p = sub.add_parser("families", help="list the registered model families (name, kind)")
+    p.set_defaults(fn=cmd_families)
+
+    p = sub.add_parser("prepare", help="materialise datasets under data/ (default: the embedded ones)")
+    p.add_argument("--dataset", action="append", help="dataset name (repeatable)")
+    p.add_argument("--profile")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    p.set_defaults(fn=cmd_prepare)
+
+    p = sub.add_parser("stage", help="run one stage (what dvc.yaml calls)")
+    p.add_argument("name", choices=["prepare", "validate", "classifier", "train", "evaluate", "register"])
+    _common(p)
+    p.add_argument("--family")
+    p.add_argument("--force", action="store_true", help="run even if the outputs are current")
+    p.set_defaults(fn=cmd_stage)
+
+    p = sub.add_parser("ui", help="the MLflow UI over the project's store, on 127.0.0.1")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=defaults.UI_PORT)
+    p.set_defaults(fn=cmd_ui)
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("components").setLevel(logging.INFO)
+    try:
+        return args.fn(args)
+    except (GenzooError, ConfigError) as exc:
+        print(f"genzoo: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

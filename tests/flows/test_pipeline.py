@@ -1,0 +1,127 @@
+import shutil
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+from components import defaults
+from components.errors import GenzooError
+from flows.pipeline import pipeline
+from tests.conftest import registered_versions
+from tests.flows.conftest import in_project
+
+NAME = "mnist5k-nsgan"
+METRICS = ["fid_classifier", "is_classifier", "precision_classifier", "recall_classifier", "f1_classifier",
+           "density_classifier", "coverage_classifier", "floor_fid_classifier"]
+
+
+def test_flow_trains_evaluates_and_registers_a_champion(ran):
+    root, summary = ran
+    assert set(summary["states"].values()) == {"Completed"}
+    metrics = summary["families"]["nsgan"]["evaluate"]["metrics"]
+    assert all(np.isfinite(metrics[k]) for k in METRICS)
+    assert metrics["floor_fid_classifier"] < metrics["fid_classifier"]  # 8 steps of training are far from data
+    assert 1 <= metrics["is_classifier"] <= 10
+
+    (version,) = registered_versions(root, NAME)
+    client = mlflow.MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
+    assert client.get_model_version_by_alias(NAME, defaults.CHAMPION).version == version.version
+    assert version.tags[defaults.TAG_DECISION] == "champion" and "first version" in version.tags[defaults.TAG_REASON]
+
+    run = client.get_run(summary["families"]["nsgan"]["train"]["run_id"])
+    assert run.info.status == "FINISHED"
+    assert run.data.metrics["fid_classifier"] == pytest.approx(metrics["fid_classifier"])
+    assert run.data.params["family"] == "nsgan" and run.data.params["train.steps"] == "8"
+    assert run.data.tags[defaults.TAG_DATA_VERSION] and run.data.tags[defaults.TAG_GIT_COMMIT]
+    assert "train/d_loss" in run.data.metrics
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "evaluation")}
+    assert {"evaluation/samples.png", "evaluation/losses.png", "evaluation/metrics.json"} <= artifacts
+    assert (root / "outputs/mnist5k/nsgan/evaluate/metrics.json").exists()
+
+    validation = client.get_run(summary["validate"]["run_id"])
+    assert validation.data.metrics["validation_success"] == 1.0
+    assert any(a.path == "validation/data_docs" for a in client.list_artifacts(validation.info.run_id, "validation"))
+    clf = client.get_run(summary["classifier"]["run_id"])
+    assert clf.data.metrics["test_accuracy"] > 0.5
+
+
+def test_second_run_is_all_cached_and_registers_nothing(ran, capsys):
+    from flows.cli import main
+
+    root, first = ran
+    with in_project(root):
+        assert main(["run"]) == 0
+    out = capsys.readouterr().out
+    assert f"stages: {len(first['states'])}, cached: {len(first['states'])}" in out
+    assert "fid_classifier" in out and f"{NAME} v1 -> @champion" in out and "--host 127.0.0.1" in out
+    assert len(registered_versions(root, NAME)) == 1
+
+
+def test_registered_champion_generates_images_like_a_served_model(ran):
+    root, _ = ran
+    mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
+    model = mlflow.pyfunc.load_model(f"models:/{NAME}@champion")
+    a = model.predict(pd.DataFrame([{"n": 3, "seed": 7}]))
+    assert a.shape == (3, 28, 28, 1) and a.dtype == np.uint8
+    assert np.array_equal(a, model.predict(pd.DataFrame([{"n": 3, "seed": 7}])))
+    assert not np.array_equal(a, model.predict(pd.DataFrame([{"n": 3, "seed": 8}])))
+    with pytest.raises(mlflow.exceptions.MlflowException, match="n=5000 must be between 1 and 1024"):
+        model.predict(pd.DataFrame([{"n": 5000, "seed": 0}]))
+
+
+def _copy(ran, tmp_path):
+    root, _ = ran
+    dst = tmp_path / "copy"
+    shutil.copytree(root, dst, ignore=shutil.ignore_patterns(".genzoo"))
+    return dst
+
+
+CORRUPTIONS = {
+    "nan": (lambda d: np.save(d / "train_images.npy", _with(np.load(d / "train_images.npy").astype(float), np.nan)),
+            "column=finite"),
+    "out-of-range": (lambda d: np.save(d / "train_images.npy", _with(np.load(d / "train_images.npy").astype(float),
+                                                                     999.0)), "column=pixel_max"),
+    "unknown-label": (lambda d: np.save(d / "test_labels.npy", _with(np.load(d / "test_labels.npy"), 42)),
+                      "column=label"),
+    "truncated": (lambda d: (d / "test_images.npy").write_bytes((d / "test_images.npy").read_bytes()[:5000]),
+                  "test_images.npy: truncated"),
+    "empty": (lambda d: (d / "train_labels.npy").write_bytes(b""), "train_labels.npy: empty file"),
+    "wrong-shape": (lambda d: np.save(d / "test_images.npy", np.zeros((1000, 784), np.uint8)),
+                    "test_images.npy: expected images shaped"),
+}
+
+
+def _with(arr, value):
+    arr.flat[123] = value
+    return arr
+
+
+@pytest.mark.parametrize("kind", sorted(CORRUPTIONS))
+def test_corrupt_input_stops_the_pipeline_before_training(ran, tmp_path, kind):
+    root = _copy(ran, tmp_path)
+    damage, message = CORRUPTIONS[kind]
+    damage(root / "data" / "mnist5k")
+    shutil.rmtree(root / "outputs" / "mnist5k" / "nsgan")
+    with in_project(root), pytest.raises(GenzooError, match=message.replace("(", r"\(")):
+        pipeline(root=str(root))
+    assert len(registered_versions(root, NAME)) == 1  # only the version from before the damage
+    assert not (root / "outputs" / "mnist5k" / "nsgan").exists()  # nothing was trained
+
+
+def test_diverging_training_fails_the_run_and_promotes_nothing(ran, tmp_path):
+    root = _copy(ran, tmp_path)
+    with in_project(root), pytest.raises(GenzooError, match="nsgan: TrainingDiverged: non-finite loss"):
+        pipeline(root=str(root), overrides=["family.nsgan.lr=1e30", "train.steps=40"])
+    versions = registered_versions(root, NAME)
+    assert len(versions) == 1
+    runs = mlflow.MlflowClient(f"sqlite:///{root / 'mlflow.db'}").search_runs(
+        [mlflow.get_experiment_by_name("mnist5k").experiment_id], "tags.`genzoo.failed_stage` = 'train'")
+    assert len(runs) == 1 and runs[0].info.status == "FAILED"
+
+
+def test_families_command_lists_name_and_kind(capsys):
+    from flows.cli import main
+
+    assert main(["families"]) == 0
+    assert "nsgan\tgan" in capsys.readouterr().out.splitlines()

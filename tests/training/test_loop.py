@@ -1,0 +1,106 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from components.data import store
+from components.errors import TrainingDiverged
+from components.models.registry import get_family
+from components.training.loop import CHECKPOINT, BatchOrder, LoopConfig, fit
+
+STEPS = 12
+
+
+def _data(data_dir):
+    ds = store.read("mnist5k", data_dir)
+    return torch.from_numpy(ds.arrays["train_images"][:512]), torch.from_numpy(ds.arrays["train_labels"][:512])
+
+
+def _train(data_dir, ckpt, steps=STEPS, seed=0):
+    torch.manual_seed(seed)
+    model = get_family("nsgan").build((1, 28, 28), 10, {"z_dim": 8, "width": 0.125})
+    x, y = _data(data_dir)
+    res = fit(model, x, y, LoopConfig(steps=steps, batch_size=32, checkpoint_every=3, log_every=3, progress=False,
+                                      seed=seed), ckpt)
+    return model, res
+
+
+def _same(a, b):
+    return all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+def test_resume_after_stop_matches_uninterrupted(mnist5k_data, tmp_path):
+    full, res = _train(mnist5k_data, tmp_path / "a")
+    assert res.resumed_from == 0 and [h["step"] for h in res.history] == [3, 6, 9, 12]
+    _train(mnist5k_data, tmp_path / "b", steps=6)
+    resumed, res_b = _train(mnist5k_data, tmp_path / "b")
+    assert res_b.resumed_from == 6
+    assert _same(full, resumed)
+    assert res_b.history == res.history
+
+
+KILL_SCRIPT = """
+import sys, torch
+from pathlib import Path
+from components.data import store
+from components.models.registry import get_family
+from components.training.loop import LoopConfig, fit
+ds = store.read("mnist5k", Path(sys.argv[1]))
+torch.manual_seed(0)
+model = get_family("nsgan").build((1, 28, 28), 10, {"z_dim": 8, "width": 0.125})
+x, y = torch.from_numpy(ds.arrays["train_images"][:512]), torch.from_numpy(ds.arrays["train_labels"][:512])
+fit(model, x, y, LoopConfig(steps=10_000, batch_size=32, checkpoint_every=3, log_every=3, progress=False), Path(sys.argv[2]))
+"""
+
+
+def test_sigkill_mid_training_then_resume_matches(mnist5k_data, tmp_path):
+    """A real SIGKILL while training: the atomic checkpoint survives and resuming ends where an unbroken run does."""
+    ckpt = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(mnist5k_data), str(ckpt)],
+                            cwd=Path(__file__).resolve().parents[2])
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if (ckpt / CHECKPOINT).exists() and torch.load(ckpt / CHECKPOINT, weights_only=True)["step"] >= 3:
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, "the training process ended before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed_at = torch.load(ckpt / CHECKPOINT, weights_only=True)["step"]
+    steps = killed_at + 3
+    resumed, res = _train(mnist5k_data, ckpt, steps=steps)
+    assert res.resumed_from == killed_at
+    full, _ = _train(mnist5k_data, tmp_path / "full", steps=steps)
+    assert _same(full, resumed)
+
+
+def test_nan_loss_stops_the_run(mnist5k_data, tmp_path):
+    torch.manual_seed(0)
+    model = get_family("nsgan").build((1, 28, 28), 10, {"z_dim": 8, "width": 0.125, "lr": 1e30})
+    x, y = _data(mnist5k_data)
+    with pytest.raises(TrainingDiverged, match="non-finite loss"):
+        fit(model, x, y, LoopConfig(steps=200, batch_size=32, checkpoint_every=100, log_every=2, progress=False),
+            tmp_path)
+
+
+def test_batch_order_covers_each_epoch_once_and_splits_ranks():
+    order = BatchOrder(100, 10, seed=3)
+    epoch = torch.cat([order.indices(s) for s in range(10)])
+    assert sorted(epoch.tolist()) == list(range(100))
+    assert not torch.equal(order.indices(0), order.indices(10))  # a new permutation per epoch
+    r0, r1 = BatchOrder(100, 10, 3, rank=0, world=2), BatchOrder(100, 10, 3, rank=1, world=2)
+    assert set(r0.indices(0).tolist()).isdisjoint(r1.indices(0).tolist())
+
+
+def test_bf16_autocast_runs_on_cpu(mnist5k_data, tmp_path):
+    torch.manual_seed(0)
+    model = get_family("nsgan").build((1, 28, 28), 10, {"z_dim": 8, "width": 0.125})
+    x, y = _data(mnist5k_data)
+    res = fit(model, x[:64], y[:64], LoopConfig(steps=2, batch_size=32, checkpoint_every=2, log_every=1,
+                                                precision="bf16", progress=False), tmp_path)
+    assert len(res.history) == 2 and all(torch.isfinite(torch.tensor(h["d_loss"])) for h in res.history)

@@ -1,0 +1,45 @@
+import json
+
+import numpy as np
+import pytest
+
+from components import defaults
+from components.data import store
+from components.errors import ValidationFailed
+from components.validation.gate import validate
+
+CFG = defaults.DEFAULTS["validation"]
+
+
+@pytest.fixture
+def ds(mnist5k_data):
+    return store.read("mnist5k", mnist5k_data)
+
+
+def test_real_data_passes_and_writes_reports(ds, tmp_path):
+    summary = validate(ds, CFG, tmp_path)
+    assert summary["success"] and summary["rows"] == 5000 and summary["evaluated"] >= 10
+    assert json.loads((tmp_path / "result.json").read_text())["success"] is True
+    assert (tmp_path / "data_docs" / "index.html").stat().st_size > 1000
+
+
+def _float_images(ds):
+    ds.arrays["train_images"] = ds.arrays["train_images"].astype(np.float64)
+    return ds.arrays["train_images"]
+
+
+@pytest.mark.parametrize("corrupt, expectation", [
+    (lambda ds: _float_images(ds).__setitem__((3, 0, 0, 0), np.nan), "column=finite"),
+    (lambda ds: _float_images(ds).__setitem__((4, 5, 5, 0), 300.0), "column=pixel_max"),
+    (lambda ds: ds.arrays["train_labels"].__setitem__(7, 11), "column=label"),
+    (lambda ds: ds.arrays["test_labels"].__setitem__(ds.arrays["test_labels"] == 3, 2), "column=split_label"),
+    (lambda ds: ds.arrays["test_images"].__setitem__(slice(0, 60), ds.arrays["train_images"][:60]), "column=sha1"),
+])
+def test_each_defect_fails_the_expectation_that_checks_it(ds, tmp_path, corrupt, expectation):
+    corrupt(ds)
+    with pytest.raises(ValidationFailed) as err:
+        validate(ds, CFG, tmp_path)
+    assert expectation in str(err.value)
+    assert err.value.dataset == "mnist5k"
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["success"] is False and any(expectation in f for f in summary["failed"])
