@@ -9,10 +9,7 @@ from typing import Any
 import yaml
 
 from components import defaults
-
-
-class ConfigError(ValueError):
-    """A configuration problem the user must fix; the message names the key and the file."""
+from components.errors import ConfigError
 
 
 def deep_merge(base: dict, override: dict) -> dict:

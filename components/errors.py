@@ -1,10 +1,12 @@
 """Errors a user can act on. Each message names the problem and where it is (file, key, expectation)."""
 
-from components.config import ConfigError
-
 
 class GenzooError(Exception):
-    """Base for errors that the CLI prints as one clear line instead of a traceback."""
+    """Base for errors that the CLI prints as one clear line instead of a traceback; never retried."""
+
+
+class ConfigError(GenzooError, ValueError):
+    """A configuration problem the user must fix; the message names the key and the file."""
 
 
 class DataError(GenzooError):

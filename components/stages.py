@@ -38,7 +38,7 @@ class Stage:
 
 
 STAGES: dict[str, Stage] = {s.name: s for s in [
-    Stage("prepare", ("stages.py", "data"), ("data",), ()),
+    Stage("prepare", ("stages.py", "data", "versioning.py"), ("data",), ()),
     Stage("validate", ("stages.py", "data", "validation"), ("validation",), ("prepare",), tracked=True),
     Stage("classifier", ("stages.py", "data", "evaluation/classifier.py", "evaluation/metrics.py", "training"),
           ("classifier", "seed", "eval.num_samples", "eval.prc_k", "eval.prdc_k", "eval.max_prdc_samples"),
@@ -114,7 +114,7 @@ class Context:
             parts = {
                 "stage": stage, "dataset": dataset, "family": fam, "params": params,
                 "code": code_hash(spec.code),
-                "data": dataset_hash_source(self, dataset) if stage == "prepare" else self.dataset_hash(dataset),
+                "data": _source_spec(self, dataset) if stage == "prepare" else self.dataset_hash(dataset),
                 "upstream": [self.key(u, dataset, family) for u in spec.upstream],
                 "store": tracking_uri(self.root) if spec.tracked else None,
             }
@@ -140,7 +140,7 @@ class Context:
         return result
 
 
-def dataset_hash_source(ctx: Context, dataset: str) -> dict:
+def _source_spec(ctx: Context, dataset: str) -> dict:
     """prepare's input is the source itself (what is asked for), not the files it writes."""
     return sources.dataset_spec(dataset, ctx.cfg["data"])
 
@@ -183,15 +183,22 @@ def run_stage(ctx: Context, stage: str, dataset: str, family: str | None = None)
 # --- the stages -----------------------------------------------------------------------------------------------
 
 def prepare(ctx: Context, dataset: str, out: Path) -> dict:
-    """Materialise data/<dataset>/ from its source; an existing copy is kept (DVC pins it)."""
-    path = ctx.data_dir() / dataset
-    created = False
-    if not path.exists():
-        log.info("materialising %s into %s", dataset, path)
-        store.write(sources.fetch(dataset, ctx.cfg["data"]), dataset, ctx.data_dir())
-        created = True
+    """Materialise data/<dataset>/ from its source; existing copies are kept. Asking for one embedded dataset
+    materialises all of them: together they are the data/ that data.dvc pins."""
+    from components.versioning import sync_data_pin
+
+    names = list(defaults.EMBEDDED_DATASETS) if dataset in defaults.EMBEDDED_DATASETS else [dataset]
+    created = []
+    for name in names:
+        if not (ctx.data_dir() / name).exists():
+            log.info("materialising %s into %s", name, ctx.data_dir() / name)
+            store.write(sources.fetch(name, ctx.cfg["data"]), name, ctx.data_dir())
+            created.append(name)
+    pin = sync_data_pin(ctx.root, ctx.data_dir()) if created else "unchanged"
     ctx._hashes.pop(dataset, None)
-    return {"dataset": dataset, "path": str(path), "hash": ctx.dataset_hash(dataset), "created": created}
+    path = ctx.data_dir() / dataset
+    return {"dataset": dataset, "path": str(path), "hash": ctx.dataset_hash(dataset), "created": created,
+            "data_pin": pin, "files": [str(path)]}
 
 
 def validate(ctx: Context, dataset: str, out: Path) -> dict:
@@ -314,9 +321,11 @@ def evaluate(ctx: Context, dataset: str, family: str, out: Path) -> dict:
 
     from components.evaluation import classifier as ref
     from components.evaluation import metrics, plots
+    from components.tracking import store as tstore
     from components.tracking.pyfunc import build_model
     from components.training.loop import pick_device
 
+    tstore.setup(ctx.root, dataset)
     ecfg = ctx.cfg["eval"]
     clf_out = ctx.out_dir("classifier", dataset)
     trained = ctx.out_dir("train", dataset, family)
@@ -357,7 +366,9 @@ def register(ctx: Context, dataset: str, family: str, out: Path) -> dict:
     import mlflow
 
     from components.tracking import pyfunc, promotion
+    from components.tracking import store as tstore
 
+    tstore.setup(ctx.root, dataset)
     trained = ctx.out_dir("train", dataset, family)
     ev = json.loads((ctx.out_dir("evaluate", dataset, family) / MARKER).read_text())["result"]
     metric = ctx.cfg["registry"]["metric"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import shutil
 import subprocess
@@ -36,3 +38,47 @@ def record_pipeline(root: Path, families: list[str]) -> bool:
         log.warning("dvc commit failed; `dvc repro` will rerun the stages: %s", proc.stderr.strip()[-500:])
         return False
     return True
+
+
+def dvc_dir_md5(path: Path) -> str:
+    """The md5 DVC gives a directory: md5 of the sorted JSON list of its files' {md5, relpath}, plus '.dir'."""
+    entries = sorted(
+        ({"md5": _file_md5(p), "relpath": p.relative_to(path).as_posix()} for p in path.rglob("*") if p.is_file()),
+        key=lambda e: e["relpath"],
+    )
+    return hashlib.md5(json.dumps(entries, sort_keys=True).encode("utf-8")).hexdigest() + ".dir"
+
+
+def _file_md5(path: Path) -> str:
+    h = hashlib.md5()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def pinned_md5(root: Path) -> str | None:
+    import yaml
+
+    path = root / "data.dvc"
+    if not path.exists():
+        return None
+    outs = (yaml.safe_load(path.read_text()) or {}).get("outs") or [{}]
+    return outs[0].get("md5")
+
+
+def sync_data_pin(root: Path, data_dir: Path) -> str:
+    """After materialising data/: 'pinned' if it is exactly what data.dvc pins (and then cached, so
+    `dvc status` is clean), 'differs' if not (the user pins it with `dvc add data`), 'untracked' without DVC."""
+    pinned = pinned_md5(root)
+    if pinned is None or not (root / ".dvc").is_dir():
+        return "untracked"
+    actual = dvc_dir_md5(data_dir)
+    if actual != pinned:
+        log.warning("data/ (%s) differs from the version data.dvc pins (%s); `dvc add data` pins this one",
+                    actual, pinned)
+        return "differs"
+    proc = dvc(root, "commit", "--force", "--quiet", "data.dvc")  # same content: only fills the DVC cache
+    if proc.returncode != 0:
+        log.warning("dvc commit data.dvc failed: %s", proc.stderr.strip()[-500:])
+    return "pinned"

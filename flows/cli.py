@@ -11,7 +11,7 @@ from pathlib import Path
 
 from components import defaults
 from components.config import load_config
-from components.errors import ConfigError, GenzooError
+from components.errors import GenzooError
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -34,9 +34,9 @@ def cmd_prepare(args) -> int:
 
     cfg = load_config(None, args.profile, args.overrides)
     ctx = stages.Context(cfg)
-    for name in args.dataset or list(defaults.EMBEDDED_DATASETS):
+    for name in args.dataset or [defaults.DEFAULT_DATASET]:
         res = stages.run_stage(ctx, "prepare", name)
-        print(f"{name}: {res['path']} ({'written' if res['created'] else 'present'}, md5 {res['hash']})")
+        print(f"{name}: {res['path']} (written: {', '.join(res['created']) or 'nothing'}; data.dvc: {res['data_pin']})")
     return 0
 
 
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("components").setLevel(logging.INFO)
     try:
         return args.fn(args)
-    except (GenzooError, ConfigError) as exc:
+    except GenzooError as exc:
         print(f"genzoo: error: {exc}", file=sys.stderr)
         return 2
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,8 @@ import yaml
 from components.defaults import apply_env_defaults
 
 apply_env_defaults()
+# Prefect reads PREFECT_HOME when first imported: give the session its own, before any test module imports it.
+os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="genzoo-prefect-")
 
 TINY_PARAMS = {
     "profile": "quick",
@@ -53,10 +56,8 @@ def project(tmp_path, mnist5k_data, monkeypatch) -> Path:
 
 
 @pytest.fixture(scope="session")
-def prefect_api(tmp_path_factory):
-    """Prefect's real local API for the session, in its own PREFECT_HOME."""
-    home = tmp_path_factory.mktemp("prefect-home")
-    os.environ["PREFECT_HOME"] = str(home)
+def prefect_api():
+    """Prefect's real local API (a temporary server on SQLite) for the session."""
     from prefect.testing.utilities import prefect_test_harness
 
     with prefect_test_harness(server_startup_timeout=180):

@@ -125,3 +125,11 @@ def test_families_command_lists_name_and_kind(capsys):
 
     assert main(["families"]) == 0
     assert "nsgan\tgan" in capsys.readouterr().out.splitlines()
+
+
+def test_cli_reports_bad_input_in_one_line(project, capsys):
+    from flows.cli import main
+
+    assert main(["stage", "train", "--family", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("genzoo: error: unknown model family 'nope'") and "Traceback" not in err

@@ -1,0 +1,65 @@
+"""DVC on a real repository in a temp dir: the data pin, the default remote, and `dvc repro` over the stages."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from tests.conftest import TINY_PARAMS, registered_versions
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def sh(cwd, *cmd, check=True):
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "GENZOO_ROOT": str(cwd)}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    assert not check or proc.returncode == 0, f"{cmd} failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+def new_repo(path: Path, *files: str) -> Path:
+    path.mkdir()
+    sh(path, "git", "init", "-q")
+    shutil.copytree(REPO / ".dvc", path / ".dvc", ignore=shutil.ignore_patterns("tmp", "cache", "config.local"))
+    for f in (".gitignore", ".dvcignore", *files):
+        shutil.copy(REPO / f, path / f)
+    return path
+
+
+def test_prepared_data_matches_the_pin_and_pushes_to_the_default_remote(tmp_path):
+    """On this machine, `genzoo prepare` reproduces exactly the data/ that data.dvc pins."""
+    repo = new_repo(tmp_path / "clone", "data.dvc", "params.yaml")
+    pinned = (repo / "data.dvc").read_text()
+    assert "data.dvc: pinned" in sh(repo, "genzoo", "prepare").stdout
+    status = sh(repo, "dvc", "status", "data.dvc")
+    assert "up to date" in status.stdout, status.stdout
+    sh(repo, "dvc", "add", "data")  # caches the files; the pin does not move
+    assert (repo / "data.dvc").read_text() == pinned
+    sh(repo, "dvc", "push")
+    assert sum(1 for p in (repo / ".dvc-remote").rglob("*") if p.is_file()) >= 10
+
+
+def test_dvc_repro_runs_the_stages_then_is_up_to_date(tmp_path, mnist5k_data):
+    repo = new_repo(tmp_path / "pipe", "dvc.yaml")
+    (repo / "params.yaml").write_text(yaml.safe_dump(TINY_PARAMS, sort_keys=False))
+    shutil.copytree(REPO / "components", repo / "components", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(mnist5k_data / "mnist5k", repo / "data" / "mnist5k")
+    sh(repo, "git", "add", "-A")
+    sh(repo, "git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "init")
+
+    first = sh(repo, "dvc", "repro")
+    for stage in ("validate", "classifier", "train@nsgan", "evaluate@nsgan", "register@nsgan"):
+        assert f"Running stage '{stage}'" in first.stdout
+    metrics = sh(repo, "dvc", "metrics", "show", "--json").stdout
+    assert "fid_classifier" in metrics
+    assert len(registered_versions(repo, "mnist5k-nsgan")) == 1
+
+    second = sh(repo, "dvc", "repro")
+    assert "Data and pipelines are up to date" in second.stdout
+    assert "Running stage" not in second.stdout
+    assert len(registered_versions(repo, "mnist5k-nsgan")) == 1

@@ -1,0 +1,47 @@
+import mlflow
+import pytest
+
+from components import defaults
+from components.tracking import promotion
+
+NAME = "toy-nsgan"
+
+
+def test_decide_rule():
+    first = promotion.decide(10.0, "s", None, None, "fid", champion_version=None)
+    assert first.alias == "champion" and "first version" in first.reason
+    assert promotion.decide(9.0, "s", 10.0, "s", "fid", champion_version="1").alias == "champion"
+    worse = promotion.decide(11.0, "s", 10.0, "s", "fid", champion_version="1")
+    assert worse.alias == "challenger" and "does not beat champion v1" in worse.reason
+    assert promotion.decide(10.0, "s", 10.0, "s", "fid", champion_version="1").alias == "challenger"  # tie
+    assert promotion.decide(11.0, "s", 10.0, "s", "is", lower_is_better=False, champion_version="1").alias == "champion"
+    other = promotion.decide(50.0, "t", 10.0, "s", "fid", champion_version="1")
+    assert other.alias == "champion" and "feature space" in other.reason
+
+
+@pytest.fixture
+def client(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    c = mlflow.MlflowClient(uri, registry_uri=uri)
+    c.create_registered_model(NAME)
+    return c
+
+
+def _new_version(client, tmp_path):
+    src = tmp_path / "model"
+    src.mkdir(exist_ok=True)
+    return client.create_model_version(NAME, source=str(src)).version
+
+
+def test_registry_keeps_the_better_model_as_champion(client, tmp_path):
+    steps = [(30.0, "champion"), (35.0, "challenger"), (20.0, "champion"), (20.0, "challenger")]
+    for fid, expected in steps:
+        version = _new_version(client, tmp_path)
+        d = promotion.promote(client, NAME, version, "fid_classifier", fid, "classifier:abc")
+        assert d.alias == expected
+        mv = client.get_model_version(NAME, version)
+        assert mv.tags[defaults.TAG_DECISION] == expected and mv.tags[defaults.TAG_REASON] == d.reason
+        assert float(mv.tags["fid_classifier"]) == fid
+    champion = client.get_model_version_by_alias(NAME, "champion")
+    challenger = client.get_model_version_by_alias(NAME, "challenger")
+    assert (str(champion.version), str(challenger.version)) == ("3", "4")
