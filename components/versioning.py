@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from components.data.store import feed_file
+
 log = logging.getLogger(__name__)
 
 
@@ -43,21 +45,15 @@ def record_pipeline(root: Path, families: list[str]) -> bool:
 def dvc_dir_md5(path: Path) -> str:
     """The md5 DVC gives a directory: md5 of the sorted JSON list of its files' {md5, relpath}, plus '.dir'."""
     entries = sorted(
-        ({"md5": _file_md5(p), "relpath": p.relative_to(path).as_posix()} for p in path.rglob("*") if p.is_file()),
+        ({"md5": feed_file(hashlib.md5(), p).hexdigest(), "relpath": p.relative_to(path).as_posix()}
+         for p in path.rglob("*") if p.is_file()),
         key=lambda e: e["relpath"],
     )
     return hashlib.md5(json.dumps(entries, sort_keys=True).encode("utf-8")).hexdigest() + ".dir"
 
 
-def _file_md5(path: Path) -> str:
-    h = hashlib.md5()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def pinned_md5(root: Path) -> str | None:
+    """The md5 data.dvc pins for data/, or None without data.dvc. Raises yaml.YAMLError if it is unreadable."""
     import yaml
 
     path = root / "data.dvc"

@@ -109,12 +109,18 @@ def read(name: str, data_dir: Path) -> Dataset:
     return Dataset(name, path, arrays, meta)
 
 
+def feed_file(h, path: Path):
+    """Stream a file into a hashlib object in 1 MiB chunks; returns h."""
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h
+
+
 def content_hash(path: Path) -> str:
     """md5 over a dataset folder's files (names and bytes): the per-dataset version used in cache keys."""
     h = hashlib.md5()
     for f in sorted(p for p in path.rglob("*") if p.is_file()):
         h.update(f.relative_to(path).as_posix().encode() + b"\0")
-        with f.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
+        feed_file(h, f)
     return h.hexdigest()

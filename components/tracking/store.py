@@ -41,12 +41,12 @@ def ui_command(root: Path) -> str:
 
 def data_version(root: Path) -> str:
     """The md5 that data.dvc pins for data/ ('untracked' when there is no data.dvc)."""
-    path = root / "data.dvc"
-    if not path.exists():
+    from components.versioning import pinned_md5
+
+    if not (root / "data.dvc").exists():
         return "untracked"
     try:
-        outs = yaml.safe_load(path.read_text()).get("outs") or []
-        return str(outs[0].get("md5", "unknown"))
+        return pinned_md5(root) or "unknown"
     except (yaml.YAMLError, AttributeError, IndexError):
         return "unreadable"
 
