@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -65,12 +66,28 @@ def code_hash(paths: tuple[str, ...]) -> str:
     if paths not in _code_hash_cache:
         h = hashlib.md5()
         for rel in paths:
+            if rel.startswith("registry:"):  # a registry entry itself, not a file
+                h.update(rel.encode() + b"\0")
+                continue
             target = PACKAGE / rel
             files = sorted(target.rglob("*.py")) if target.is_dir() else [target]
             for f in files:
                 h.update(f.relative_to(PACKAGE).as_posix().encode() + b"\0" + f.read_bytes())
         _code_hash_cache[paths] = h.hexdigest()
     return _code_hash_cache[paths]
+
+
+def family_code(paths: tuple[str, ...], family: str | None) -> tuple[str, ...]:
+    """Narrow "models" to what one family runs (the shared base, its own package and its registry entry), so
+    adding or editing another family never invalidates this one's outputs."""
+    if family is None or "models" not in paths:
+        return paths
+    from components.models.registry import get_family
+
+    fam = get_family(family)
+    package = fam.target.split(":")[0].split(".")[2]  # components.models.<package>.<module>
+    own = ("models/base.py", "models/likelihoods.py", f"models/{package}", f"registry:{fam}")
+    return tuple(p for p in paths if p != "models") + own
 
 
 def _lookup(cfg: dict, dotted: str):
@@ -113,7 +130,7 @@ class Context:
             params = {p: _lookup(self.cfg, p.format(family=fam)) for p in spec.params}
             parts = {
                 "stage": stage, "dataset": dataset, "family": fam, "params": params,
-                "code": code_hash(spec.code),
+                "code": code_hash(family_code(spec.code, fam)),
                 "data": _source_spec(self, dataset) if stage == "prepare" else self.dataset_hash(dataset),
                 "upstream": [self.key(u, dataset, family) for u in spec.upstream],
                 "store": tracking_uri(self.root) if spec.tracked else None,
@@ -123,21 +140,34 @@ class Context:
 
     def done(self, stage: str, dataset: str, family: str | None = None) -> dict | None:
         """The stored result when the stage's outputs carry its current key and still exist."""
+        if self.force:
+            return None
         marker = self.out_dir(stage, dataset, family if STAGES[stage].per_family else None) / MARKER
-        if self.force or not marker.exists():
-            return None
-        try:
-            saved = json.loads(marker.read_text())
-        except json.JSONDecodeError:
-            return None
-        if saved.get("key") != self.key(stage, dataset, family):
-            return None
-        result = saved["result"]
-        if not all(Path(p).exists() for p in result.get("files", [])):
-            return None
-        if result.get("run_id") and not _run_exists(self.root, result["run_id"]):
-            return None
-        return result
+        return read_marker(marker, self.key(stage, dataset, family), self.root)
+
+
+def read_marker(marker: Path, key: str, root: Path) -> dict | None:
+    """The result stored in `marker` if it was written under `key` and its files and MLflow run still exist."""
+    if not marker.exists():
+        return None
+    try:
+        saved = json.loads(marker.read_text())
+    except json.JSONDecodeError:
+        return None
+    if saved.get("key") != key:
+        return None
+    result = saved["result"]
+    if not all(Path(p).exists() for p in result.get("files", [])):
+        return None
+    if result.get("run_id") and not _run_exists(root, result["run_id"]):
+        return None
+    return result
+
+
+def write_marker(marker: Path, key: str, result: dict) -> None:
+    tmp = marker.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"key": key, "result": result}, indent=2) + "\n")
+    tmp.replace(marker)
 
 
 def _source_spec(ctx: Context, dataset: str) -> dict:
@@ -176,7 +206,7 @@ def run_stage(ctx: Context, stage: str, dataset: str, family: str | None = None)
     if stage == "prepare":  # the data may have just been written: hashes and keys downstream change
         ctx._hashes.pop(dataset, None)
         ctx._keys.clear()
-    marker.write_text(json.dumps({"key": ctx.key(stage, dataset, fam), "result": result}, indent=2) + "\n")
+    write_marker(marker, ctx.key(stage, dataset, fam), result)
     return result
 
 
@@ -319,34 +349,30 @@ def train(ctx: Context, dataset: str, family: str, out: Path) -> dict:
 def evaluate(ctx: Context, dataset: str, family: str, out: Path) -> dict:
     import mlflow
 
-    from components.evaluation import classifier as ref
-    from components.evaluation import metrics, plots
+    from components.evaluation import plots
     from components.tracking import store as tstore
     from components.tracking.pyfunc import build_model
     from components.training.loop import pick_device
 
     tstore.setup(ctx.root, dataset)
     ecfg = ctx.cfg["eval"]
-    clf_out = ctx.out_dir("classifier", dataset)
     trained = ctx.out_dir("train", dataset, family)
     run_id = json.loads((trained / MARKER).read_text())["result"]["run_id"]
-    clf_result = json.loads((clf_out / MARKER).read_text())["result"]
     device = pick_device(ctx.cfg["train"]["device"])
     spec = json.loads((trained / "model.json").read_text())
     model = build_model(spec, trained / "model.pt", str(device))
-    n, bs = int(ecfg["num_samples"]), int(ecfg["batch_size"])
-    rng = torch.Generator(device=device).manual_seed(int(ctx.cfg["seed"]) + 1)
-    fake = torch.cat([_to_uint8(model.sample(min(bs, n - i), rng)) for i in range(0, n, bs)])
+    m, fake, feature_space = sample_metrics(ctx, dataset, model, int(ecfg["num_samples"]), device)
+    pictures = []
+    if hasattr(model, "likelihood_metrics"):  # VAEs (bounds) and autoregressive models (exact)
+        ds = _tensors(ctx, dataset)
+        n = min(int(ecfg["likelihood_images"]), len(ds["test_x"]))
+        from components.training.loop import to_float_images
 
-    clf = ref.load(clf_out / "model.pt", str(device))
-    real = torch.load(clf_out / "test_features.pt", weights_only=True)
-    fake_f, fake_logits = metrics.extract(lambda x: (clf.features(x), clf(x)), fake, bs, device)
-    m = metrics.sample_quality(real["features"], fake_f, "classifier", prc_k=ecfg["prc_k"],
-                               prdc_k=ecfg["prdc_k"], max_prdc=ecfg["max_prdc_samples"])
-    m["is_classifier"], m["is_classifier_std"] = metrics.inception_score(fake_logits)
-    m.update({k: v for k, v in clf_result.items() if k.startswith("floor_")})
-    if ecfg.get("inception"):
-        m.update(_inception_metrics(ctx, dataset, fake, ecfg, device))
+        x, y = to_float_images(ds["test_x"][:n]).to(device), ds["test_y"][:n].to(device)
+        m.update(model.likelihood_metrics(x, y, int(ecfg["iwae_k"]), int(ecfg["batch_size"]) // 5,
+                                          seed=int(ctx.cfg["seed"])))
+        if hasattr(model, "artifacts"):
+            pictures = model.artifacts(x, y, out)
     metrics_path = out / "metrics.json"
     metrics_path.write_text(json.dumps(m, indent=2, sort_keys=True) + "\n")
     grid = plots.save_grid(fake[: int(ecfg["grid_size"])].permute(0, 3, 1, 2).float() / 255, out / "samples.png")
@@ -354,34 +380,84 @@ def evaluate(ctx: Context, dataset: str, family: str, out: Path) -> dict:
     curves = plots.save_loss_curves(history, out / "losses.png", f"{dataset} / {family}")
     with mlflow.start_run(run_id=run_id):
         mlflow.log_metrics(m)
-        mlflow.set_tag(defaults.TAG_FEATURE_SPACE, clf_result["feature_space"])
-        for f in (metrics_path, grid, curves):
+        mlflow.set_tag(defaults.TAG_FEATURE_SPACE, feature_space)
+        for f in (metrics_path, grid, curves, *pictures):
             mlflow.log_artifact(str(f), "evaluation")
-    return {"run_id": run_id, "metrics": m, "feature_space": clf_result["feature_space"], "samples": str(grid),
+    return {"run_id": run_id, "metrics": m, "feature_space": feature_space, "samples": str(grid),
             "files": [str(metrics_path), str(grid)]}
 
 
+def generate(model, n: int, batch_size: int, seed: int, device, progress: bool = False) -> torch.Tensor:
+    """n samples as uint8 NHWC, drawn from a generator seeded with `seed` (same seed, same images).
+    `progress` shows a bar for the families that sample pixel by pixel."""
+    rng = torch.Generator(device=device).manual_seed(seed)
+    kw = {"progress": True} if progress and model.kind == "autoregressive" else {}
+    return torch.cat([_to_uint8(model.sample(min(batch_size, n - i), rng, **kw)) for i in range(0, n, batch_size)])
+
+
+def classifier_space(ctx: Context, dataset: str, device):
+    """(classifier, real test features dict, classifier stage result) of the dataset's reference classifier."""
+    from components.evaluation import classifier as ref
+
+    clf_out = ctx.out_dir("classifier", dataset)
+    clf_result = json.loads((clf_out / MARKER).read_text())["result"]
+    real = torch.load(clf_out / "test_features.pt", weights_only=True)
+    return ref.load(clf_out / "model.pt", str(device)), real, clf_result
+
+
+def sample_metrics(ctx: Context, dataset: str, model, n: int, device) -> tuple[dict, torch.Tensor, str]:
+    """Every sample-quality metric of `model` on n samples: classifier space (FID, P/R/F1, density, coverage,
+    IS, and the train-vs-test floor), plus Inception space when eval.inception is on."""
+    from components.evaluation import metrics
+
+    ecfg = ctx.cfg["eval"]
+    bs = int(ecfg["batch_size"])
+    n = min(n, int((ecfg.get("sample_limit") or {}).get(model.kind, n)))  # m["num_samples"] says how many
+    started = time.perf_counter()
+    fake = generate(model, n, bs, int(ctx.cfg["seed"]) + 1, device, progress=bool(ctx.cfg["train"]["progress"]))
+    seconds_per_image = (time.perf_counter() - started) / n
+    clf, real, clf_result = classifier_space(ctx, dataset, device)
+    fake_f, fake_logits = metrics.extract(lambda x: (clf.features(x), clf(x)), fake, bs, device)
+    m = metrics.sample_quality(real["features"], fake_f, "classifier", prc_k=ecfg["prc_k"],
+                               prdc_k=ecfg["prdc_k"], max_prdc=ecfg["max_prdc_samples"])
+    m["is_classifier"], m["is_classifier_std"] = metrics.inception_score(fake_logits)
+    m.update({k: v for k, v in clf_result.items() if k.startswith("floor_")})
+    m["num_samples"] = float(n)
+    m["sample_seconds_per_image"] = seconds_per_image  # on this run's device, batch eval.batch_size
+    if ecfg.get("inception"):
+        m.update(_inception_metrics(ctx, dataset, fake, ecfg, device))
+    return m, fake, clf_result["feature_space"]
+
+
 def register(ctx: Context, dataset: str, family: str, out: Path) -> dict:
-    """Log the generator as a pyfunc, register it as <dataset>-<family>, apply the champion rule."""
+    ev = json.loads((ctx.out_dir("evaluate", dataset, family) / MARKER).read_text())["result"]
+    result = register_generator(ctx, dataset, family, ctx.out_dir("train", dataset, family), ev["metrics"],
+                                ev["feature_space"], ev["run_id"])
+    (out / "registration.json").write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+    return result
+
+
+def register_generator(ctx: Context, dataset: str, family: str, model_dir: Path, metrics: dict,
+                       feature_space: str, run_id: str) -> dict:
+    """Log the generator in model_dir (model.pt + model.json) as a pyfunc into run `run_id`, register it as
+    <dataset>-<family> and apply the champion rule. Shared by the register stage and the study."""
     import mlflow
 
     from components.tracking import pyfunc, promotion
     from components.tracking import store as tstore
 
     tstore.setup(ctx.root, dataset)
-    trained = ctx.out_dir("train", dataset, family)
-    ev = json.loads((ctx.out_dir("evaluate", dataset, family) / MARKER).read_text())["result"]
     metric = ctx.cfg["registry"]["metric"]
-    if metric not in ev["metrics"]:
-        raise DataError(f"registry.metric={metric!r} was not measured; have {sorted(ev['metrics'])}")
-    spec = json.loads((trained / "model.json").read_text())
+    if metric not in metrics:
+        raise DataError(f"registry.metric={metric!r} was not measured; have {sorted(metrics)}")
+    spec = json.loads((model_dir / "model.json").read_text())
     name = f"{dataset}-{family}"
     hwc = (spec["image_shape"][1], spec["image_shape"][2], spec["image_shape"][0])
-    with mlflow.start_run(run_id=ev["run_id"]) as run:
+    with mlflow.start_run(run_id=run_id) as run:
         info = mlflow.pyfunc.log_model(
             name="generator",
             python_model=str(PACKAGE / "tracking" / "pyfunc_model.py"),
-            artifacts={"weights": str(trained / "model.pt"), "spec": str(trained / "model.json")},
+            artifacts={"weights": str(model_dir / "model.pt"), "spec": str(model_dir / "model.json")},
             code_paths=[str(PACKAGE)],
             signature=pyfunc.signature(hwc),
             input_example={"n": 2, "seed": 0},
@@ -390,18 +466,16 @@ def register(ctx: Context, dataset: str, family: str, out: Path) -> dict:
         )
         version = str(info.registered_model_version)
         client = mlflow.MlflowClient()
-        space = ev["feature_space"] if metric.endswith("_classifier") else metric.rsplit("_", 1)[-1]
-        decision = promotion.promote(client, name, version, metric, float(ev["metrics"][metric]), space,
+        space = feature_space if metric.endswith("_classifier") else metric.rsplit("_", 1)[-1]
+        decision = promotion.promote(client, name, version, metric, float(metrics[metric]), space,
                                      bool(ctx.cfg["registry"]["lower_is_better"]))
         for k, v in _tags(ctx, dataset, family, "register").items():
             client.set_model_version_tag(name, version, k, v)
         mlflow.set_tags({defaults.TAG_DECISION: decision.alias, defaults.TAG_REASON: decision.reason,
                          "genzoo.registered_version": version})
         log.info("%s v%s -> %s: %s", name, version, decision.alias, decision.reason)
-    result = {"name": name, "version": version, "alias": decision.alias, "reason": decision.reason,
-              "run_id": run.info.run_id, "model_uri": f"models:/{name}/{version}"}
-    (out / "registration.json").write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
-    return result
+    return {"name": name, "version": version, "alias": decision.alias, "reason": decision.reason,
+            "run_id": run.info.run_id, "model_uri": f"models:/{name}/{version}"}
 
 
 IMPLEMENTATIONS = {"prepare": prepare, "validate": validate, "classifier": classifier, "train": train,

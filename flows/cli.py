@@ -1,4 +1,5 @@
-"""`genzoo`: run the pipeline, list families, prepare data, run one stage (for dvc.yaml), open the MLflow UI."""
+"""`genzoo`: run the pipeline, run a study, list families, prepare data, run one stage (for dvc.yaml), open the
+MLflow UI."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def cmd_families(args) -> int:
     from components.models.registry import FAMILIES
 
     for fam in FAMILIES.values():
-        print(f"{fam.name}\t{fam.kind}")
+        print(f"{fam.name}\t{fam.kind}\t{fam.summary}")
     return 0
 
 
@@ -57,6 +58,22 @@ def cmd_run(args) -> int:
     families = [f for f in args.families.split(",") if f] if args.families else None
     summary = pipeline(dataset=args.dataset, families=families, profile=args.profile, overrides=args.overrides)
     print(report(summary))
+    return 0
+
+
+def cmd_study(args) -> int:
+    from flows.study import run_study
+
+    split = lambda text: [x for x in text.split(",") if x] if text else None  # noqa: E731
+    summary = run_study(datasets=split(args.datasets), families=split(args.families), profile=args.profile,
+                        overrides=args.overrides)
+    trials = {k: v for k, v in summary["states"].items() if k.startswith("trial")}
+    print(f"\n== genzoo study {summary['meta']['name']} ==\n\n{summary['table_markdown']}")
+    print("winners: " + ", ".join(f"{ds}: {fam}" for ds, fam in summary["winners"].items()))
+    for ds, reg in summary["registered"].items():
+        print(f"registered: {reg['name']} v{reg['version']} -> @{reg['alias']} ({reg['reason']})")
+    print(f"trials: {len(trials)}, cached: {sum(v == 'Cached' for v in trials.values())}")
+    print(f"report: {summary['files'][0]} (and report.html beside it)")
     return 0
 
 
@@ -101,6 +118,14 @@ def main(argv: list[str] | None = None) -> int:
     _common(p)
     p.add_argument("--families", help="comma-separated families (default from params.yaml)")
     p.set_defaults(fn=cmd_run)
+
+    p = sub.add_parser("study", help="Lucic et al.'s comparison: search, seeds, table, promote the winner")
+    p.add_argument("--datasets", help="comma-separated datasets (default: study.datasets in params.yaml)")
+    p.add_argument("--families", help="comma-separated families (default: study.families)")
+    p.add_argument("--profile", help="params.yaml profile: quick (default) or lucic")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a param, e.g. --set study.budget=4 (repeatable)")
+    p.set_defaults(fn=cmd_study)
 
     p = sub.add_parser("families", help="list the registered model families (name, kind)")
     p.set_defaults(fn=cmd_families)

@@ -22,7 +22,7 @@ def _stage_cache_key(context, parameters) -> str:
     return f"{context.task.name}-{ctx.key(context.task.name, parameters['dataset'], parameters.get('family'))}"
 
 
-def _transient(task, task_run, state) -> bool:
+def transient(task, task_run, state) -> bool:
     """Retry only what may pass on a second try: never bad data, failed validation or diverged training."""
     try:
         state.result()
@@ -39,7 +39,7 @@ def _stage_task(name: str):
 
     run.__name__ = name
     return task(name=name, cache_key_fn=_stage_cache_key, persist_result=True, result_serializer="json",
-                retries=1, retry_delay_seconds=5, retry_condition_fn=_transient)(run)
+                retries=1, retry_delay_seconds=5, retry_condition_fn=transient)(run)
 
 
 TASKS = {name: _stage_task(name) for name in stages.STAGES}

@@ -23,13 +23,36 @@ def setup(root: Path, experiment: str) -> str:
     uri = tracking_uri(root)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(os.environ.get("MLFLOW_REGISTRY_URI") or uri)
-    if mlflow.get_experiment_by_name(experiment) is None:
-        location = None
-        if uri.startswith("sqlite:"):  # keep artifacts beside the embedded store, not in ./mlruns
-            location = (root / defaults.MLFLOW_ARTIFACTS / experiment).resolve().as_uri()
-        mlflow.create_experiment(experiment, artifact_location=location)
+    experiment_id(client(root), root, experiment)
     mlflow.set_experiment(experiment)
     return uri
+
+
+def client(root: Path):
+    """An explicit client: what code running in worker threads uses, since MLflow's fluent state is global."""
+    import mlflow
+
+    uri = tracking_uri(root)
+    return mlflow.MlflowClient(uri, os.environ.get("MLFLOW_REGISTRY_URI") or uri)
+
+
+def experiment_id(mlflow_client, root: Path, name: str) -> str:
+    """The experiment's id, created on first use (safe when two workers race to create it)."""
+    from mlflow.exceptions import MlflowException
+
+    found = mlflow_client.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    location = None
+    if tracking_uri(root).startswith("sqlite:"):  # keep artifacts beside the embedded store, not in ./mlruns
+        location = (root / defaults.MLFLOW_ARTIFACTS / name).resolve().as_uri()
+    try:
+        return mlflow_client.create_experiment(name, artifact_location=location)
+    except MlflowException:
+        found = mlflow_client.get_experiment_by_name(name)
+        if found is None:
+            raise
+        return found.experiment_id
 
 
 def ui_command(root: Path) -> str:

@@ -116,10 +116,12 @@ def fit(
     rank: int = 0,
     world: int = 1,
     wrap: Callable[[GenerativeModel], None] | None = None,
+    on_checkpoint: Callable[[int, GenerativeModel], None] | None = None,
 ) -> LoopResult:
     """Train `model` for cfg.steps steps on uint8 NHWC `images`, resuming from checkpoint_dir/last.pt.
 
-    on_log(step, means) receives the mean of each loss over the last log_every steps.
+    on_log(step, means) receives the mean of each loss over the last log_every steps; on_checkpoint(step, model)
+    runs on rank 0 at each checkpoint, just before it is written (the study scores every checkpoint there).
     """
     device = pick_device(cfg.device)
     checkpoint_dir = Path(checkpoint_dir)
@@ -188,6 +190,8 @@ def fit(
             if done % cfg.log_every == 0 or done == cfg.steps or done % cfg.checkpoint_every == 0:
                 flush(done)
             if (done % cfg.checkpoint_every == 0 or done == cfg.steps) and rank == 0:
+                if on_checkpoint is not None:  # before the save: a kill in between redoes this step's scoring
+                    on_checkpoint(done, model)
                 save_checkpoint(ckpt_path, {
                     "step": done,
                     "model": model.state_dict(),

@@ -1,12 +1,18 @@
-"""A GAN as a GenerativeModel: one D step per loop step, one G step every `disc_iters` steps (as Mimicry)."""
+"""A GAN as a GenerativeModel: one D step per loop step, one G step every `disc_iters` steps (as Mimicry).
+
+The game (games.py) is the only thing that differs between families; the architecture (`arch`), minibatch
+discrimination (`minibatch_kernels` > 0) and unrolling (`unrolled_steps` > 0) are options of any game.
+"""
 
 from __future__ import annotations
 
 import torch
+from torch.func import functional_call
 
+from components.errors import ConfigError
 from components.models.base import GenerativeModel, StepContext
 from components.models.gan import games
-from components.models.gan.networks import ARCHITECTURES
+from components.models.gan.networks import ARCHITECTURES, add_minibatch_discrimination
 
 
 class GAN(GenerativeModel):
@@ -14,20 +20,32 @@ class GAN(GenerativeModel):
 
     def __init__(self, image_shape, num_classes, hp, game: games.Game):
         super().__init__(image_shape, num_classes, hp)
-        gen_cls, disc_cls = ARCHITECTURES[hp.get("arch", "infogan")]
-        self.z_dim = int(hp.get("z_dim", 64))
+        if hp["arch"] not in ARCHITECTURES:
+            raise ConfigError(f"arch={hp['arch']!r}: expected one of {', '.join(ARCHITECTURES)}")
+        gen_cls, disc_cls = ARCHITECTURES[hp["arch"]]
+        self.z_dim = int(hp["z_dim"])
         width = float(hp.get("width", 1.0))
         self.G = gen_cls(image_shape, self.z_dim, width=width)
-        self.D = disc_cls(image_shape, batch_norm=bool(hp.get("disc_batch_norm", True)), width=width)
+        self.D = self.build_discriminator(disc_cls, image_shape, width)
         self.game = game
+        self.unrolled_steps = int(hp.get("unrolled_steps", 0))
+        if self.unrolled_steps and (game.penalty_points or game.clip_weights):
+            raise ConfigError("unrolled_steps > 0 needs a game without gradient penalty or clipping "
+                              "(the unrolled critic would need third-order gradients / non-smooth steps)")
+
+    def build_discriminator(self, disc_cls, image_shape, width):
+        disc = disc_cls(image_shape, batch_norm=bool(self.hp["disc_batch_norm"]), width=width)
+        if int(self.hp.get("minibatch_kernels", 0)) > 0:
+            add_minibatch_discrimination(disc, int(self.hp["minibatch_kernels"]), int(self.hp["minibatch_kernel_dim"]))
+        return disc
 
     def noise(self, n: int, rng: torch.Generator) -> torch.Tensor:
         """z ~ U(-1, 1), as in Lucic et al."""
         return torch.rand(n, self.z_dim, generator=rng, device=rng.device) * 2 - 1
 
     def configure_optimizers(self, fused: bool = False):
-        betas = (float(self.hp.get("beta1", 0.5)), float(self.hp.get("beta2", 0.999)))
-        lr = float(self.hp.get("lr", 2e-4))
+        betas = (float(self.hp["beta1"]), float(self.hp["beta2"]))
+        lr = float(self.hp["lr"])
         kw = {"fused": True} if fused else {}
         return {
             "D": torch.optim.Adam(self.D.parameters(), lr=lr, betas=betas, **kw),
@@ -39,14 +57,47 @@ class GAN(GenerativeModel):
         with ctx.autocast():
             fake = self.G(self.noise(n, ctx.rng))
             d_loss = self.game.d_loss(self.D(images), self.D(fake.detach()))
+            out = {}
+            if self.game.penalty_points is not None:
+                gp = games.gradient_penalty(self.D, self.game.penalty_points(images, fake.detach(), ctx.rng))
+                d_loss = d_loss + float(self.hp["gp_lambda"]) * gp
+                out["gradient_penalty"] = gp.detach()
         ctx.update(d_loss, "D")
-        out = {"d_loss": d_loss.detach()}
-        if ctx.step % int(self.hp.get("disc_iters", 1)) == 0:
+        if self.game.clip_weights:
+            c = float(self.hp["clip"])
+            with torch.no_grad():
+                for p in self.D.parameters():
+                    p.clamp_(-c, c)
+        out["d_loss"] = d_loss.detach()
+        if ctx.step % int(self.hp["disc_iters"]) == 0:
             with ctx.autocast():
-                g_loss = self.game.g_loss(self.D(fake))
+                logits = self.unrolled_logits(images, fake) if self.unrolled_steps else self.D(fake)
+                g_loss = self.game.g_loss(logits)
             ctx.update(g_loss, "G")
             out["g_loss"] = g_loss.detach()
         return out
+
+    def unrolled_logits(self, images, fake, backprop: bool | None = None):
+        """D(G(z)) under the discriminator after k more SGD steps on this batch (Metz et al. 2017).
+
+        With `backprop` (hp["unroll_backprop"], default on) the generator's gradient flows through those k
+        steps, i.e. it anticipates how D will react; the real D is left untouched (a functional copy).
+        """
+        backprop = bool(self.hp.get("unroll_backprop", True)) if backprop is None else backprop
+        lr = float(self.hp["lr"])
+        params = {k: v.detach().requires_grad_(True) for k, v in self.D.named_parameters()}
+        buffers = {k: v.clone() for k, v in self.D.named_buffers()}  # BN statistics: the copy's own
+
+        def d(p, x):
+            return functional_call(self.D, (p, buffers), (x,))
+
+        for _ in range(self.unrolled_steps):
+            loss = self.game.d_loss(d(params, images), d(params, fake if backprop else fake.detach()))
+            grads = torch.autograd.grad(loss, list(params.values()), create_graph=backprop)
+            params = {k: p - lr * g for (k, p), g in zip(params.items(), grads)}
+            if not backprop:
+                params = {k: p.detach().requires_grad_(True) for k, p in params.items()}
+        return d(params, fake)
 
     @torch.no_grad()
     def sample(self, n, rng, labels=None):
@@ -58,5 +109,16 @@ class GAN(GenerativeModel):
             self.G.train(was_training)
 
 
-def nsgan(image_shape, num_classes, hp):
-    return GAN(image_shape, num_classes, hp, games.NS)
+def _builder(game: games.Game):
+    def build(image_shape, num_classes, hp):
+        return GAN(image_shape, num_classes, hp, game)
+    return build
+
+
+mmgan = _builder(games.MM)
+nsgan = _builder(games.NS)
+mlgan = _builder(games.ML)
+lsgan = _builder(games.LS)
+wgan = _builder(games.WGAN)
+wgangp = _builder(games.WGAN_GP)
+dragan = _builder(games.DRAGAN)

@@ -1,9 +1,12 @@
-"""Lucic et al. 2018's InfoGAN-style networks (their Table 7), sized for any H, W divisible by 4.
+"""The networks every GAN game shares; `hp["arch"]` picks a pair, `width` scales every layer (tests use small
+widths). Generators end in [0, 1] (the pipeline's image range). Discriminators return one raw output per image
+and expose `features` + `head`, so a stabiliser such as minibatch discrimination slots in before the head.
 
-`width` scales every layer (1 = the paper's sizes); tests use small widths to stay fast.
-
-G: fc1024-BN-ReLU, fc(128*H/4*W/4)-BN-ReLU, deconv64(4x4, /2)-BN-ReLU, deconv C(4x4, /2)-sigmoid.
-D: conv64(4x4, /2)-lReLU, conv128(4x4, /2)-BN-lReLU, fc1024-BN-lReLU, fc1.
+infogan (default, Lucic et al. 2018 Table 7), for any H, W divisible by 4:
+  G: fc1024-BN-ReLU, fc(128*H/4*W/4)-BN-ReLU, deconv64(4x4, /2)-BN-ReLU, deconvC(4x4, /2)-sigmoid.
+  D: conv64(4x4, /2)-lReLU, conv128(4x4, /2)-BN-lReLU, fc1024-BN-lReLU, fc1.
+dcgan (Radford et al. 2016 guidelines): all-convolutional, strided, BN, ReLU/Tanh G and LeakyReLU D; halves
+  the size down to a 4x4..7x7 base, so 28x28 (7 -> 14 -> 28), 32x32 and 64x64 colour all fit.
 """
 
 from __future__ import annotations
@@ -57,10 +60,83 @@ class InfoGANDiscriminator(nn.Module):
             nn.Flatten(),
             nn.Linear(c128 * h4 * w4, fc), norm1d(fc), nn.LeakyReLU(0.2, True),
         )
+        self.feature_dim = fc
         self.head = nn.Linear(fc, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x)).squeeze(1)
 
 
-ARCHITECTURES = {"infogan": (InfoGANGenerator, InfoGANDiscriminator)}
+def _dcgan_plan(image_shape, width: float) -> tuple[int, int, list[int]]:
+    """(channels, base size, widths from the base up): one stride-2 layer per halving down to a 4..7 base."""
+    c, h, w = image_shape
+    if h != w:
+        raise ValueError(f"DCGAN networks need square images, got {h}x{w}")
+    base, ups = h, 0
+    while base % 2 == 0 and base // 2 >= 4:
+        base, ups = base // 2, ups + 1
+    if ups < 1 or base > 7:
+        raise ValueError(f"DCGAN networks need H = 4..7 x 2^k (28, 32, 64, ...), got {h}")
+    widths = [max(1, round(64 * width * 2 ** i)) for i in reversed(range(ups))]  # e.g. 256, 128, 64
+    return c, base, widths
+
+
+class DCGANGenerator(nn.Module):
+    def __init__(self, image_shape, z_dim: int = 64, width: float = 1.0):
+        super().__init__()
+        c, base, widths = _dcgan_plan(image_shape, width)
+        self.z_dim = z_dim
+        layers: list[nn.Module] = [nn.ConvTranspose2d(z_dim, widths[0], base, 1, 0, bias=False),
+                                   nn.BatchNorm2d(widths[0]), nn.ReLU(True)]
+        for a, b in zip(widths, widths[1:]):
+            layers += [nn.ConvTranspose2d(a, b, 4, 2, 1, bias=False), nn.BatchNorm2d(b), nn.ReLU(True)]
+        layers += [nn.ConvTranspose2d(widths[-1], c, 4, 2, 1), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return (self.net(z[:, :, None, None]) + 1) / 2  # tanh range -> the pipeline's [0, 1]
+
+
+class DCGANDiscriminator(nn.Module):
+    def __init__(self, image_shape, batch_norm: bool = True, width: float = 1.0):
+        super().__init__()
+        c, base, widths = _dcgan_plan(image_shape, width)
+        widths = widths[::-1]  # 64, 128, 256: grows as the image shrinks
+        layers: list[nn.Module] = [nn.Conv2d(c, widths[0], 4, 2, 1), nn.LeakyReLU(0.2, True)]  # no BN on input
+        for a, b in zip(widths, widths[1:]):
+            layers += [nn.Conv2d(a, b, 4, 2, 1, bias=not batch_norm),
+                       nn.BatchNorm2d(b) if batch_norm else nn.Identity(), nn.LeakyReLU(0.2, True)]
+        self.features = nn.Sequential(*layers, nn.Flatten())
+        self.feature_dim = widths[-1] * base * base
+        self.head = nn.Linear(self.feature_dim, 1)  # = a base x base convolution to one output
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x)).squeeze(1)
+
+
+class MinibatchDiscrimination(nn.Module):
+    """Salimans et al. 2016: each sample's closeness to the rest of its batch, appended to its features, so the
+    discriminator can see a collapsed batch. L1 distances between B projected kernels of size C."""
+
+    def __init__(self, in_features: int, kernels: int = 50, kernel_dim: int = 5):
+        super().__init__()
+        self.kernels, self.kernel_dim = kernels, kernel_dim
+        self.T = nn.Parameter(torch.randn(in_features, kernels * kernel_dim) * 0.1)
+        self.out_features = in_features + kernels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        m = (x @ self.T).view(-1, self.kernels, self.kernel_dim)
+        dist = (m.unsqueeze(0) - m.unsqueeze(1)).abs().sum(3)  # (N, N, B)
+        closeness = torch.exp(-dist).sum(0) - 1  # minus each sample's match with itself
+        return torch.cat([x, closeness], 1)
+
+
+def add_minibatch_discrimination(disc: nn.Module, kernels: int, kernel_dim: int) -> None:
+    mbd = MinibatchDiscrimination(disc.feature_dim, kernels, kernel_dim)
+    disc.head = nn.Sequential(mbd, nn.Linear(mbd.out_features, 1))
+
+
+ARCHITECTURES = {
+    "infogan": (InfoGANGenerator, InfoGANDiscriminator),
+    "dcgan": (DCGANGenerator, DCGANDiscriminator),
+}

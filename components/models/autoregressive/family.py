@@ -1,0 +1,180 @@
+"""Autoregressive families with exact likelihoods: `pixelcnn` (masked convolutions, van den Oord et al. 2016a),
+`gatedpixelcnn` (vertical + horizontal stacks, class-conditional, 2016b) and `pixelrnn` (Row LSTM, 2016a).
+
+Each pixel channel is a categorical over `levels` values: 2 is binarised MNIST (the papers' NLL benchmark,
+in nats per image), 256 the 8-bit images (bits/dim, as for CIFAR-10). Sampling runs pixel by pixel.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from components.errors import ConfigError
+from components.models import likelihoods as lik
+from components.models.autoregressive.layers import GatedLayer, MaskedConv2d, RowLSTM
+from components.models.base import GenerativeModel, StepContext
+
+
+class Autoregressive(GenerativeModel):
+    kind = "autoregressive"
+
+    def __init__(self, image_shape, num_classes, hp):
+        super().__init__(image_shape, num_classes, hp)
+        self.levels = int(hp["levels"])
+        if self.levels < 2:
+            raise ConfigError(f"levels={self.levels}: at least 2 (2 = binarised pixels, 256 = 8-bit)")
+        self.conditional = bool(hp.get("conditional", False))
+        self.hidden = max(1, round(int(hp["hidden"]) * float(hp.get("width", 1.0))))
+
+    # subclasses: logits of every pixel channel given the (causally masked) image, (N, levels, C, H, W)
+    def logits(self, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def quantize(self, images: torch.Tensor, rng: torch.Generator | None) -> torch.Tensor:
+        """Targets as integer levels: a Bernoulli draw per pixel for 2 levels, rounding otherwise."""
+        if self.levels == 2:
+            return (lik.binarize(images, rng) if rng is not None else lik.fixed_binarization(images)).long()
+        return (images.clamp(0, 1) * (self.levels - 1)).round().long()
+
+    def as_input(self, q: torch.Tensor) -> torch.Tensor:
+        return q.float() / (self.levels - 1)
+
+    def log_prob(self, q: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        """Exact log p(x) per image in nats: the sum of every pixel channel's conditional."""
+        logits = self.logits(self.as_input(q), labels)
+        return -F.cross_entropy(logits, q, reduction="none").flatten(1).sum(1)
+
+    def train_step(self, images, labels, ctx: StepContext):
+        with ctx.autocast():
+            q = self.quantize(images, ctx.rng)
+            nll = -self.log_prob(q, labels if self.conditional else None)
+            loss = nll.mean() / math.prod(self.image_shape)  # nats per dim: the same lr fits any image size
+        ctx.update(loss, "model")
+        return {"loss": loss.detach(), "nll_bits_per_dim": loss.detach() / lik.LN2}
+
+    def configure_optimizers(self, fused: bool = False):
+        kw = {"fused": True} if fused else {}
+        return {"model": torch.optim.Adam(self.parameters(), lr=float(self.hp["lr"]), **kw)}
+
+    @torch.no_grad()
+    def likelihood_metrics(self, images, labels, k: int, batch_size: int, seed: int = 0) -> dict[str, float]:
+        """Exact test NLL (k is unused: there is nothing to bound)."""
+        self.eval()
+        q = (lik.fixed_binarization(images, seed).long() if self.levels == 2 else self.quantize(images, None))
+        nll = torch.cat([-self.log_prob(q[i:i + batch_size], labels[i:i + batch_size] if self.conditional else None)
+                         for i in range(0, len(q), batch_size)]).mean().item()
+        self.train()
+        return {"test_nll_nats": nll, "test_nll_bits_per_dim": lik.bits_per_dim(nll, math.prod(self.image_shape))}
+
+    @torch.no_grad()
+    def sample(self, n, rng, labels=None, progress: bool = False):
+        """Pixel by pixel (H x W x C network passes): the price of an exact likelihood."""
+        was = self.training
+        self.eval()
+        c, h, w = self.image_shape
+        if self.conditional and labels is None:
+            labels = torch.randint(self.num_classes, (n,), generator=rng, device=rng.device)
+        q = torch.zeros(n, c, h, w, dtype=torch.long, device=rng.device)
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=h * w * c, desc=f"sample {type(self).__name__}", unit="px", mininterval=1.0)
+        try:
+            for r in range(h):
+                for col in range(w):
+                    for ch in range(c):
+                        # causal: rows below r never reach row r's logits, so they need not be computed
+                        logits = self.logits(self.as_input(q[:, :, :r + 1]), labels)
+                        probs = logits[:, :, ch, r, col].float().softmax(1)
+                        q[:, ch, r, col] = torch.multinomial(probs, 1, generator=rng).squeeze(1)
+                        if bar is not None:
+                            bar.update(1)
+        finally:
+            if bar is not None:
+                bar.close()
+            self.train(was)
+        return self.as_input(q)
+
+    def _to_logits(self, out: torch.Tensor) -> torch.Tensor:
+        """(N, C*levels, H, W), grouped by image channel -> (N, levels, C, H, W)."""
+        n, _, h, w = out.shape
+        return out.view(n, self.image_shape[0], self.levels, h, w).transpose(1, 2)
+
+
+class PixelCNN(Autoregressive):
+    """7x7 mask-A convolution, residual 3x3 mask-B layers, two 1x1 mask-B layers to per-channel logits."""
+
+    def __init__(self, image_shape, num_classes, hp):
+        super().__init__(image_shape, num_classes, hp)
+        c = image_shape[0]
+        hid = math.ceil(self.hidden / c) * c  # feature maps split into one group per image channel
+        self.inp = MaskedConv2d(c, hid, 7, "A", c)
+        self.layers = nn.ModuleList(MaskedConv2d(hid, hid, 3, "B", c) for _ in range(int(hp["layers"])))
+        self.out = nn.Sequential(nn.ReLU(), MaskedConv2d(hid, hid, 1, "B", c), nn.ReLU(),
+                                 MaskedConv2d(hid, c * self.levels, 1, "B", c))
+
+    def logits(self, x, labels=None):
+        h = self.inp(x)
+        for layer in self.layers:
+            h = h + layer(F.relu(h))
+        return self._to_logits(self.out(h))
+
+
+def _grayscale_only(name: str, image_shape) -> None:
+    if image_shape[0] != 1:
+        raise ConfigError(f"{name} models one channel (MNIST, Fashion-MNIST); use pixelcnn for colour images")
+
+
+class GatedPixelCNN(Autoregressive):
+    def __init__(self, image_shape, num_classes, hp):
+        super().__init__(image_shape, num_classes, hp)
+        _grayscale_only("gatedpixelcnn", image_shape)
+        ncls = num_classes if self.conditional else 0
+        self.inp = nn.Conv2d(1, self.hidden, 1)  # per-pixel embedding; the first layer's shifts hide the pixel
+        k = int(hp["kernel"])  # the first layer is 7x7, as in the paper
+        self.layers = nn.ModuleList(GatedLayer(self.hidden, 7 if i == 0 else k, i == 0, ncls)
+                                    for i in range(int(hp["layers"])))
+        self.out = nn.Sequential(nn.ReLU(), nn.Conv2d(self.hidden, self.hidden, 1), nn.ReLU(),
+                                 nn.Conv2d(self.hidden, self.levels, 1))
+
+    def logits(self, x, labels=None):
+        v = h = self.inp(x)
+        for layer in self.layers:
+            v, h = layer(v, h, labels if self.conditional else None)
+        return self._to_logits(self.out(h))
+
+
+class PixelRNN(Autoregressive):
+    """Mask-A 7x7 input convolution, Row LSTM layers with residual connections, 1x1 output layers."""
+
+    def __init__(self, image_shape, num_classes, hp):
+        super().__init__(image_shape, num_classes, hp)
+        _grayscale_only("pixelrnn", image_shape)
+        self.inp = MaskedConv2d(1, self.hidden, 7, "A")
+        self.layers = nn.ModuleList(RowLSTM(self.hidden, self.hidden) for _ in range(int(hp["layers"])))
+        self.proj = nn.ModuleList(nn.Conv2d(self.hidden, self.hidden, 1) for _ in self.layers)
+        self.out = nn.Sequential(nn.ReLU(), nn.Conv2d(self.hidden, self.hidden, 1), nn.ReLU(),
+                                 nn.Conv2d(self.hidden, self.levels, 1))
+
+    def logits(self, x, labels=None):
+        h = self.inp(x)
+        for lstm, proj in zip(self.layers, self.proj):
+            h = h + proj(lstm(h))
+        return self._to_logits(self.out(h))
+
+
+def pixelcnn(image_shape, num_classes, hp):
+    return PixelCNN(image_shape, num_classes, hp)
+
+
+def gatedpixelcnn(image_shape, num_classes, hp):
+    return GatedPixelCNN(image_shape, num_classes, hp)
+
+
+def pixelrnn(image_shape, num_classes, hp):
+    return PixelRNN(image_shape, num_classes, hp)

@@ -1,0 +1,72 @@
+"""BEGAN (Berthelot et al. 2017): the discriminator is an autoencoder and the game balances its
+reconstruction losses. It still uses the shared networks: the encoder is the chosen architecture's
+discriminator trunk, the decoder its generator.
+
+L(v) = mean |v - D(v)|;  D minimises L(x) - k L(G(z));  G minimises L(G(z));
+k <- clip(k + lambda_k (gamma L(x) - L(G(z))), 0, 1);  convergence M = L(x) + |gamma L(x) - L(G(z))|.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from components.errors import ConfigError
+from components.models.base import StepContext
+from components.models.gan.family import GAN
+from components.models.gan.games import NS
+
+
+class AutoencoderDiscriminator(nn.Module):
+    def __init__(self, encoder: nn.Module, decoder: nn.Module, code_dim: int):
+        super().__init__()
+        self.encoder = encoder
+        self.to_code = nn.Linear(encoder.feature_dim, code_dim)
+        self.decoder = decoder
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.to_code(self.encoder.features(x)))
+
+    def loss(self, x: torch.Tensor) -> torch.Tensor:
+        """Mean L1 reconstruction error: the 'energy' BEGAN's game is played on."""
+        return (x - self(x)).abs().mean()
+
+
+class BEGAN(GAN):
+    def __init__(self, image_shape, num_classes, hp):
+        if int(hp.get("minibatch_kernels", 0)) or int(hp.get("unrolled_steps", 0)):
+            raise ConfigError("began: minibatch discrimination and unrolling apply to games with a scalar "
+                              "discriminator; set minibatch_kernels=0 and unrolled_steps=0")
+        super().__init__(image_shape, num_classes, hp, NS)  # NS is unused: train_step below is the game
+        self.register_buffer("k", torch.zeros(()))  # in the state dict, so a resumed run continues with it
+
+    def build_discriminator(self, disc_cls, image_shape, width):
+        from components.models.gan.networks import ARCHITECTURES
+
+        gen_cls, _ = ARCHITECTURES[self.hp["arch"]]
+        code = int(self.hp["code_dim"])
+        encoder = disc_cls(image_shape, batch_norm=bool(self.hp["disc_batch_norm"]), width=width)
+        return AutoencoderDiscriminator(encoder, gen_cls(image_shape, code, width=width), code)
+
+    def train_step(self, images, labels, ctx: StepContext):
+        gamma, lambda_k = float(self.hp["gamma"]), float(self.hp["lambda_k"])
+        with ctx.autocast():
+            fake = self.G(self.noise(images.shape[0], ctx.rng))
+            l_real, l_fake = self.D.loss(images), self.D.loss(fake.detach())
+            d_loss = l_real - self.k * l_fake
+        ctx.update(d_loss, "D")
+        balance = (gamma * l_real - l_fake).detach().float()
+        out = {"d_loss": d_loss.detach(), "k": self.k.clone(),
+               "convergence": l_real.detach().float() + balance.abs()}
+        with torch.no_grad():
+            self.k.copy_((self.k + lambda_k * balance).clamp(0, 1))
+        if ctx.step % int(self.hp["disc_iters"]) == 0:
+            with ctx.autocast():
+                g_loss = self.D.loss(fake)
+            ctx.update(g_loss, "G")
+            out["g_loss"] = g_loss.detach()
+        return out
+
+
+def began(image_shape, num_classes, hp):
+    return BEGAN(image_shape, num_classes, hp)

@@ -1,0 +1,218 @@
+"""Lucic et al.'s protocol as a Prefect flow: for each dataset and family, B random hyperparameter settings
+(search), then the best setting again with S seeds; the table, plots and the winner's promotion at the end.
+
+Trials are Prefect tasks submitted to the configured task runner (`study.task_runner`: threads | processes |
+dask | ray), cached by the trial key, so a rerun trains only what changed. In MLflow, each dataset's experiment
+holds a study run, a child run per family and a grandchild per trial.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task
+
+from components import defaults, stages
+from components.config import load_config
+from components.errors import ConfigError, GenzooError
+from components.models.registry import get_family
+from components.study import report, search
+from components.study.trial import TrialSpec, cached, run_trial, trial_config, trial_key
+from flows.pipeline import TASKS, transient
+
+
+def task_runner(scfg: dict):
+    """The task runner named by study.task_runner; Dask and Ray come from their Prefect integrations."""
+    kind, workers, address = scfg["task_runner"], int(scfg["workers"]), scfg.get("address")
+    if kind == "threads":
+        from prefect.task_runners import ThreadPoolTaskRunner
+
+        return ThreadPoolTaskRunner(max_workers=workers)
+    if kind == "processes":
+        from prefect.task_runners import ProcessPoolTaskRunner
+
+        return ProcessPoolTaskRunner(max_workers=workers)
+    if kind in ("dask", "ray"):
+        try:
+            if kind == "dask":
+                from prefect_dask import DaskTaskRunner
+
+                return DaskTaskRunner(address=address) if address else DaskTaskRunner(
+                    cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True})
+            from prefect_ray import RayTaskRunner
+
+            return RayTaskRunner(address=address) if address else RayTaskRunner()
+        except ImportError:
+            raise ConfigError(f"study.task_runner={kind}: pip install prefect-{kind}") from None
+    raise ConfigError(f"study.task_runner={kind!r}: expected threads, processes, dask or ray")
+
+
+def _trial_cache_key(context, parameters) -> str:
+    cfg, spec = parameters["cfg"], TrialSpec(**parameters["spec"])
+    return "trial-" + trial_key(stages.Context(trial_config(cfg, spec), Path(parameters["root"])), spec)
+
+
+@task(name="trial", cache_key_fn=_trial_cache_key, persist_result=True, result_serializer="json",
+      retries=1, retry_delay_seconds=5, retry_condition_fn=transient)
+def trial_task(cfg: dict, root: str, spec: dict, parent_run_id: str) -> dict:
+    return run_trial(cfg, Path(root), TrialSpec(**spec), parent_run_id)
+
+
+def _parent_runs(cfg: dict, root: Path, ds: str, name: str, families: list[str]) -> dict:
+    """The study run and per-family runs of (study name, dataset version): reused across invocations, so new
+    trials join the same tree in the MLflow UI."""
+    from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
+
+    from components.tracking import store as tstore
+
+    ctx = stages.Context(cfg, root)
+    client = tstore.client(root)
+    path = root / defaults.OUTPUTS_DIR / ds / "study" / f"runs-{name}.json"
+    runs = json.loads(path.read_text()) if path.exists() else {}
+    if runs.get("dataset_hash") != ctx.dataset_hash(ds) or not stages._run_exists(root, runs.get("study", "")):
+        runs = {"dataset_hash": ctx.dataset_hash(ds), "families": {}}
+    exp = tstore.experiment_id(client, root, ds)
+    base = stages._tags(ctx, ds, None, "study") | {"genzoo.study": name}
+    if "study" not in runs:
+        runs["study"] = client.create_run(exp, run_name=f"study-{name}", tags=base).info.run_id
+    client.update_run(runs["study"], status="RUNNING")
+    for fam in families:
+        if not stages._run_exists(root, runs["families"].get(fam, "")):
+            tags = stages._tags(ctx, ds, fam, "study") | {"genzoo.study": name, MLFLOW_PARENT_RUN_ID: runs["study"]}
+            runs["families"][fam] = client.create_run(exp, run_name=f"{name}-{fam}", tags=tags).info.run_id
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(runs, indent=2))
+    return runs
+
+
+@flow(name="genzoo-study")
+def study(datasets: list[str] | None = None, families: list[str] | None = None, profile: str | None = None,
+          overrides: list[str] | None = None, root: str | None = None) -> dict:
+    root_path = Path(root) if root else defaults.project_root()
+    cfg = load_config(root_path, profile, list(overrides or []))
+    scfg = cfg["study"]
+    datasets = list(datasets or scfg["datasets"])
+    families = list(families or scfg["families"])
+    for fam in families:
+        get_family(fam)  # an unknown name fails here, before anything trains
+    name = str(scfg.get("name") or cfg["profile"])
+    budget, n_seeds, seed0 = int(scfg["budget"]), int(scfg["seeds"]), int(cfg["seed"])
+    if budget < 1 or n_seeds < 1:
+        raise ConfigError(f"study.budget={budget} and study.seeds={n_seeds} must both be >= 1")
+    logger = get_run_logger()
+    states: dict[str, str] = {}
+
+    # the data gates and reference classifiers: the pipeline's own (cached) stage tasks
+    for ds in datasets:
+        dcfg = {**cfg, "dataset": ds}
+        for stage in ("prepare", "validate", "classifier"):
+            fn = TASKS[stage]
+            if stages.Context(dcfg, root_path).done(stage, ds) is None:
+                fn = fn.with_options(refresh_cache=True)
+            state = fn(cfg=dcfg, root=str(root_path), dataset=ds, return_state=True)
+            states[f"{stage}@{ds}"] = state.name
+            state.result()
+    parents = {ds: _parent_runs(cfg, root_path, ds, name, families) for ds in datasets}
+
+    def run(specs: list[TrialSpec]) -> list[dict]:
+        futures = []
+        for s in specs:
+            fn = trial_task.with_options(task_run_name=f"{s.name}@{s.dataset}",
+                                         refresh_cache=cached(cfg, root_path, s) is None)
+            futures.append(fn.submit(cfg=cfg, root=str(root_path), spec=s.__dict__,
+                                     parent_run_id=parents[s.dataset]["families"][s.family]))
+        out, failed = [], []
+        for s, f in zip(specs, futures):
+            f.wait()
+            states[f"trial {s.name}@{s.dataset}"] = f.state.name
+            try:
+                out.append(f.result())
+            except Exception as exc:  # noqa: BLE001 - reported together below; nothing is promoted
+                failed.append(f"{s.name}@{s.dataset}: {type(exc).__name__}: {exc}")
+        if failed:
+            raise GenzooError("study trials failed (nothing promoted): " + "; ".join(failed))
+        return out
+
+    def setting(fam: str, i: int) -> dict:
+        return search.sample(fam, i, seed0, scfg["space"], set(cfg["family"].get(fam, {})))
+
+    searched = run([TrialSpec(ds, fam, i, seed0, setting(fam, i))
+                    for ds in datasets for fam in families for i in range(budget)])
+    for t in searched:
+        t["search"] = True
+    inf = float("inf")
+    best_index = {}
+    for ds in datasets:
+        for fam in families:
+            own = [t for t in searched if t["spec"]["dataset"] == ds and t["spec"]["family"] == fam]
+            best = min(own, key=lambda t: inf if t["best_fid"] is None else t["best_fid"])
+            best_index[(ds, fam)] = best["spec"]["index"]
+    reruns = [TrialSpec(ds, fam, idx, seed0 + s, setting(fam, idx))
+              for (ds, fam), idx in best_index.items() for s in range(1, n_seeds)]
+    seeded = run(reruns)
+    for t in seeded:
+        t["search"] = False
+    trials = searched + seeded
+    logger.info("study %s: %d trials, %d trained now", name, len(trials),
+                sum(v == "Completed" for k, v in states.items() if k.startswith("trial")))
+
+    command = "genzoo study " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if "study" in sys.argv[1:2] else \
+        f"study(datasets={datasets}, families={families}, profile={cfg['profile']!r}, overrides={overrides})"
+    meta = {"name": name, "profile": cfg["profile"], "budget": budget, "seeds": n_seeds,
+            "checkpoints": int(scfg["checkpoints"]), "epochs": scfg["epochs"], "command": command,
+            "datasets": datasets, "families": families}
+    out = root_path / defaults.REPORTS_DIR / name
+    summary = report.write(out, trials, best_index, datasets, families, meta)
+    summary["states"] = states
+    summary["trials"] = trials
+    summary["registered"] = _publish(cfg, root_path, name, parents, trials, best_index, summary, out)
+    return summary
+
+
+def _publish(cfg, root: Path, name: str, parents: dict, trials: list[dict], best_index: dict, summary: dict,
+             out: Path) -> dict:
+    """Log the report to each dataset's study run and register each dataset's winner (once per winner)."""
+    import hashlib
+
+    from components.tracking import store as tstore
+    from components.tracking.store import tracking_uri
+
+    client = tstore.client(root)
+    registered = {}
+    for ds, runs in parents.items():
+        for f in summary["files"]:
+            client.log_artifact(runs["study"], f, "report")
+        for fam, r in summary["rows"].get(ds, {}).items():
+            if r["mean"] is not None:
+                client.log_metric(runs["families"][fam], "study_fid_classifier_mean", r["mean"])
+                client.log_metric(runs["families"][fam], "study_fid_classifier_std", r["std"])
+                client.log_metric(runs["families"][fam], "study_fid_classifier_best", r["best"])
+            client.set_terminated(runs["families"][fam], "FINISHED")
+        winner = summary["winners"].get(ds)
+        if winner:
+            client.set_tag(runs["study"], "genzoo.winner", winner)
+            best = min((t for t in trials if t["spec"]["dataset"] == ds and t["spec"]["family"] == winner
+                        and t["spec"]["index"] == best_index[(ds, winner)] and t["best_fid"] is not None),
+                       key=lambda t: t["best_fid"])
+            key = hashlib.md5(json.dumps([best["key"], cfg["registry"], tracking_uri(root)]).encode()).hexdigest()
+            marker = out / f"register-{ds}.json"
+            done = stages.read_marker(marker, key, root)
+            if done is None:
+                ctx = stages.Context({**cfg, "dataset": ds, "seed": best["spec"]["seed"]}, root)
+                done = stages.register_generator(ctx, ds, winner, Path(best["model_dir"]), best["metrics"],
+                                                 best["feature_space"], best["run_id"])
+                stages.write_marker(marker, key, done)
+            registered[ds] = done
+        client.set_terminated(runs["study"], "FINISHED")
+    return registered
+
+
+def run_study(datasets=None, families=None, profile=None, overrides=None, root=None) -> dict:
+    """Run the flow on the task runner the config names (a flow's runner is fixed when it is called)."""
+    root_path = Path(root) if root else defaults.project_root()
+    cfg = load_config(root_path, profile, list(overrides or []))
+    return study.with_options(task_runner=task_runner(cfg["study"]))(
+        datasets=datasets, families=families, profile=profile, overrides=overrides, root=str(root_path))

@@ -1,0 +1,89 @@
+"""The study flow on a 2 x 2 budget (2 settings, 2 seeds) of two games on real digits: table, report, MLflow
+nesting, promotion, and a second run that is all cached."""
+
+import json
+
+import mlflow
+import pytest
+import yaml
+
+from components import defaults
+from tests.conftest import TINY_PARAMS, registered_versions
+from tests.flows.conftest import in_project, make_project
+
+FAMILIES = ["nsgan", "wgangp"]
+STUDY = {
+    "name": "tiny", "datasets": ["mnist5k"], "families": FAMILIES, "budget": 2, "seeds": 2,
+    "epochs": 0.032, "checkpoints": 2, "checkpoint_samples": 100,  # 4 steps of 32 on 4,000 digits
+    "eval": {"num_samples": 200}, "space": {"lr": [1e-4, 1e-3], "disc_iters": [1, 2]},
+}
+
+
+@pytest.fixture(scope="module")
+def studied(prefect_api, tmp_path_factory, mnist5k_data):
+    from flows.study import run_study
+
+    root = make_project(tmp_path_factory.mktemp("study"), mnist5k_data)
+    params = {**TINY_PARAMS, "study": STUDY,
+              "family": {**TINY_PARAMS["family"], "wgangp": {"z_dim": 16, "width": 0.125}}}
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    with in_project(root):
+        first = run_study(root=str(root))
+        second = run_study(root=str(root))
+    return root, first, second
+
+
+def test_study_yields_the_table_and_report(studied):
+    root, first, _ = studied
+    rows = first["rows"]["mnist5k"]
+    assert set(rows) == set(FAMILIES)
+    for fam, r in rows.items():
+        assert r["trials"] == 3  # 2 settings searched + 1 more seed of the best
+        assert r["n_seeds"] == 2 and r["mean"] > 0 and r["std"] >= 0 and r["best"] <= r["mean"] + r["std"]
+        assert len(r["budget_curve"]) == 2 and r["budget_curve"][1] <= r["budget_curve"][0]
+    table = first["table_markdown"]
+    assert "| family | mnist5k |" in table and all(f"| {f} |" in table for f in FAMILIES)
+    winner = first["winners"]["mnist5k"]
+    assert rows[winner]["mean"] == min(r["mean"] for r in rows.values())
+    out = root / "reports" / "tiny"
+    for name in ("report.md", "report.html", "fid_bars.png", "fid_vs_budget.png", "precision_recall.png",
+                 "samples_mnist5k.png", "study.json"):
+        assert (out / name).stat().st_size > 0, name
+    assert table in (out / "report.md").read_text()
+    # every trial carries the best of its checkpoints
+    for t in first["trials"]:
+        assert [c[0] for c in t["curve"]] == [2, 4]
+        assert t["best_fid"] == min(c[1] for c in t["curve"])
+
+
+def test_study_nests_runs_in_mlflow_and_promotes_the_winner(studied):
+    root, first, _ = studied
+    client = mlflow.MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("mnist5k")
+    runs = client.search_runs([exp.experiment_id], "tags.`genzoo.stage` LIKE 'study%'", max_results=100)
+    parent = {r.info.run_id: r.data.tags.get("mlflow.parentRunId") for r in runs}
+    (study,) = [r for r in runs if r.info.run_name == "study-tiny"]
+    fam_runs = [r for r in runs if parent[r.info.run_id] == study.info.run_id]
+    assert sorted(r.info.run_name for r in fam_runs) == ["tiny-nsgan", "tiny-wgangp"]
+    trials = [r for r in runs if parent[r.info.run_id] in {f.info.run_id for f in fam_runs}]
+    assert len(trials) == 6 and all(r.info.status == "FINISHED" for r in trials)
+    assert all("checkpoint_fid_classifier" in r.data.metrics for r in trials)
+    assert study.data.tags["genzoo.winner"] == first["winners"]["mnist5k"]
+    assert any(a.path == "report" for a in client.list_artifacts(study.info.run_id))
+
+    name = f"mnist5k-{first['winners']['mnist5k']}"
+    (version,) = registered_versions(root, name)
+    assert client.get_model_version_by_alias(name, defaults.CHAMPION).version == version.version
+    model = mlflow.pyfunc.load_model(f"models:/{name}@champion")
+    images = model.predict({"n": 3, "seed": 0})
+    assert len(images) == 3
+
+
+def test_second_study_is_all_cached_and_registers_nothing_new(studied):
+    root, first, second = studied
+    trials = {k: v for k, v in second["states"].items() if k.startswith("trial")}
+    assert len(trials) == 6 and set(trials.values()) == {"Cached"}
+    assert {v for k, v in first["states"].items() if k.startswith("trial")} == {"Completed"}
+    assert second["table_markdown"] == first["table_markdown"]
+    assert len(registered_versions(root, f"mnist5k-{first['winners']['mnist5k']}")) == 1
+    assert json.loads((root / "reports/tiny/study.json").read_text())["winners"] == first["winners"]

@@ -1,0 +1,112 @@
+"""Autoregressive families on tiny networks: causality, no blind spot, normalisation, conditioning."""
+
+import itertools
+import math
+
+import pytest
+import torch
+
+from components.models.base import StepContext
+from components.models.registry import get_family
+
+AR = ["pixelcnn", "gatedpixelcnn", "pixelrnn"]
+TINY = {"hidden": 8, "layers": 2}
+
+
+def _build(family, shape=(1, 5, 5), **hp):
+    torch.manual_seed(0)
+    return get_family(family).build(shape, 10, {**TINY, **hp})
+
+
+def _dependence(model, shape, labels=None):
+    """dep[i, j] = whether output pixel-channel i's logits depend on input pixel-channel j (raster order)."""
+    c, h, w = shape
+    x = torch.rand(1, c, h, w, requires_grad=True)
+    logits = model.logits(x, labels)  # (1, levels, C, H, W)
+    n = c * h * w
+    dep = torch.zeros(n, n, dtype=torch.bool)
+    for r, col, ch in itertools.product(range(h), range(w), range(c)):
+        i = (r * w + col) * c + ch
+        (g,) = torch.autograd.grad(logits[0, :, ch, r, col].sum(), x, retain_graph=True)
+        dep[i] = (g[0].permute(1, 2, 0).reshape(-1) != 0)  # raster order: row, column, then channel
+    return dep
+
+
+@pytest.mark.parametrize("family", AR)
+def test_output_never_depends_on_its_own_or_later_pixels(family):
+    model = _build(family, layers=3)
+    dep = _dependence(model, (1, 5, 5), torch.tensor([3]) if model.conditional else None)
+    assert not torch.triu(dep).any()  # exactly zero gradient at and after i (mask A)
+    assert dep[-1, :-1].sum() > 0
+
+
+def test_colour_pixelcnn_orders_channels_within_a_pixel():
+    model = _build("pixelcnn", shape=(3, 4, 4), hidden=48)  # 16 feature maps per colour: no dead paths
+    dep = _dependence(model, (3, 4, 4))
+    assert not torch.triu(dep).any()
+    for p in range(16):  # within each pixel: G sees R, B sees R and G
+        r, g, b = 3 * p, 3 * p + 1, 3 * p + 2
+        assert dep[g, r] and dep[b, r] and dep[b, g]
+
+
+def test_gated_pixelcnn_has_no_blind_spot():
+    shape = (1, 7, 7)
+    gated = _dependence(_build("gatedpixelcnn", shape=shape, layers=4), shape, torch.tensor([0]))
+    assert all(gated[i, :i].all() for i in range(gated.shape[0])), "every earlier pixel reaches every later one"
+    # stacked masked convolutions never reach up-right of the row above: pixel (4, 0) cannot see (3, 4)
+    plain = _dependence(_build("pixelcnn", shape=shape, layers=4), shape)
+    i, j = 4 * 7 + 0, 3 * 7 + 4
+    assert gated[i, j] and not plain[i, j]
+
+
+@pytest.mark.parametrize("family", AR)
+def test_probabilities_of_every_binary_image_sum_to_one(family):
+    model = _build(family, shape=(1, 3, 3))
+    images = torch.tensor(list(itertools.product([0, 1], repeat=9))).view(-1, 1, 3, 3)  # all 512
+    labels = torch.full((512,), 2) if model.conditional else None
+    with torch.no_grad():
+        total = torch.logsumexp(model.log_prob(images, labels), 0).item()
+    assert total == pytest.approx(0.0, abs=1e-4)  # log of the sum of p(x) = log 1
+
+
+def test_eight_bit_levels_are_normalised_per_pixel():
+    model = _build("pixelcnn", shape=(1, 2, 2), levels=256)
+    x = torch.randint(0, 256, (3, 1, 2, 2))
+    logits = model.logits(model.as_input(x), None)
+    assert logits.shape == (3, 256, 1, 2, 2)
+    assert torch.allclose(logits.softmax(1).sum(1), torch.ones(3, 1, 2, 2))
+
+
+@pytest.mark.parametrize("family", AR)
+def test_one_step_learns_and_sampling_is_seeded(family):
+    model = _build(family, shape=(1, 8, 8))
+    ctx = StepContext(torch.device("cpu"), torch.Generator().manual_seed(0), 0,
+                      lambda: torch.autocast("cpu", enabled=False), optimizers=model.configure_optimizers())
+    before = [p.detach().clone() for p in model.parameters()]
+    out = model.train_step(torch.rand(4, 1, 8, 8), torch.arange(4), ctx)
+    assert out["nll_bits_per_dim"].item() == pytest.approx(out["loss"].item() / math.log(2))
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    s = model.sample(3, torch.Generator().manual_seed(1))
+    assert s.shape == (3, 1, 8, 8) and set(s.unique().tolist()) <= {0.0, 1.0}
+    assert torch.equal(s, model.sample(3, torch.Generator().manual_seed(1)))
+    m = model.likelihood_metrics(torch.rand(6, 1, 8, 8), torch.arange(6), k=1, batch_size=4)
+    assert m["test_nll_bits_per_dim"] == pytest.approx(m["test_nll_nats"] / (64 * math.log(2)))
+
+
+def test_gated_pixelcnn_responds_to_the_class():
+    model = _build("gatedpixelcnn", shape=(1, 5, 5))
+    x = torch.randint(0, 2, (2, 1, 5, 5))
+    assert not torch.allclose(model.log_prob(x, torch.tensor([1, 1])), model.log_prob(x, torch.tensor([7, 7])))
+    rng = lambda: torch.Generator().manual_seed(3)  # noqa: E731
+    assert not torch.equal(model.sample(4, rng(), torch.full((4,), 1)), model.sample(4, rng(), torch.full((4,), 7)))
+
+
+@pytest.mark.parametrize("family", AR)
+def test_sampling_on_cropped_rows_matches_the_full_image(family):
+    # sample() computes row r's logits from rows 0..r only; causality makes that exact
+    model = _build(family, shape=(1, 6, 6))
+    x = torch.rand(2, 1, 6, 6)
+    labels = torch.tensor([1, 2]) if model.conditional else None
+    full = model.logits(x, labels)
+    for r in range(6):
+        assert torch.allclose(model.logits(x[:, :, :r + 1], labels)[:, :, :, r], full[:, :, :, r], atol=1e-5)

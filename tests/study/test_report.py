@@ -1,0 +1,32 @@
+import itertools
+import statistics
+
+import pytest
+
+from components.study import report
+
+
+def test_expected_best_matches_enumeration_of_subsets():
+    values = [31.0, 12.5, 48.0, 20.0, 9.0]
+    for k in range(1, len(values) + 1):
+        subsets = list(itertools.combinations(values, k))
+        assert report.expected_best(values, k) == pytest.approx(statistics.mean(min(s) for s in subsets))
+    assert report.expected_best(values, 1) == pytest.approx(statistics.mean(values))
+    assert report.expected_best(values, len(values)) == min(values)
+
+
+def _trial(fam, index, seed, fid, search=True, status="completed"):
+    return {"spec": {"dataset": "d", "family": fam, "index": index, "seed": seed, "hp": {"lr": index}},
+            "best_fid": fid, "status": status, "search": search, "metrics": {}}
+
+
+def test_summary_uses_the_best_settings_seeds_and_counts_divergence():
+    trials = [_trial("a", 0, 0, 10.0), _trial("a", 1, 0, 5.0), _trial("a", 1, 1, 7.0, search=False),
+              _trial("b", 0, 0, None, status="diverged"), _trial("b", 1, 0, 8.0), _trial("b", 1, 1, 8.0, False)]
+    rows = report.summarise(trials, {("d", "a"): 1, ("d", "b"): 1})["d"]
+    assert rows["a"]["mean"] == 6.0 and rows["a"]["std"] == pytest.approx(2 ** 0.5) and rows["a"]["best"] == 5.0
+    assert rows["a"]["hp"] == {"lr": 1} and rows["a"]["budget_curve"] == [7.5, 5.0]
+    assert rows["b"]["diverged"] == 1 and rows["b"]["budget_curve"] == [8.0]  # the diverged run has no FID
+    assert report.winners({"d": rows}) == {"d": "a"}
+    table = report.table_markdown({"d": rows}, ["d"], ["a", "b", "c"])
+    assert "| a | 6.00 ± 1.41 (5.00) |" in table and "| c | - |" in table
