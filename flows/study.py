@@ -117,6 +117,24 @@ def study(datasets: list[str] | None = None, families: list[str] | None = None, 
             state.result()
     parents = {ds: _parent_runs(cfg, root_path, ds, name, families) for ds in datasets}
 
+    try:
+        return _search_and_report(cfg, root_path, name, datasets, families, parents, states, overrides, logger)
+    except BaseException:
+        from components.tracking import store as tstore
+
+        client = tstore.client(root_path)
+        for runs in parents.values():  # an interrupted study never looks finished in the UI
+            for run_id in [runs["study"], *runs["families"].values()]:
+                client.set_terminated(run_id, "FAILED")
+        raise
+
+
+def _search_and_report(cfg, root_path: Path, name: str, datasets, families, parents, states, overrides,
+                       logger) -> dict:
+    """Search, reruns with seeds, report, promotion: the study once its data and parent runs exist."""
+    scfg = cfg["study"]
+    budget, n_seeds, seed0 = int(scfg["budget"]), int(scfg["seeds"]), int(cfg["seed"])
+
     def run(specs: list[TrialSpec]) -> list[dict]:
         futures = []
         for s in specs:

@@ -120,11 +120,17 @@ def test_diverging_training_fails_the_run_and_promotes_nothing(ran, tmp_path):
     assert len(runs) == 1 and runs[0].info.status == "FAILED"
 
 
-def test_families_command_lists_name_and_kind(capsys):
+def test_families_command_lists_name_kind_and_summary(capsys):
     from flows.cli import main
 
     assert main(["families"]) == 0
-    assert "nsgan\tgan" in capsys.readouterr().out.splitlines()
+    rows = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+    kinds = {name: kind for name, kind, _ in rows}
+    assert [n for n, k in kinds.items() if k == "gan"] == ["mmgan", "nsgan", "mlgan", "lsgan", "wgan", "wgangp",
+                                                           "dragan", "began"]
+    assert {n for n, k in kinds.items() if k != "gan"} == {"vae", "cvae", "betavae", "hvae", "pixelcnn",
+                                                           "gatedpixelcnn", "pixelrnn"}
+    assert all(summary for *_, summary in rows)
 
 
 def test_cli_reports_bad_input_in_one_line(project, capsys):
