@@ -178,10 +178,10 @@ def write(out: Path, trials: list[dict], best_index: dict, datasets: list[str], 
     intro = (f"FID in the feature space of {space}: mean ± std over {meta['seeds']} seeds of each family's best "
              f"of {meta['budget']} hyperparameter settings, and (in brackets) the best single run; each run is "
              f"scored at its best of {meta['checkpoints']} checkpoints. Lower is better.")
-    md = [f"# Study `{meta['name']}`\n", f"Command: `{meta['command']}`\n", intro + "\n", table,
+    md = [f"# Study `{meta['name']}`\n\n", f"Command: `{meta['command'].strip()}`\n\n", intro + "\n\n", table,
           "\nWinner per dataset (promoted by the registry rule): "
           + ", ".join(f"{ds}: **{f}**" for ds, f in win.items()) + "\n",
-          "\nBest settings:\n"]
+          "\nBest settings:\n\n"]
     md += [f"- {ds} / {fam}: {json.dumps(r['hp'], sort_keys=True)}"
            + (f" ({r['diverged']} of {r['trials']} runs diverged)" if r["diverged"] else "") + "\n"
            for ds, fams in rows.items() for fam, r in fams.items()]
