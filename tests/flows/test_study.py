@@ -11,7 +11,7 @@ from components import defaults
 from tests.conftest import TINY_PARAMS, registered_versions
 from tests.flows.conftest import in_project, make_project
 
-FAMILIES = ["nsgan", "wgangp"]
+FAMILIES = ["nsgan", "wgangp", "vae"]  # a VAE joins the table as a row, as in Lucic et al.
 STUDY = {
     "name": "tiny", "datasets": ["mnist5k"], "families": FAMILIES, "budget": 2, "seeds": 2,
     "epochs": 0.032, "checkpoints": 2, "checkpoint_samples": 100,  # 4 steps of 32 on 4,000 digits
@@ -25,7 +25,8 @@ def studied(prefect_api, tmp_path_factory, mnist5k_data):
 
     root = make_project(tmp_path_factory.mktemp("study"), mnist5k_data)
     params = {**TINY_PARAMS, "study": STUDY,
-              "family": {**TINY_PARAMS["family"], "wgangp": {"z_dim": 16, "width": 0.125}}}
+              "family": {**TINY_PARAMS["family"], "wgangp": {"z_dim": 16, "width": 0.125},
+                         "vae": {"z_dim": 4, "width": 0.25}}}
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     with in_project(root):
         first = run_study(root=str(root))
@@ -50,6 +51,9 @@ def test_study_yields_the_table_and_report(studied):
                  "samples_mnist5k.png", "study.json"):
         assert (out / name).stat().st_size > 0, name
     assert table in (out / "report.md").read_text()
+    # the VAE's search draws only what it has (the learning rate); trials rank by FID like every other row
+    vae = [t for t in first["trials"] if t["spec"]["family"] == "vae"]
+    assert all(set(t["spec"]["hp"]) == {"lr"} and t["best_fid"] > 0 for t in vae)
     # every trial carries the best of its checkpoints
     for t in first["trials"]:
         assert [c[0] for c in t["curve"]] == [2, 4]
@@ -64,9 +68,9 @@ def test_study_nests_runs_in_mlflow_and_promotes_the_winner(studied):
     parent = {r.info.run_id: r.data.tags.get("mlflow.parentRunId") for r in runs}
     (study,) = [r for r in runs if r.info.run_name == "study-tiny"]
     fam_runs = [r for r in runs if parent[r.info.run_id] == study.info.run_id]
-    assert sorted(r.info.run_name for r in fam_runs) == ["tiny-nsgan", "tiny-wgangp"]
+    assert sorted(r.info.run_name for r in fam_runs) == ["tiny-nsgan", "tiny-vae", "tiny-wgangp"]
     trials = [r for r in runs if parent[r.info.run_id] in {f.info.run_id for f in fam_runs}]
-    assert len(trials) == 6 and all(r.info.status == "FINISHED" for r in trials)
+    assert len(trials) == 9 and all(r.info.status == "FINISHED" for r in trials)
     assert all("checkpoint_fid_classifier" in r.data.metrics for r in trials)
     assert study.data.tags["genzoo.winner"] == first["winners"]["mnist5k"]
     assert any(a.path == "report" for a in client.list_artifacts(study.info.run_id))
@@ -82,7 +86,7 @@ def test_study_nests_runs_in_mlflow_and_promotes_the_winner(studied):
 def test_second_study_is_all_cached_and_registers_nothing_new(studied):
     root, first, second = studied
     trials = {k: v for k, v in second["states"].items() if k.startswith("trial")}
-    assert len(trials) == 6 and set(trials.values()) == {"Cached"}
+    assert len(trials) == 9 and set(trials.values()) == {"Cached"}
     assert {v for k, v in first["states"].items() if k.startswith("trial")} == {"Completed"}
     assert second["table_markdown"] == first["table_markdown"]
     assert len(registered_versions(root, f"mnist5k-{first['winners']['mnist5k']}")) == 1
