@@ -55,7 +55,7 @@ STAGES: dict[str, Stage] = {s.name: s for s in [
 
 # --- keys -----------------------------------------------------------------------------------------------------
 
-def _digest(obj) -> str:
+def digest(obj) -> str:
     return hashlib.md5(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -135,7 +135,7 @@ class Context:
                 "upstream": [self.key(u, dataset, family) for u in spec.upstream],
                 "store": tracking_uri(self.root) if spec.tracked else None,
             }
-            self._keys[memo] = _digest(parts)
+            self._keys[memo] = digest(parts)
         return self._keys[memo]
 
     def done(self, stage: str, dataset: str, family: str | None = None) -> dict | None:
@@ -336,10 +336,7 @@ def train(ctx: Context, dataset: str, family: str, out: Path) -> dict:
         except Exception:
             mlflow.set_tag("genzoo.failed_stage", "train")
             raise  # the context manager marks the run FAILED
-        spec = {"family": family, "kind": fam.kind, "hp": hp, "image_shape": list(image_shape),
-                "num_classes": len(ds["classes"]), "classes": ds["classes"], "dataset": dataset}
-        torch.save(model.state_dict(), out / "model.pt")
-        (out / "model.json").write_text(json.dumps(spec, indent=2, sort_keys=True) + "\n")
+        save_model(model, family, dataset, ds, out)
         (out / "history.json").write_text(json.dumps(res.history) + "\n")
         mlflow.log_metric("train/steps", res.steps)
     return {"run_id": run.info.run_id, "steps": res.steps, "resumed_from": res.resumed_from,
@@ -375,7 +372,7 @@ def evaluate(ctx: Context, dataset: str, family: str, out: Path) -> dict:
             pictures = model.artifacts(x, y, out)
     metrics_path = out / "metrics.json"
     metrics_path.write_text(json.dumps(m, indent=2, sort_keys=True) + "\n")
-    grid = plots.save_grid(fake[: int(ecfg["grid_size"])].permute(0, 3, 1, 2).float() / 255, out / "samples.png")
+    grid = save_samples(fake, ecfg, out)
     history = json.loads((trained / "history.json").read_text())
     curves = plots.save_loss_curves(history, out / "losses.png", f"{dataset} / {family}")
     with mlflow.start_run(run_id=run_id):
@@ -385,6 +382,27 @@ def evaluate(ctx: Context, dataset: str, family: str, out: Path) -> dict:
             mlflow.log_artifact(str(f), "evaluation")
     return {"run_id": run_id, "metrics": m, "feature_space": feature_space, "samples": str(grid),
             "files": [str(metrics_path), str(grid)]}
+
+
+def save_model(model, family: str, dataset: str, ds: dict, out: Path) -> None:
+    """model.pt (weights only) + model.json (what rebuilds it): what evaluation, registry and serving load."""
+    spec = {"family": family, "kind": model.kind, "hp": model.hp, "image_shape": list(model.image_shape),
+            "num_classes": len(ds["classes"]), "classes": ds["classes"], "dataset": dataset}
+    torch.save(model.state_dict(), out / "model.pt")
+    (out / "model.json").write_text(json.dumps(spec, indent=2, sort_keys=True) + "\n")
+
+
+def save_samples(fake_uint8: torch.Tensor, ecfg: dict, out: Path) -> Path:
+    """The first eval.grid_size samples (uint8 NHWC) as out/samples.png."""
+    from components.evaluation import plots
+
+    return plots.save_grid(fake_uint8[: int(ecfg["grid_size"])].permute(0, 3, 1, 2).float() / 255,
+                           out / "samples.png")
+
+
+def sample_cap(ecfg: dict, kind: str, n: int) -> int:
+    """n, capped by eval.sample_limit for families that sample slowly (pixel by pixel)."""
+    return min(n, int((ecfg.get("sample_limit") or {}).get(kind, n)))
 
 
 def generate(model, n: int, batch_size: int, seed: int, device, progress: bool = False) -> torch.Tensor:
@@ -412,7 +430,7 @@ def sample_metrics(ctx: Context, dataset: str, model, n: int, device) -> tuple[d
 
     ecfg = ctx.cfg["eval"]
     bs = int(ecfg["batch_size"])
-    n = min(n, int((ecfg.get("sample_limit") or {}).get(model.kind, n)))  # m["num_samples"] says how many
+    n = sample_cap(ecfg, model.kind, n)  # m["num_samples"] says how many
     started = time.perf_counter()
     fake = generate(model, n, bs, int(ctx.cfg["seed"]) + 1, device, progress=bool(ctx.cfg["train"]["progress"]))
     seconds_per_image = (time.perf_counter() - started) / n

@@ -45,6 +45,19 @@ def _stage_task(name: str):
 TASKS = {name: _stage_task(name) for name in stages.STAGES}
 
 
+def run_stage_task(name: str, cfg: dict, root: Path, dataset: str, states: dict, label: str,
+                   family: str | None = None) -> dict:
+    """Run a stage task and record its state ("Cached" or "Completed") under `label`; when the stage's
+    outputs are missing or stale, refresh the cache entry instead of hitting it."""
+    fn = TASKS[name]
+    if stages.Context(cfg, root).done(name, dataset, family) is None:
+        fn = fn.with_options(refresh_cache=True)
+    args = {"cfg": cfg, "root": str(root), "dataset": dataset, "return_state": True}
+    state = fn(**args, family=family) if family else fn(**args)
+    states[label] = state.name
+    return state.result()  # raises the stage's own error when it failed
+
+
 @flow(name="genzoo-pipeline")
 def pipeline(dataset: str | None = None, families: list[str] | None = None, profile: str | None = None,
              overrides: list[str] | None = None, root: str | None = None) -> dict:
@@ -57,18 +70,11 @@ def pipeline(dataset: str | None = None, families: list[str] | None = None, prof
         cfg["families"] = list(families)
     ds = cfg["dataset"]
     logger = get_run_logger()
-    args = {"cfg": cfg, "root": str(root_path), "dataset": ds}
 
     states: dict[str, str] = {}
 
     def t(name: str, family: str | None = None) -> dict:
-        """Run a stage task; when its outputs are missing or stale, refresh the cache entry instead of hitting it."""
-        fn = TASKS[name]
-        if stages.Context(cfg, root_path).done(name, ds, family) is None:
-            fn = fn.with_options(refresh_cache=True)
-        state = fn(**args, family=family, return_state=True) if family else fn(**args, return_state=True)
-        states[f"{name}@{family}" if family else name] = state.name  # "Cached" or "Completed"
-        return state.result()  # raises the stage's own error when it failed
+        return run_stage_task(name, cfg, root_path, ds, states, f"{name}@{family}" if family else name, family)
 
     summary = {"dataset": ds, "profile": cfg["profile"], "root": str(root_path), "families": {}, "states": states}
     summary["prepare"] = t("prepare")

@@ -21,7 +21,7 @@ from components.errors import ConfigError, GenzooError
 from components.models.registry import get_family
 from components.study import report, search
 from components.study.trial import TrialSpec, cached, run_trial, trial_config, trial_key
-from flows.pipeline import TASKS, transient
+from flows.pipeline import run_stage_task, transient
 
 
 def task_runner(scfg: dict):
@@ -99,7 +99,7 @@ def study(datasets: list[str] | None = None, families: list[str] | None = None, 
     for fam in families:
         get_family(fam)  # an unknown name fails here, before anything trains
     name = str(scfg.get("name") or cfg["profile"])
-    budget, n_seeds, seed0 = int(scfg["budget"]), int(scfg["seeds"]), int(cfg["seed"])
+    budget, n_seeds = int(scfg["budget"]), int(scfg["seeds"])
     if budget < 1 or n_seeds < 1:
         raise ConfigError(f"study.budget={budget} and study.seeds={n_seeds} must both be >= 1")
     logger = get_run_logger()
@@ -107,14 +107,8 @@ def study(datasets: list[str] | None = None, families: list[str] | None = None, 
 
     # the data gates and reference classifiers: the pipeline's own (cached) stage tasks
     for ds in datasets:
-        dcfg = {**cfg, "dataset": ds}
         for stage in ("prepare", "validate", "classifier"):
-            fn = TASKS[stage]
-            if stages.Context(dcfg, root_path).done(stage, ds) is None:
-                fn = fn.with_options(refresh_cache=True)
-            state = fn(cfg=dcfg, root=str(root_path), dataset=ds, return_state=True)
-            states[f"{stage}@{ds}"] = state.name
-            state.result()
+            run_stage_task(stage, {**cfg, "dataset": ds}, root_path, ds, states, f"{stage}@{ds}")
     parents = {ds: _parent_runs(cfg, root_path, ds, name, families) for ds in datasets}
 
     try:
@@ -193,8 +187,6 @@ def _search_and_report(cfg, root_path: Path, name: str, datasets, families, pare
 def _publish(cfg, root: Path, name: str, parents: dict, trials: list[dict], best_index: dict, summary: dict,
              out: Path) -> dict:
     """Log the report to each dataset's study run and register each dataset's winner (once per winner)."""
-    import hashlib
-
     from components.tracking import store as tstore
     from components.tracking.store import tracking_uri
 
@@ -215,7 +207,7 @@ def _publish(cfg, root: Path, name: str, parents: dict, trials: list[dict], best
             best = min((t for t in trials if t["spec"]["dataset"] == ds and t["spec"]["family"] == winner
                         and t["spec"]["index"] == best_index[(ds, winner)] and t["best_fid"] is not None),
                        key=lambda t: t["best_fid"])
-            key = hashlib.md5(json.dumps([best["key"], cfg["registry"], tracking_uri(root)]).encode()).hexdigest()
+            key = stages.digest([best["key"], cfg["registry"], tracking_uri(root)])
             marker = out / f"register-{ds}.json"
             done = stages.read_marker(marker, key, root)
             if done is None:

@@ -10,7 +10,6 @@ through an explicit MlflowClient as a child of its family run, which is safe fro
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import logging
 import math
@@ -76,7 +75,7 @@ def trial_key(ctx: stages.Context, spec: TrialSpec) -> str:
         "code": stages.code_hash(stages.family_code(CODE, spec.family)),
         "store": tracking_uri(ctx.root),
     }
-    return hashlib.md5(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+    return stages.digest(parts)
 
 
 def trial_dir(ctx: stages.Context, spec: TrialSpec, key: str) -> Path:
@@ -108,10 +107,10 @@ def run_trial(cfg: dict, root: Path, spec: TrialSpec, parent_run_id: str) -> dic
 
 
 def _train_and_score(ctx: stages.Context, spec: TrialSpec, key: str, out: Path, parent_run_id: str) -> dict:
-    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.entities import Metric, Param
     from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 
-    from components.evaluation import metrics, plots
+    from components.evaluation import metrics
     from components.models.registry import get_family
     from components.tracking import store as tstore
     from components.training.loop import LoopConfig, fit, pick_device
@@ -152,7 +151,7 @@ def _train_and_score(ctx: stages.Context, spec: TrialSpec, key: str, out: Path, 
         """FID of this checkpoint on `checkpoint_samples` samples; the best weights so far go to best.pt."""
         nonlocal curve
         n = int(cfg["study"]["checkpoint_samples"])
-        n = min(n, int((cfg["eval"].get("sample_limit") or {}).get(fam.kind, n)))  # pixel-by-pixel samplers
+        n = stages.sample_cap(cfg["eval"], fam.kind, n)
         fake = stages.generate(model, n, bs, spec.seed + 1, device)
         (fake_f,) = metrics.extract(clf.features, fake, bs, device)
         value = metrics.fid(real_stats, metrics.fid_statistics(fake_f))
@@ -186,13 +185,9 @@ def _train_and_score(ctx: stages.Context, spec: TrialSpec, key: str, out: Path, 
         best_step, best_fid = min(curve, key=lambda c: c[1])
         model.load_state_dict(torch.load(best_file, map_location=device, weights_only=True))
         m, fake, _ = stages.sample_metrics(ctx, spec.dataset, model, int(cfg["eval"]["num_samples"]), device)
-        torch.save(model.state_dict(), out / "model.pt")
-        spec_json = {"family": spec.family, "kind": fam.kind, "hp": hp, "image_shape": list(image_shape),
-                     "num_classes": len(ds["classes"]), "classes": ds["classes"], "dataset": spec.dataset}
-        (out / "model.json").write_text(json.dumps(spec_json, indent=2, sort_keys=True) + "\n")
+        stages.save_model(model, spec.family, spec.dataset, ds, out)
         (out / "metrics.json").write_text(json.dumps(m, indent=2, sort_keys=True) + "\n")
-        grid = plots.save_grid(fake[: int(cfg["eval"]["grid_size"])].permute(0, 3, 1, 2).float() / 255,
-                               out / "samples.png")
+        grid = stages.save_samples(fake, cfg["eval"], out)
         result.update(best_step=best_step, best_fid=best_fid, metrics=m, samples=str(grid),
                       model_dir=str(out), files=[str(out / "model.pt"), str(out / "model.json"), str(grid)])
         client.log_batch(run_id, metrics=[Metric(k, float(v), int(time.time() * 1000), 0) for k, v in m.items()]
