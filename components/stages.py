@@ -114,10 +114,16 @@ class Context:
         base = self.root / defaults.OUTPUTS_DIR / dataset
         return base / family / stage if family else base / stage
 
+    def members(self, dataset: str) -> tuple[str, str] | None:
+        """(A, B) when `dataset` names a domain pair (translation families train on pairs), else None."""
+        return sources.pair_members(dataset, self.cfg["data"])
+
     def dataset_hash(self, dataset: str) -> str:
         if dataset not in self._hashes:
+            members = self.members(dataset)
             path = self.data_dir() / dataset
-            self._hashes[dataset] = store.content_hash(path) if path.is_dir() else "missing"
+            self._hashes[dataset] = (digest([self.dataset_hash(m) for m in members]) if members
+                                     else store.content_hash(path) if path.is_dir() else "missing")
         return self._hashes[dataset]
 
     def key(self, stage: str, dataset: str, family: str | None = None) -> str:
@@ -126,6 +132,9 @@ class Context:
         spec = STAGES[stage]
         fam = family if spec.per_family else None
         memo = (stage, dataset, fam)
+        members = None if spec.per_family else self.members(dataset)
+        if memo not in self._keys and members:  # a pair's data stages are its members' own stages
+            self._keys[memo] = digest([self.key(stage, m) for m in members])
         if memo not in self._keys:
             params = {p: _lookup(self.cfg, p.format(family=fam)) for p in spec.params}
             parts = {
@@ -192,17 +201,25 @@ def run_stage(ctx: Context, stage: str, dataset: str, family: str | None = None)
     """Run one stage unless its outputs already carry its key; write the marker last."""
     spec = STAGES[stage]
     fam = family if spec.per_family else None
+    members = None if spec.per_family else ctx.members(dataset)
+    if members:  # a domain pair's data stages are its two datasets' own
+        return {m: run_stage(ctx, stage, m) for m in members}
     saved = ctx.done(stage, dataset, fam)
     if saved is not None:
         log.info("%s %s%s: up to date", stage, dataset, f"/{fam}" if fam else "")
         return saved
+    from components.training.distributed import current
+
+    main = current().main  # under torchrun, only rank 0 writes outputs and markers
     out = ctx.out_dir(stage, dataset, fam)
     marker = out / MARKER
-    if marker.exists():
+    if marker.exists() and main:
         marker.unlink()  # outputs are being rewritten: never leave a marker that vouches for them
     out.mkdir(parents=True, exist_ok=True)
     fn: Callable = IMPLEMENTATIONS[stage]
     result = fn(ctx, dataset, fam, out) if spec.per_family else fn(ctx, dataset, out)
+    if not main:
+        return result
     if stage == "prepare":  # the data may have just been written: hashes and keys downstream change
         ctx._hashes.pop(dataset, None)
         ctx._keys.clear()
@@ -302,15 +319,24 @@ def train(ctx: Context, dataset: str, family: str, out: Path) -> dict:
 
     from components.models.registry import get_family
     from components.tracking import store as tstore
+    from components.training import distributed
     from components.training.loop import LoopConfig, fit
 
     fam = get_family(family)
-    hp = dict(ctx.cfg["family"].get(family, {}))
-    loop_cfg = LoopConfig.from_cfg(ctx.cfg["train"], int(ctx.cfg["seed"]))
     ds = _tensors(ctx, dataset)
+    hp = {**ctx.cfg["family"].get(family, {}), **ds.get("hp", {})}  # a pair adds its domains' channel split
+    loop_cfg = LoopConfig.from_cfg(ctx.cfg["train"], int(ctx.cfg["seed"]))
+    world = distributed.current()
+    image_shape = (ds["train_x"].shape[-1], *ds["train_x"].shape[1:3])
     key = ctx.key("train", dataset, family)
     ckpt_dir = ctx.root / defaults.STATE_DIR / "checkpoints" / dataset / family / key[:16]
     ckpt_dir.mkdir(parents=True, exist_ok=True)
+    if not world.main:  # another rank of a torchrun job: train its share, log nothing, write nothing
+        torch.manual_seed(int(ctx.cfg["seed"]))
+        model = fam.build(image_shape, len(ds["classes"]), hp)
+        fit(model, ds["train_x"], ds["train_y"], loop_cfg, ckpt_dir, rank=world.rank, world=world.size)
+        distributed.gather_digests(model)
+        return {}
     tstore.setup(ctx.root, dataset)
     run_file = ckpt_dir / "run.json"  # a resumed run keeps logging into the same MLflow run
     run_id = json.loads(run_file.read_text())["run_id"] if run_file.exists() else None
@@ -323,24 +349,27 @@ def train(ctx: Context, dataset: str, family: str, out: Path) -> dict:
             mlflow.log_params({"family": family, "dataset": dataset, "seed": ctx.cfg["seed"],
                                "profile": ctx.cfg["profile"], "kind": fam.kind,
                                **{f"hp.{k}": v for k, v in hp.items()},
-                               **{f"train.{k}": v for k, v in ctx.cfg["train"].items()}})
+                               **{f"train.{k}": v for k, v in ctx.cfg["train"].items()},
+                               "train.world_size": world.size,
+                               "train.effective_batch_size": int(ctx.cfg["train"]["batch_size"]) * world.size})
         torch.manual_seed(int(ctx.cfg["seed"]))
-        image_shape = (ds["train_x"].shape[-1], *ds["train_x"].shape[1:3])
         model = fam.build(image_shape, len(ds["classes"]), hp)
 
         def on_log(step, means):
             mlflow.log_metrics({f"train/{k}": v for k, v in means.items()}, step=step, synchronous=False)
 
         try:
-            res = fit(model, ds["train_x"], ds["train_y"], loop_cfg, ckpt_dir, on_log=on_log)
+            res = fit(model, ds["train_x"], ds["train_y"], loop_cfg, ckpt_dir, on_log=on_log, world=world.size)
+            digests = distributed.gather_digests(model)  # one per rank: equal when the ranks stayed in step
         except Exception:
             mlflow.set_tag("genzoo.failed_stage", "train")
             raise  # the context manager marks the run FAILED
         save_model(model, family, dataset, ds, out)
         (out / "history.json").write_text(json.dumps(res.history) + "\n")
         mlflow.log_metric("train/steps", res.steps)
-    return {"run_id": run.info.run_id, "steps": res.steps, "resumed_from": res.resumed_from,
-            "model": str(out / "model.pt"), "files": [str(out / "model.pt"), str(out / "model.json")]}
+    return {"run_id": run.info.run_id, "steps": res.steps, "resumed_from": res.resumed_from, "world_size": world.size,
+            "rank_digests": digests, "model": str(out / "model.pt"),
+            "files": [str(out / "model.pt"), str(out / "model.json")]}
 
 
 def evaluate(ctx: Context, dataset: str, family: str, out: Path) -> dict:
@@ -358,6 +387,8 @@ def evaluate(ctx: Context, dataset: str, family: str, out: Path) -> dict:
     device = pick_device(ctx.cfg["train"]["device"])
     spec = json.loads((trained / "model.json").read_text())
     model = build_model(spec, trained / "model.pt", str(device))
+    if model.kind == "translation":
+        return _evaluate_translation(ctx, dataset, family, model, trained, out, run_id, device)
     m, fake, feature_space = sample_metrics(ctx, dataset, model, int(ecfg["num_samples"]), device)
     pictures = []
     if hasattr(model, "likelihood_metrics"):  # VAEs (bounds) and autoregressive models (exact)
@@ -384,10 +415,44 @@ def evaluate(ctx: Context, dataset: str, family: str, out: Path) -> dict:
             "files": [str(metrics_path), str(grid)]}
 
 
+def _evaluate_translation(ctx: Context, pair: str, family: str, model, trained: Path, out: Path, run_id: str,
+                          device) -> dict:
+    """Both directions in each target domain's classifier space; label preservation when the domains share
+    labelled classes (the default digits pair does)."""
+    import mlflow
+
+    from components.evaluation import plots
+    from components.evaluation.translation import translation_grid, translation_metrics
+
+    ds = _tensors(ctx, pair)
+    spaces, floors, names = {}, {}, []
+    for side, member in zip("ab", ds["members"]):
+        clf, real, clf_result = classifier_space(ctx, member, device)
+        spaces[side] = (clf, real)
+        floors[f"floor_fid_classifier_{side}"] = clf_result["floor_fid_classifier"]
+        names.append(clf_result["feature_space"])
+    labelled = ds["a_classes"] == ds["b_classes"] and len(ds["a_classes"]) > 1
+    m = {**translation_metrics(model, ds, spaces, ctx.cfg["eval"], device, labelled), **floors}
+    feature_space = "+".join(names)
+    metrics_path = out / "metrics.json"
+    metrics_path.write_text(json.dumps(m, indent=2, sort_keys=True) + "\n")
+    grid = translation_grid(model, ds, device, out / "translations.png")
+    history = json.loads((trained / "history.json").read_text())
+    curves = plots.save_loss_curves(history, out / "losses.png", f"{pair} / {family}")
+    with mlflow.start_run(run_id=run_id):
+        mlflow.log_metrics(m)
+        mlflow.set_tag(defaults.TAG_FEATURE_SPACE, feature_space)
+        for f in (metrics_path, grid, curves):
+            mlflow.log_artifact(str(f), "evaluation")
+    return {"run_id": run_id, "metrics": m, "feature_space": feature_space, "samples": str(grid),
+            "files": [str(metrics_path), str(grid)]}
+
+
 def save_model(model, family: str, dataset: str, ds: dict, out: Path) -> None:
     """model.pt (weights only) + model.json (what rebuilds it): what evaluation, registry and serving load."""
     spec = {"family": family, "kind": model.kind, "hp": model.hp, "image_shape": list(model.image_shape),
-            "num_classes": len(ds["classes"]), "classes": ds["classes"], "dataset": dataset}
+            "num_classes": len(ds["classes"]), "classes": ds["classes"], "dataset": dataset,
+            **({"members": ds["members"]} if "members" in ds else {})}
     torch.save(model.state_dict(), out / "model.pt")
     (out / "model.json").write_text(json.dumps(spec, indent=2, sort_keys=True) + "\n")
 
@@ -470,15 +535,15 @@ def register_generator(ctx: Context, dataset: str, family: str, model_dir: Path,
         raise DataError(f"registry.metric={metric!r} was not measured; have {sorted(metrics)}")
     spec = json.loads((model_dir / "model.json").read_text())
     name = f"{dataset}-{family}"
-    hwc = (spec["image_shape"][1], spec["image_shape"][2], spec["image_shape"][0])
+    sig, example = pyfunc.signature_and_example(spec)
     with mlflow.start_run(run_id=run_id) as run:
         info = mlflow.pyfunc.log_model(
             name="generator",
             python_model=str(PACKAGE / "tracking" / "pyfunc_model.py"),
             artifacts={"weights": str(model_dir / "model.pt"), "spec": str(model_dir / "model.json")},
             code_paths=[str(PACKAGE)],
-            signature=pyfunc.signature(hwc),
-            input_example={"n": 2, "seed": 0},
+            signature=sig,
+            input_example=example,
             pip_requirements=pyfunc.pip_requirements(),
             registered_model_name=name,
         )
@@ -507,6 +572,9 @@ _tensor_cache: dict[tuple[str, str], dict] = {}
 
 def _tensors(ctx: Context, dataset: str) -> dict:
     """The validated dataset as torch tensors (uint8 NHWC); the gate has already run on these files."""
+    members = ctx.members(dataset)
+    if members:
+        return _pair_tensors(ctx, dataset, members)
     memo = (str(ctx.data_dir()), ctx.dataset_hash(dataset))
     if memo not in _tensor_cache:
         ds = store.read(dataset, ctx.data_dir())
@@ -515,6 +583,24 @@ def _tensors(ctx: Context, dataset: str) -> dict:
         _tensor_cache[memo] = {"train_x": a["train_images"], "train_y": a["train_labels"],
                                "test_x": a["test_images"], "test_y": a["test_labels"], "classes": ds.classes}
     return _tensor_cache[memo]
+
+
+def _pair_tensors(ctx: Context, pair: str, members: tuple[str, str]) -> dict:
+    """Both domains for the training loop: each A image (channels first) beside an independently shuffled B
+    image, as many rows as the larger domain. Test splits stay separate ("a_test_x", "b_test_x", ...)."""
+    (a, b) = [dict(_tensors(ctx, m)) for m in members]
+    if a["train_x"].shape[1:3] != b["train_x"].shape[1:3]:
+        raise DataError(f"pair {pair}: {members[0]} is {tuple(a['train_x'].shape[1:3])} but {members[1]} is "
+                        f"{tuple(b['train_x'].shape[1:3])}; both domains need the same height and width")
+    n = max(len(a["train_x"]), len(b["train_x"]))
+    g = torch.Generator().manual_seed(int(ctx.cfg["seed"]))
+    ia = torch.arange(n) % len(a["train_x"])
+    ib = torch.randperm(n, generator=g) % len(b["train_x"])
+    out = {"train_x": torch.cat([a["train_x"][ia], b["train_x"][ib]], dim=-1), "train_y": a["train_y"][ia],
+           "classes": a["classes"], "members": list(members), "hp": {"channels_a": int(a["train_x"].shape[-1])}}
+    for side, d in (("a", a), ("b", b)):
+        out.update({f"{side}_test_x": d["test_x"], f"{side}_test_y": d["test_y"], f"{side}_classes": d["classes"]})
+    return out
 
 
 def _to_uint8(x: torch.Tensor) -> torch.Tensor:

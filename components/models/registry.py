@@ -51,6 +51,9 @@ FAMILIES: dict[str, Family] = {
                "Gated PixelCNN, two stacks, class-conditional (van den Oord et al. 2016)"),
         Family("pixelrnn", "autoregressive", "components.models.autoregressive.family:pixelrnn",
                "PixelRNN, Row LSTM (van den Oord et al. 2016)"),
+        # translation between two domains (a data pair, not one dataset): components/models/translation/
+        Family("cyclegan", "translation", "components.models.translation.cyclegan:cyclegan",
+               "CycleGAN, unpaired translation with cycle consistency (Zhu et al. 2017)"),
     ]
 }
 

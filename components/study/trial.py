@@ -13,6 +13,8 @@ import copy
 import json
 import logging
 import math
+import os
+import socket
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -128,7 +130,9 @@ def _train_and_score(ctx: stages.Context, spec: TrialSpec, key: str, out: Path, 
 
     client = tstore.client(ctx.root)
     tags = {**stages._tags(ctx, spec.dataset, spec.family, "study-trial"), MLFLOW_PARENT_RUN_ID: parent_run_id,
-            MLFLOW_RUN_NAME: spec.name, "genzoo.trial_key": key, defaults.TAG_FEATURE_SPACE: clf_result["feature_space"]}
+            MLFLOW_RUN_NAME: spec.name, "genzoo.trial_key": key,
+            defaults.TAG_FEATURE_SPACE: clf_result["feature_space"],
+            "genzoo.worker": f"{socket.gethostname()}:{os.getpid()}"}  # which machine/process of a cluster ran it
     ckpt_dir = ctx.root / defaults.STATE_DIR / "checkpoints" / spec.dataset / "study" / key[:16]
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     run_file = ckpt_dir / "run.json"  # a resumed trial keeps its MLflow run

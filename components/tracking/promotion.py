@@ -49,10 +49,15 @@ def promote(client, name: str, version: str, metric: str, value: float, space: s
         champ_space = tags.get(defaults.TAG_FEATURE_SPACE)
         champ_value = float(tags[metric]) if metric in tags else None
     d = decide(value, space, champ_value, champ_space, metric, lower_is_better,
-               champ.version if champ is not None else None)
+               str(champ.version) if champ is not None else None)
+    from components.tracking.registry_ops import record_change
+
     client.set_model_version_tag(name, version, metric, repr(float(value)))  # exact, for the next comparison
     client.set_model_version_tag(name, version, defaults.TAG_FEATURE_SPACE, space)
-    client.set_model_version_tag(name, version, defaults.TAG_DECISION, d.alias)
-    client.set_model_version_tag(name, version, defaults.TAG_REASON, d.reason)
-    client.set_registered_model_alias(name, d.alias, version)
+    if d.alias == defaults.CHAMPION:  # the same trail as a promotion by hand, so rollback can undo either
+        record_change(client, name, version, d.previous_version, d.reason)
+    else:
+        client.set_model_version_tag(name, version, defaults.TAG_DECISION, d.alias)
+        client.set_model_version_tag(name, version, defaults.TAG_REASON, d.reason)
+        client.set_registered_model_alias(name, d.alias, version)
     return d

@@ -18,6 +18,20 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
 MAX_IMAGES = 1024  # per request, all rows together
+FORMATS = ("array", "png")
+
+
+def to_png_base64(image_hwc: np.ndarray) -> str:
+    """One uint8 HWC image as a base64 PNG string (what a browser or `base64 -d > x.png` reads)."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    arr = image_hwc[..., 0] if image_hwc.shape[-1] == 1 else image_hwc
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="PNG")
+    return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def _bad(msg: str) -> MlflowException:
@@ -45,19 +59,56 @@ class GeneratorPyfunc(mlflow.pyfunc.PythonModel):
         self.spec = json.loads(Path(context.artifacts["spec"]).read_text())
         self.model = build_model(self.spec, Path(context.artifacts["weights"]))
 
-    def predict(self, context, model_input: pd.DataFrame, params=None) -> np.ndarray:
-        rows = _rows(model_input)
+    def predict(self, context, model_input: pd.DataFrame, params=None):
+        """Generators: rows {n, seed[, label]} -> uint8 NHWC. Translation models: a uint8 NHWC batch ->
+        its translations (params.direction AtoB | BtoA). params.format=png returns base64 PNG strings."""
+        params = params or {}
+        fmt = params.get("format") or "array"
+        if fmt not in FORMATS:
+            raise _bad(f"params.format={fmt!r}: expected one of {FORMATS}")
+        if self.spec["kind"] == "translation":
+            images = self._translate(model_input, params.get("direction") or "AtoB")
+        else:
+            images = self._generate(_rows(model_input))
+        return images if fmt == "array" else [to_png_base64(im) for im in images]
+
+    def _generate(self, rows: list[dict]) -> np.ndarray:
         total = sum(r["n"] for r in rows)
         if total > MAX_IMAGES:
             raise _bad(f"asked for {total} images in one request; the limit is {MAX_IMAGES}")
         num_classes = int(self.spec["num_classes"])
+        conditional = bool(self.spec["hp"].get("conditional"))
         out = []
         for r in rows:
             label = r.get("label")
+            if label is not None and not conditional:
+                raise _bad(f"family {self.spec['family']} is not class-conditional: drop 'label'")
             if label is not None and not 0 <= label < num_classes:
                 raise _bad(f"label={label} is outside 0..{num_classes - 1}")
             out.append(generate(self.model, r["n"], r["seed"], label))
         return np.concatenate(out)
+
+    def _translate(self, images, direction: str) -> np.ndarray:
+        """uint8 NHWC images of the source domain -> uint8 NHWC translations, same N, H, W."""
+        if direction not in ("AtoB", "BtoA"):
+            raise _bad(f"params.direction={direction!r}: expected 'AtoB' or 'BtoA'")
+        c, h, w = self.spec["image_shape"]
+        ca = int(self.spec["hp"]["channels_a"])
+        want = (h, w, ca if direction == "AtoB" else c - ca)
+        x = np.asarray(images)
+        if x.ndim == 3 and want[2] == 1:
+            x = x[..., None]
+        if x.ndim != 4 or tuple(x.shape[1:]) != want:
+            raise _bad(f"{direction} takes images shaped (N, {want[0]}, {want[1]}, {want[2]}), got {x.shape}")
+        if not 1 <= len(x) <= MAX_IMAGES:
+            raise _bad(f"{len(x)} images in one request; send 1 to {MAX_IMAGES}")
+        if x.dtype != np.uint8:
+            if x.size and (x.min() < 0 or x.max() > 255):
+                raise _bad("pixel values must lie in 0..255 (uint8)")
+            x = x.astype(np.uint8)
+        t = torch.from_numpy(np.ascontiguousarray(x)).permute(0, 3, 1, 2).float() / 255
+        y = self.model.translate(t.to(next(self.model.parameters()).device), direction)
+        return (y.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
 def _rows(model_input) -> list[dict]:
@@ -82,6 +133,26 @@ def _rows(model_input) -> list[dict]:
             raise _bad(f"row {i}: seed={seed} must be >= 0")
         rows.append({"n": n, "seed": seed, "label": label})
     return rows
+
+
+def signature_and_example(spec: dict):
+    """What the registered model takes and an example of it: {n, seed[, label]} rows for generators, a uint8
+    image batch (and params.direction) for translation models."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import ParamSchema, ParamSpec, Schema, TensorSpec
+
+    c, h, w = spec["image_shape"]
+    fmt = ParamSpec("format", "string", "array")
+    if spec["kind"] != "translation":
+        sig = signature((h, w, c))
+        return ModelSignature(inputs=sig.inputs, outputs=sig.outputs, params=ParamSchema([fmt])), {"n": 2, "seed": 0}
+
+    ca = int(spec["hp"]["channels_a"])
+    channels = ca if ca == c - ca else -1  # domains with different channel counts share one loose spec
+    image = Schema([TensorSpec(np.dtype(np.uint8), (-1, h, w, channels))])
+    sig = ModelSignature(inputs=image, outputs=image,
+                         params=ParamSchema([ParamSpec("direction", "string", "AtoB"), fmt]))
+    return sig, np.zeros((2, h, w, ca), np.uint8)
 
 
 def signature(image_shape_hwc: tuple[int, int, int]):

@@ -137,7 +137,7 @@ def fit(
     rng = torch.Generator(device=device).manual_seed(cfg.seed * 7919 + 17 + rank)
     scaler = torch.amp.GradScaler(device.type) if cfg.precision == "fp16" else None
     ctx = StepContext(device=device, rng=rng, step=0, autocast=autocast_factory(device, cfg.precision),
-                      scaler=scaler, optimizers=optimizers)
+                      scaler=scaler, optimizers=optimizers, total_steps=cfg.steps)
     history: list[dict] = []
     start = 0
     state = load_checkpoint(ckpt_path, device)
@@ -151,6 +151,11 @@ def fit(
         start, history = int(state["step"]), list(state["history"])
         log.info("resumed from %s at step %d", ckpt_path, start)
 
+    if world > 1:  # data parallel under torchrun (training/distributed.py): start identical, average grads
+        from components.training import distributed
+
+        distributed.broadcast_state(model)
+        ctx.grad_sync = distributed.average_gradients
     images = images.to(device)
     labels = labels.to(device)
     order = BatchOrder(len(images), cfg.batch_size, cfg.seed, rank, world)
@@ -189,7 +194,10 @@ def fit(
             done = step + 1
             if done % cfg.log_every == 0 or done == cfg.steps or done % cfg.checkpoint_every == 0:
                 flush(done)
-            if (done % cfg.checkpoint_every == 0 or done == cfg.steps) and rank == 0:
+            at_checkpoint = done % cfg.checkpoint_every == 0 or done == cfg.steps
+            if at_checkpoint and world > 1:
+                distributed.average_buffers(model)  # collective: batch-norm statistics agree before the save
+            if at_checkpoint and rank == 0:
                 if on_checkpoint is not None:  # before the save: a kill in between redoes this step's scoring
                     on_checkpoint(done, model)
                 save_checkpoint(ckpt_path, {

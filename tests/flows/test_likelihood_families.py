@@ -53,7 +53,8 @@ def test_autoregressive_models_report_exact_nll_and_capped_samples(ran_likelihoo
 
 def test_each_is_registered_and_served_with_labels(ran_likelihood):
     root, summary = ran_likelihood
-    client = mlflow.MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    client = mlflow.MlflowClient(uri, registry_uri=uri)
     for fam in FAMILIES:
         name = f"mnist5k-{fam}"
         (version,) = registered_versions(root, name)

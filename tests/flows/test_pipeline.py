@@ -25,7 +25,8 @@ def test_flow_trains_evaluates_and_registers_a_champion(ran):
     assert 1 <= metrics["is_classifier"] <= 10
 
     (version,) = registered_versions(root, NAME)
-    client = mlflow.MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    client = mlflow.MlflowClient(uri, registry_uri=uri)
     assert client.get_model_version_by_alias(NAME, defaults.CHAMPION).version == version.version
     assert version.tags[defaults.TAG_DECISION] == "champion" and "first version" in version.tags[defaults.TAG_REASON]
 
@@ -128,8 +129,9 @@ def test_families_command_lists_name_kind_and_summary(capsys):
     kinds = {name: kind for name, kind, _ in rows}
     assert [n for n, k in kinds.items() if k == "gan"] == ["mmgan", "nsgan", "mlgan", "lsgan", "wgan", "wgangp",
                                                            "dragan", "began"]
-    assert {n for n, k in kinds.items() if k != "gan"} == {"vae", "cvae", "betavae", "hvae", "pixelcnn",
-                                                           "gatedpixelcnn", "pixelrnn"}
+    assert {n for n, k in kinds.items() if k not in ("gan", "translation")} == {
+        "vae", "cvae", "betavae", "hvae", "pixelcnn", "gatedpixelcnn", "pixelrnn"}
+    assert [n for n, k in kinds.items() if k == "translation"] == ["cyclegan"]
     assert all(summary for *_, summary in rows)
 
 

@@ -1,0 +1,63 @@
+"""What survives the trip: FID of translations against the target domain's real test images (in that domain's
+reference-classifier features), cycle reconstruction error, and label preservation — the target domain's
+classifier reads the translated image and should find the source image's label."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from components.evaluation import metrics, plots
+from components.training.loop import to_float_images
+
+
+@torch.no_grad()
+def _translate(model, x_uint8: torch.Tensor, direction: str, batch_size: int, device) -> torch.Tensor:
+    """uint8 NHWC -> translated float NCHW [0, 1] on the CPU."""
+    out = [model.translate(to_float_images(x_uint8[i:i + batch_size]).to(device), direction).float().cpu()
+           for i in range(0, len(x_uint8), batch_size)]
+    return torch.cat(out)
+
+
+def _uint8(x: torch.Tensor) -> torch.Tensor:
+    return (x.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1)
+
+
+def translation_metrics(model, ds: dict, spaces: dict, ecfg: dict, device, labelled: bool) -> dict[str, float]:
+    """spaces: {"a": (classifier, real test features), "b": (...)}; metric names end in _ab (A -> B) or _ba."""
+    bs = int(ecfg["batch_size"])
+    m: dict[str, float] = {}
+    fids = []
+    for src, dst, direction, tag in (("a", "b", "AtoB", "ab"), ("b", "a", "BtoA", "ba")):
+        x = ds[f"{src}_test_x"][: int(ecfg["num_samples"])]
+        fake = _translate(model, x, direction, bs, device)
+        back = _translate(model, _uint8(fake), "BtoA" if direction == "AtoB" else "AtoB", bs, device)
+        clf, real = spaces[dst]
+        f, logits = metrics.extract(lambda t: (clf.features(t), clf(t)), _uint8(fake), bs, device)
+        m[f"fid_classifier_{tag}"] = metrics.fid(metrics.fid_statistics(real["features"]), metrics.fid_statistics(f))
+        fids.append(m[f"fid_classifier_{tag}"])
+        m[f"cycle_l1_{src}"] = float((back - to_float_images(x)).abs().mean())  # pixels in [0, 1]
+        if labelled:
+            m[f"label_preservation_{tag}"] = float((logits.argmax(1) == ds[f"{src}_test_y"][: len(x)]).float().mean())
+        m[f"num_translated_{tag}"] = float(len(x))
+    m["fid_classifier"] = sum(fids) / 2  # the registry's metric: both directions count
+    if labelled:
+        m["label_preservation"] = (m["label_preservation_ab"] + m["label_preservation_ba"]) / 2
+    return m
+
+
+def translation_grid(model, ds: dict, device, path: Path, n: int = 8) -> Path:
+    """Rows: A inputs, A -> B, A -> B -> A, then B inputs, B -> A, B -> A -> B. Channel counts may differ
+    between domains; grey images are shown as RGB when the other domain has colour."""
+    rows = []
+    for src, direction, back in (("a", "AtoB", "BtoA"), ("b", "BtoA", "AtoB")):
+        test = ds[f"{src}_test_x"]
+        pick = test[torch.linspace(0, len(test) - 1, n).long()]  # spread over the split (often sorted by class)
+        x = to_float_images(pick)
+        y = _translate(model, pick, direction, n, device)
+        z = _translate(model, _uint8(y), back, n, device)
+        rows += [x, y, z]
+    c = max(r.shape[1] for r in rows)
+    rows = [r.expand(-1, c, -1, -1) if r.shape[1] == 1 else r for r in rows]
+    return plots.save_grid(torch.cat(rows), path, nrow=n)

@@ -1,0 +1,1 @@
+"""Unpaired image-to-image translation (CycleGAN): two generators, two PatchGAN discriminators."""

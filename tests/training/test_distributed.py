@@ -1,0 +1,45 @@
+"""The one training loop under `torchrun` with 2 gloo processes on CPU, for a GAN (two optimisers, the
+generator's backward through the discriminator) and a VAE: the ranks end with identical weights (they start
+from different noise and see disjoint halves of each batch), and only rank 0 logs — one MLflow run per family."""
+
+import json
+import os
+import subprocess
+import sys
+
+import mlflow
+import yaml
+
+from tests.conftest import TINY_PARAMS
+
+
+def test_two_ranks_train_in_step_and_log_once(tmp_path, mnist5k_data):
+    import shutil
+
+    root = tmp_path / "project"
+    shutil.copytree(mnist5k_data / "mnist5k", root / "data" / "mnist5k")
+    params = {**TINY_PARAMS, "family": {**TINY_PARAMS["family"], "vae": {"z_dim": 4, "width": 0.25}}}
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env.update(GENZOO_ROOT=str(root), OMP_NUM_THREADS="1")
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         "-m", "flows.ddp", "--families", "nsgan,vae"],
+        cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads(proc.stdout[proc.stdout.index("{"):])
+    assert summary["world_size"] == 2
+    client = mlflow.MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("mnist5k")
+    for family in ("nsgan", "vae"):
+        trained = summary["families"][family]["train"]
+        assert trained["world_size"] == 2 and len(trained["rank_digests"]) == 2
+        assert trained["rank_digests"][0] == trained["rank_digests"][1], trained["rank_digests"]
+        runs = client.search_runs([exp.experiment_id], f"tags.`genzoo.family` = '{family}'")
+        assert len(runs) == 1, [r.info.run_name for r in runs]
+        per_rank = TINY_PARAMS["profiles"]["quick"]["train"]["batch_size"]
+        assert runs[0].data.params["train.effective_batch_size"] == str(2 * per_rank)
+        assert summary["families"][family]["register"]["alias"] == "champion"
+    # one checkpoint directory per family, written by rank 0 only
+    ckpts = list((root / ".genzoo" / "checkpoints" / "mnist5k").glob("*/*/last.pt"))
+    assert len(ckpts) == 2
