@@ -22,6 +22,7 @@ import torch
 from components import defaults
 from components.data import sources, store
 from components.errors import DataError
+from components.training.loop import to_uint8_images
 
 log = logging.getLogger(__name__)
 PACKAGE = Path(__file__).resolve().parent
@@ -475,7 +476,8 @@ def generate(model, n: int, batch_size: int, seed: int, device, progress: bool =
     `progress` shows a bar for the families that sample pixel by pixel."""
     rng = torch.Generator(device=device).manual_seed(seed)
     kw = {"progress": True} if progress and model.kind == "autoregressive" else {}
-    return torch.cat([_to_uint8(model.sample(min(batch_size, n - i), rng, **kw)) for i in range(0, n, batch_size)])
+    return torch.cat([to_uint8_images(model.sample(min(batch_size, n - i), rng, **kw))
+                      for i in range(0, n, batch_size)])
 
 
 def classifier_space(ctx: Context, dataset: str, device):
@@ -601,11 +603,6 @@ def _pair_tensors(ctx: Context, pair: str, members: tuple[str, str]) -> dict:
     for side, d in (("a", a), ("b", b)):
         out.update({f"{side}_test_x": d["test_x"], f"{side}_test_y": d["test_y"], f"{side}_classes": d["classes"]})
     return out
-
-
-def _to_uint8(x: torch.Tensor) -> torch.Tensor:
-    """float NCHW [0,1] -> uint8 NHWC on the CPU (how samples are stored and served)."""
-    return (x.float().clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu()
 
 
 def _tags(ctx: Context, dataset: str, family: str | None, stage: str) -> dict[str, str]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from components.evaluation import metrics, plots
-from components.training.loop import to_float_images
+from components.training.loop import to_float_images, to_uint8_images
 
 
 @torch.no_grad()
@@ -20,10 +20,6 @@ def _translate(model, x_uint8: torch.Tensor, direction: str, batch_size: int, de
     return torch.cat(out)
 
 
-def _uint8(x: torch.Tensor) -> torch.Tensor:
-    return (x.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1)
-
-
 def translation_metrics(model, ds: dict, spaces: dict, ecfg: dict, device, labelled: bool) -> dict[str, float]:
     """spaces: {"a": (classifier, real test features), "b": (...)}; metric names end in _ab (A -> B) or _ba."""
     bs = int(ecfg["batch_size"])
@@ -32,9 +28,9 @@ def translation_metrics(model, ds: dict, spaces: dict, ecfg: dict, device, label
     for src, dst, direction, tag in (("a", "b", "AtoB", "ab"), ("b", "a", "BtoA", "ba")):
         x = ds[f"{src}_test_x"][: int(ecfg["num_samples"])]
         fake = _translate(model, x, direction, bs, device)
-        back = _translate(model, _uint8(fake), "BtoA" if direction == "AtoB" else "AtoB", bs, device)
+        back = _translate(model, to_uint8_images(fake), "BtoA" if direction == "AtoB" else "AtoB", bs, device)
         clf, real = spaces[dst]
-        f, logits = metrics.extract(lambda t: (clf.features(t), clf(t)), _uint8(fake), bs, device)
+        f, logits = metrics.extract(lambda t: (clf.features(t), clf(t)), to_uint8_images(fake), bs, device)
         m[f"fid_classifier_{tag}"] = metrics.fid(metrics.fid_statistics(real["features"]), metrics.fid_statistics(f))
         fids.append(m[f"fid_classifier_{tag}"])
         m[f"cycle_l1_{src}"] = float((back - to_float_images(x)).abs().mean())  # pixels in [0, 1]
@@ -56,7 +52,7 @@ def translation_grid(model, ds: dict, device, path: Path, n: int = 8) -> Path:
         pick = test[torch.linspace(0, len(test) - 1, n).long()]  # spread over the split (often sorted by class)
         x = to_float_images(pick)
         y = _translate(model, pick, direction, n, device)
-        z = _translate(model, _uint8(y), back, n, device)
+        z = _translate(model, to_uint8_images(y), back, n, device)
         rows += [x, y, z]
     c = max(r.shape[1] for r in rows)
     rows = [r.expand(-1, c, -1, -1) if r.shape[1] == 1 else r for r in rows]

@@ -17,6 +17,8 @@ import torch
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
+from components.training.loop import to_uint8_images
+
 MAX_IMAGES = 1024  # per request, all rows together
 FORMATS = ("array", "png")
 
@@ -51,7 +53,7 @@ def generate(model, n: int, seed: int, label: int | None = None) -> np.ndarray:
     rng = torch.Generator(device=next(model.parameters()).device).manual_seed(int(seed))
     labels = None if label is None else torch.full((n,), int(label), dtype=torch.long)
     x = model.sample(n, rng, labels)
-    return (x.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    return to_uint8_images(x).numpy()
 
 
 class GeneratorPyfunc(mlflow.pyfunc.PythonModel):
@@ -108,7 +110,7 @@ class GeneratorPyfunc(mlflow.pyfunc.PythonModel):
             x = x.astype(np.uint8)
         t = torch.from_numpy(np.ascontiguousarray(x)).permute(0, 3, 1, 2).float() / 255
         y = self.model.translate(t.to(next(self.model.parameters()).device), direction)
-        return (y.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+        return to_uint8_images(y).numpy()
 
 
 def _rows(model_input) -> list[dict]:

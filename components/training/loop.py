@@ -94,6 +94,11 @@ def to_float_images(batch_uint8: torch.Tensor) -> torch.Tensor:
     return batch_uint8.permute(0, 3, 1, 2).float().div_(255.0)
 
 
+def to_uint8_images(x: torch.Tensor) -> torch.Tensor:
+    """float NCHW in [0, 1] -> uint8 NHWC on the CPU: the inverse, how images are stored, scored and served."""
+    return (x.float().clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu()
+
+
 def save_checkpoint(path: Path, state: dict) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(state, tmp)
