@@ -332,9 +332,9 @@ def train(ctx: Context, dataset: str, family: str, out: Path) -> dict:
     key = ctx.key("train", dataset, family)
     ckpt_dir = ctx.root / defaults.STATE_DIR / "checkpoints" / dataset / family / key[:16]
     ckpt_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(int(ctx.cfg["seed"]))
+    model = fam.build(image_shape, len(ds["classes"]), hp)
     if not world.main:  # another rank of a torchrun job: train its share, log nothing, write nothing
-        torch.manual_seed(int(ctx.cfg["seed"]))
-        model = fam.build(image_shape, len(ds["classes"]), hp)
         fit(model, ds["train_x"], ds["train_y"], loop_cfg, ckpt_dir, rank=world.rank, world=world.size)
         distributed.gather_digests(model)
         return {}
@@ -353,8 +353,6 @@ def train(ctx: Context, dataset: str, family: str, out: Path) -> dict:
                                **{f"train.{k}": v for k, v in ctx.cfg["train"].items()},
                                "train.world_size": world.size,
                                "train.effective_batch_size": int(ctx.cfg["train"]["batch_size"]) * world.size})
-        torch.manual_seed(int(ctx.cfg["seed"]))
-        model = fam.build(image_shape, len(ds["classes"]), hp)
 
         def on_log(step, means):
             mlflow.log_metrics({f"train/{k}": v for k, v in means.items()}, step=step, synchronous=False)

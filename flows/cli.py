@@ -78,7 +78,7 @@ def cmd_study(args) -> int:
 
 
 def report(summary: dict) -> str:
-    from components.tracking.store import ui_command
+    from components.tracking.store import tracking_uri, ui_command
 
     lines = [f"\n== genzoo: {summary['dataset']} ({summary['profile']} profile) =="]
     classifiers = {summary["dataset"]: summary["classifier"]} if "classifier" in summary else {}
@@ -97,7 +97,9 @@ def report(summary: dict) -> str:
         lines.append(f"  registered:  {reg['name']} v{reg['version']} -> @{reg['alias']} ({reg['reason']})")
     cached = [name for name, state in summary["states"].items() if state == "Cached"]
     lines.append(f"\nstages: {len(summary['states'])}, cached: {len(cached)} ({', '.join(cached) or 'none'})")
-    lines.append(f"MLflow UI: {ui_command(Path(summary['root']))}")
+    root = Path(summary["root"])
+    ui = ui_command(root)
+    lines.append(f"MLflow UI: genzoo ui  (= {' '.join(ui)})" if ui else f"MLflow UI: {tracking_uri(root)}")
     return "\n".join(lines)
 
 
@@ -120,14 +122,18 @@ def _exec(cmd: list[str], env: dict) -> int:
 
 def cmd_ui(args) -> int:
     """`mlflow server` (UI + REST API) over the project's store, on loopback unless --host says otherwise."""
-    from components.tracking.store import tracking_uri
+    from components.tracking.store import tracking_uri, ui_command
 
     root = defaults.project_root()
-    cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", tracking_uri(root),
-           "--host", args.host, "--port", str(args.port)]
-    if tracking_uri(root).startswith("sqlite:"):
-        cmd += ["--artifacts-destination", str(root / defaults.MLFLOW_ARTIFACTS)]
-    return _exec(cmd, _store_env())
+    cmd = ui_command(root, args.host, args.port)
+    if cmd is None:
+        print(f"the tracking store is already a server: open {tracking_uri(root)}")
+        return 0
+    # MLflow 3's server also starts ~7 huey job consumers for its GenAI jobs (scorers, trace roll-ups), which genzoo
+    # never queues: they cost CPU on a small machine and outlive a server stopped with a plain `kill`. Opt back in
+    # with MLFLOW_SERVER_ENABLE_JOB_EXECUTION=true.
+    env = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **_store_env()}
+    return _exec([sys.executable, "-m", *cmd], env)
 
 
 def cmd_serve(args) -> int:

@@ -55,11 +55,13 @@ def experiment_id(mlflow_client, root: Path, name: str) -> str:
         return found.experiment_id
 
 
-def ui_command(root: Path) -> str:
+def ui_command(root: Path, host: str = "127.0.0.1", port: int = defaults.UI_PORT) -> list[str] | None:
+    """The `mlflow server` that `genzoo ui` starts over the project's store (None: the store is a server)."""
     uri = tracking_uri(root)
     if not uri.startswith("sqlite:"):
-        return f"open {uri}"
-    return f"mlflow ui --backend-store-uri {uri} --host 127.0.0.1 --port {defaults.UI_PORT}"
+        return None
+    return ["mlflow", "server", "--backend-store-uri", uri, "--artifacts-destination",
+            str(root / defaults.MLFLOW_ARTIFACTS), "--host", host, "--port", str(port)]
 
 
 def data_version(root: Path) -> str:

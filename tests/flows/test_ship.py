@@ -1,6 +1,6 @@
 """Shipping against the real servers. `mlflow models serve` answers valid requests for the champion with images
 (same seed, same images; PNG on request) and bad ones with a 4xx that says what is wrong, and keeps serving;
-`mlflow server` (what `genzoo ui` starts) shows the pipeline's runs and versions through its REST API."""
+`genzoo ui` (an `mlflow server`) shows the pipeline's runs and versions through its REST API."""
 
 import base64
 import io
@@ -56,14 +56,13 @@ def test_models_serve_answers_images_and_clear_4xx_and_keeps_serving(ran, tmp_pa
         assert status == 200 and np.array_equal(np.asarray(body["predictions"])[0], images[0])
 
 
-def test_mlflow_server_shows_runs_and_versions_through_rest(ran, tmp_path):
+def test_genzoo_ui_serves_runs_and_versions_through_rest(ran, tmp_path):
     root, summary = ran
     port = free_port()
-    uri = f"sqlite:///{root / 'mlflow.db'}"
-    cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri, "--host", "127.0.0.1",
-           "--port", str(port), "--workers", "1"]
+    cmd = [sys.executable, "-m", "flows.cli", "ui", "--port", str(port)]  # execs `mlflow server` on 127.0.0.1
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")} | {"GENZOO_ROOT": str(root)}
     base = f"http://127.0.0.1:{port}"
-    with running(cmd, f"{base}/health", store_env(root), tmp_path / "server.log"):
+    with running(cmd, f"{base}/health", env, tmp_path / "server.log"):
         exps = get_json(f"{base}/api/2.0/mlflow/experiments/search?max_results=100")["experiments"]
         exp = next(e for e in exps if e["name"] == "mnist5k")
         status, body = post_json(f"{base}/api/2.0/mlflow/runs/search",
