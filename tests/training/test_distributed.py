@@ -1,6 +1,7 @@
 """The one training loop under `torchrun` with 2 gloo processes on CPU, for a GAN (two optimisers, the
 generator's backward through the discriminator) and a VAE: the ranks end with identical weights (they start
-from different noise and see disjoint halves of each batch), and only rank 0 logs — one MLflow run per family."""
+from different noise and see disjoint halves of each batch), and only rank 0 logs — one MLflow run per family.
+The averaged gradients are DistributedDataParallel's, and a generator step's are the full batch's."""
 
 import json
 import os
@@ -43,3 +44,50 @@ def test_two_ranks_train_in_step_and_log_once(tmp_path, mnist5k_data):
     # one checkpoint directory per family, written by rank 0 only
     ckpts = list((root / ".genzoo" / "checkpoints" / "mnist5k").glob("*/*/last.pt"))
     assert len(ckpts) == 2
+
+
+def _grads_worker(rank: int, init_file: str) -> None:
+    """Rank `rank` of 2: our averaged gradients against DistributedDataParallel's, and a generator step through
+    a discriminator against the full batch computed in one process."""
+    import torch
+    import torch.distributed as dist
+    from torch import nn
+
+    from components.training import distributed
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
+    try:
+        torch.manual_seed(0)
+        x = torch.randn(8, 1, 8, 8)
+        half = x[rank * 4:(rank + 1) * 4]  # a disjoint share of the batch, as BatchOrder gives each rank
+
+        def net():
+            torch.manual_seed(1)
+            return nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(144, 1))
+
+        ddp, ours = nn.parallel.DistributedDataParallel(net()), net()
+        ddp(half).square().mean().backward()
+        ours(half).square().mean().backward()
+        distributed.average_gradients(torch.optim.SGD(ours.parameters(), lr=0.1))
+        for a, b in zip(ddp.module.parameters(), ours.parameters()):
+            torch.testing.assert_close(b.grad, a.grad)
+
+        gen, disc = nn.Linear(4, 64), net()  # the generator's loss backpropagates through the discriminator
+        z = torch.randn(8, 4, generator=torch.Generator().manual_seed(2))
+        disc(gen(z[rank * 4:(rank + 1) * 4]).view(-1, 1, 8, 8)).mean().backward()
+        distributed.average_gradients(torch.optim.SGD(gen.parameters(), lr=0.1))  # only G's optimiser steps
+        full = nn.Linear(4, 64)
+        full.load_state_dict(gen.state_dict())
+        disc.zero_grad()
+        disc(full(z).view(-1, 1, 8, 8)).mean().backward()
+        torch.testing.assert_close(gen.weight.grad, full.weight.grad)
+        torch.testing.assert_close(gen.bias.grad, full.bias.grad)
+    finally:
+        dist.destroy_process_group()
+
+
+def test_averaged_gradients_are_what_ddp_and_the_full_batch_give(tmp_path):
+    import torch.multiprocessing as mp
+
+    mp.spawn(_grads_worker, args=(str(tmp_path / "init"),), nprocs=2, join=True)
