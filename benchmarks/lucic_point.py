@@ -36,7 +36,7 @@ from components.evaluation import metrics  # noqa: E402
 from components.evaluation.inception import InceptionFeatures  # noqa: E402
 from components.models.registry import get_family  # noqa: E402
 from components.stages import generate  # noqa: E402
-from components.training.loop import LoopConfig, fit, pick_device  # noqa: E402
+from components.training.loop import LoopConfig, fit, pick_device, to_float_images  # noqa: E402
 
 
 def load_mnist(path: Path) -> dict[str, torch.Tensor]:
@@ -117,7 +117,7 @@ def main() -> None:
     fake = generate(model, 64, 64, args.seed + 1, device)
     from torchvision.utils import make_grid, save_image
 
-    save_image(make_grid(fake.permute(0, 3, 1, 2).float() / 255, nrow=8), args.out / "samples.png")
+    save_image(make_grid(to_float_images(fake), nrow=8), args.out / "samples.png")
     for p in args.out.glob("step*.pt"):
         if p.name != f"step{best_inc['step']}.pt":
             p.unlink()

@@ -22,7 +22,7 @@ import torch
 from components import defaults
 from components.data import sources, store
 from components.errors import DataError
-from components.training.loop import to_uint8_images
+from components.training.loop import to_float_images, to_uint8_images
 
 log = logging.getLogger(__name__)
 PACKAGE = Path(__file__).resolve().parent
@@ -393,8 +393,6 @@ def evaluate(ctx: Context, dataset: str, family: str, out: Path) -> dict:
     if hasattr(model, "likelihood_metrics"):  # VAEs (bounds) and autoregressive models (exact)
         ds = _tensors(ctx, dataset)
         n = min(int(ecfg["likelihood_images"]), len(ds["test_x"]))
-        from components.training.loop import to_float_images
-
         x, y = to_float_images(ds["test_x"][:n]).to(device), ds["test_y"][:n].to(device)
         m.update(model.likelihood_metrics(x, y, int(ecfg["iwae_k"]), int(ecfg["batch_size"]) // 5,
                                           seed=int(ctx.cfg["seed"])))
@@ -460,8 +458,7 @@ def save_samples(fake_uint8: torch.Tensor, ecfg: dict, out: Path) -> Path:
     """The first eval.grid_size samples (uint8 NHWC) as out/samples.png."""
     from components.evaluation import plots
 
-    return plots.save_grid(fake_uint8[: int(ecfg["grid_size"])].permute(0, 3, 1, 2).float() / 255,
-                           out / "samples.png")
+    return plots.save_grid(to_float_images(fake_uint8[: int(ecfg["grid_size"])]), out / "samples.png")
 
 
 def sample_cap(ecfg: dict, kind: str, n: int) -> int:

@@ -27,10 +27,10 @@ def translation_metrics(model, ds: dict, spaces: dict, ecfg: dict, device, label
     fids = []
     for src, dst, direction, tag in (("a", "b", "AtoB", "ab"), ("b", "a", "BtoA", "ba")):
         x = ds[f"{src}_test_x"][: int(ecfg["num_samples"])]
-        fake = _translate(model, x, direction, bs, device)
-        back = _translate(model, to_uint8_images(fake), "BtoA" if direction == "AtoB" else "AtoB", bs, device)
+        fake = to_uint8_images(_translate(model, x, direction, bs, device))  # stored as 8-bit pixels, as samples are
+        back = _translate(model, fake, "BtoA" if direction == "AtoB" else "AtoB", bs, device)
         clf, real = spaces[dst]
-        f, logits = metrics.extract(lambda t: (clf.features(t), clf(t)), to_uint8_images(fake), bs, device)
+        f, logits = metrics.extract(lambda t: (clf.features(t), clf(t)), fake, bs, device)
         m[f"fid_classifier_{tag}"] = metrics.fid(metrics.fid_statistics(real["features"]), metrics.fid_statistics(f))
         fids.append(m[f"fid_classifier_{tag}"])
         m[f"cycle_l1_{src}"] = float((back - to_float_images(x)).abs().mean())  # pixels in [0, 1]

@@ -17,7 +17,7 @@ import torch
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
-from components.training.loop import to_uint8_images
+from components.training.loop import to_float_images, to_uint8_images
 
 MAX_IMAGES = 1024  # per request, all rows together
 FORMATS = ("array", "png")
@@ -108,7 +108,7 @@ class GeneratorPyfunc(mlflow.pyfunc.PythonModel):
             if x.size and (x.min() < 0 or x.max() > 255):
                 raise _bad("pixel values must lie in 0..255 (uint8)")
             x = x.astype(np.uint8)
-        t = torch.from_numpy(np.ascontiguousarray(x)).permute(0, 3, 1, 2).float() / 255
+        t = to_float_images(torch.from_numpy(np.ascontiguousarray(x)))
         y = self.model.translate(t.to(next(self.model.parameters()).device), direction)
         return to_uint8_images(y).numpy()
 
