@@ -19,8 +19,7 @@ from pathlib import Path
 import torch
 
 from components.data import sources
-from components.defaults import DEFAULTS
-from components.models.registry import FAMILIES, get_family
+from components.models.registry import families, get_family
 from components.training.loop import LoopConfig, fit
 
 VARIANTS = {  # stabilisers, measured on the NS game
@@ -48,7 +47,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=40)
     p.add_argument("--bf16-steps", type=int, default=4)
     p.add_argument("--repeats", type=int, default=2)
-    p.add_argument("--families", default=",".join([f for f in FAMILIES if FAMILIES[f].kind == "gan"] + list(VARIANTS)))
+    p.add_argument("--families", default=",".join([f for f in families() if families()[f].kind == "gan"] + list(VARIANTS)))
     args = p.parse_args()
     images = torch.from_numpy(sources.fetch("mnist5k", {}).train_images)
     runs = {name: VARIANTS.get(name, (name, {})) for name in args.families.split(",")}
@@ -64,7 +63,7 @@ def main() -> None:
           f"{torch.get_num_threads()} threads, steps {args.steps} (fp32) / {args.bf16_steps} (bf16) x {args.repeats}\n")
     print("| family | disc_iters | fp32 steps/s | bf16 steps/s |\n|---|---|---|---|")
     for name, (family, hp) in runs.items():
-        di = {**DEFAULTS["family"][family], **hp}["disc_iters"]
+        di = get_family(family).hyperparameters(hp)["disc_iters"]
         cells = [f"{statistics.median(results[(name, pr)]):.2f}" if (name, pr) in results else "-"
                  for pr in ("fp32", "bf16")]
         print(f"| {name} | {di} | {cells[0]} | {cells[1]} |")

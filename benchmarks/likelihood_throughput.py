@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from components.data import sources
-from components.models.registry import FAMILIES, get_family
+from components.models.registry import families, get_family
 from components.training.loop import LoopConfig, fit
 
 
@@ -25,7 +25,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--samples", type=int, default=16)
-    p.add_argument("--families", default=",".join(f for f, fam in FAMILIES.items() if fam.kind in ("vae", "autoregressive")))
+    p.add_argument("--families", default=",".join(f for f, fam in families().items() if fam.kind in ("vae", "autoregressive")))
     args = p.parse_args()
     data = sources.fetch("mnist5k", {})
     images, labels = torch.from_numpy(data.train_images), torch.from_numpy(data.train_labels).long()
@@ -45,7 +45,7 @@ def main() -> None:
             start = time.perf_counter()
             model.sample(args.samples, torch.Generator().manual_seed(0))
             sample_rate = args.samples / (time.perf_counter() - start)
-            rows.append((name, FAMILIES[name].kind, params, train_rate, sample_rate))
+            rows.append((name, families()[name].kind, params, train_rate, sample_rate))
     print(f"{platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{args.steps} training steps at batch 64, {args.samples} samples in one batch\n")
     print("| family | kind | parameters | train steps/s | sampling images/s |\n|---|---|---|---|---|")

@@ -30,12 +30,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from components.defaults import DEFAULTS  # noqa: E402
+from components.config.schema import Classifier  # noqa: E402
 from components.evaluation import classifier as ref  # noqa: E402
 from components.evaluation import metrics  # noqa: E402
 from components.evaluation.inception import InceptionFeatures  # noqa: E402
 from components.models.registry import get_family  # noqa: E402
-from components.stages import generate  # noqa: E402
+from components.evaluation.samples import generate  # noqa: E402
 from components.training.loop import LoopConfig, fit, pick_device, to_float_images  # noqa: E402
 
 
@@ -68,7 +68,7 @@ def main() -> None:
     ds = load_mnist(args.data)
     train_x, test_x = ds["train_images"], ds["test_images"]
 
-    clf_cfg = {**DEFAULTS["classifier"], "epochs": 3}  # the lucic profile's classifier
+    clf_cfg = Classifier(epochs=3)  # the lucic profile's classifier
     clf = ref.train_classifier(train_x, ds["train_labels"], 10, clf_cfg, args.seed, str(device))
     clf_acc = ref.accuracy(clf, test_x, ds["test_labels"])
     with torch.no_grad():
@@ -85,7 +85,7 @@ def main() -> None:
 
     fam = get_family("nsgan")
     torch.manual_seed(args.seed)
-    model = fam.build((1, 28, 28), 10, DEFAULTS["family"].get("nsgan", {}))
+    model = fam.build((1, 28, 28), 10, {})
     steps = round(args.epochs * len(train_x) / 64)
     every = math.ceil(steps / args.checkpoints)
     loop = LoopConfig(steps=steps, batch_size=64, checkpoint_every=every, log_every=100, precision="fp32",
@@ -124,7 +124,7 @@ def main() -> None:
     result = {
         "protocol": {"family": "nsgan", "dataset": "mnist (60k train, 10k test)", "epochs": args.epochs,
                      "batch_size": 64, "steps": steps, "checkpoint_every": every, "num_samples": args.num_samples,
-                     "seed": args.seed, "hp": DEFAULTS["family"].get("nsgan", {})},
+                     "seed": args.seed, "hp": fam.hyperparameters()},
         "best_by_inception": best_inc, "best_by_classifier": best_clf,
         "floor_fid_inception_train10k_vs_test": floor,
         "classifier_test_accuracy": clf_acc, "curve": curve,

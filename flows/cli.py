@@ -1,5 +1,6 @@
 """`genzoo`: run the pipeline, run a study, list families, prepare data, run one stage (for dvc.yaml), open the
-MLflow UI."""
+MLflow UI, serve or schedule. The configuration is loaded and checked before any server, flow or run starts; an
+expected error (GenzooError) is one line on stderr and exit status 2 (`--debug` shows its traceback)."""
 
 from __future__ import annotations
 
@@ -22,50 +23,60 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="override a param, e.g. --set train.steps=200 (repeatable)")
 
 
-def cmd_families(args) -> int:
-    from components.models.registry import FAMILIES
+def _split(text: str | None) -> list[str] | None:
+    return [x for x in text.split(",") if x] if text else None
 
-    for fam in FAMILIES.values():
+
+def cmd_families(args) -> int:
+    from components.models.registry import families
+
+    for fam in families().values():
         print(f"{fam.name}\t{fam.kind}\t{fam.summary}")
     return 0
 
 
 def cmd_prepare(args) -> int:
-    from components import stages
+    from components.pipeline import runner
+    from components.pipeline.context import Context
+    from components.pipeline.graph import Node
 
-    cfg = load_config(None, args.profile, args.overrides)
-    ctx = stages.Context(cfg)
+    ctx = Context(load_config(None, args.profile, args.overrides))
     for name in args.dataset or [defaults.DEFAULT_DATASET]:
-        res = stages.run_stage(ctx, "prepare", name)
+        res = runner.run(ctx, Node("prepare", name), {})
         print(f"{name}: {res['path']} (written: {', '.join(res['created']) or 'nothing'}; data.dvc: {res['data_pin']})")
     return 0
 
 
 def cmd_stage(args) -> int:
-    from components import stages
+    from components.models.registry import get_family
+    from components.pipeline import dvc
+    from components.pipeline.context import Context
 
-    overrides = args.overrides + ([f"dataset={args.dataset}"] if args.dataset else [])
-    cfg = load_config(None, args.profile, overrides)
-    ctx = stages.Context(cfg, force=args.force)
-    res = stages.run_stage(ctx, args.name, cfg["dataset"], args.family)
+    cfg = load_config(None, args.profile, args.overrides, dataset=args.dataset)
+    if args.family:
+        get_family(args.family)
+    res = dvc.run_stage(Context(cfg, force=args.force), args.name, args.family)
     print(json.dumps(res, indent=2, default=str))
     return 0
 
 
 def cmd_run(args) -> int:
+    families = _split(args.families)
+    load_config(None, args.profile, args.overrides, dataset=args.dataset, families=families)  # fail before Prefect
     from flows.pipeline import pipeline
 
-    families = [f for f in args.families.split(",") if f] if args.families else None
     summary = pipeline(dataset=args.dataset, families=families, profile=args.profile, overrides=args.overrides)
     print(report(summary))
     return 0
 
 
 def cmd_study(args) -> int:
+    from components.study.config import study_config
+
+    study_config(None, args.profile, args.overrides, _split(args.datasets), _split(args.families))
     from flows.study import run_study
 
-    split = lambda text: [x for x in text.split(",") if x] if text else None  # noqa: E731
-    summary = run_study(datasets=split(args.datasets), families=split(args.families), profile=args.profile,
+    summary = run_study(datasets=_split(args.datasets), families=_split(args.families), profile=args.profile,
                         overrides=args.overrides)
     trials = {k: v for k, v in summary["states"].items() if k.startswith("trial")}
     print(f"\n== genzoo study {summary['meta']['name']} ==\n\n{summary['table_markdown']}")
@@ -81,15 +92,14 @@ def report(summary: dict) -> str:
     from components.tracking.store import tracking_uri, ui_command
 
     lines = [f"\n== genzoo: {summary['dataset']} ({summary['profile']} profile) =="]
-    classifiers = {summary["dataset"]: summary["classifier"]} if "classifier" in summary else {}
-    classifiers.update({m: s["classifier"] for m, s in summary.get("pair", {}).get("members", {}).items()})
-    for name, clf in classifiers.items():
+    for name, stages in summary["data"].items():
+        clf = stages["classifier"]
         lines.append(f"reference classifier of {name}: test accuracy {clf['test_accuracy']:.4f}  "
                      f"(feature space {clf['feature_space']})")
     for family, res in summary["families"].items():
         m = res["evaluate"]["metrics"]
         reg = res["register"]
-        lines.append(f"\n-- {family} --")
+        lines.append(f"\n-- {family} on {res['target']} --")
         width = max(len(k) for k in m)
         for k in sorted(m):
             lines.append(f"  {k:<{width}}  {m[k]:.4f}")
@@ -138,15 +148,34 @@ def cmd_ui(args) -> int:
 
 def cmd_serve(args) -> int:
     """`mlflow models serve` for a registered model: the champion of <dataset>-<family> unless told otherwise."""
-    cfg = load_config(None, args.profile, args.overrides)
-    name = args.name or f"{cfg['dataset']}-{cfg['families'][0]}"
+    from mlflow.exceptions import MlflowException
+
+    from components.tracking.store import client, tracking_uri
+
+    cfg = load_config(None, args.profile, args.overrides, dataset=args.dataset)
+    name = args.name or f"{cfg.dataset}-{cfg.families[0]}"
     ref = f"models:/{name}/{args.version}" if args.version else f"models:/{name}@{args.alias}"
+    root = defaults.project_root()
+    if tracking_uri(root).startswith("sqlite:") and not (root / defaults.MLFLOW_DB).exists():
+        raise GenzooError(f"{ref} is not in the registry: there is no {root / defaults.MLFLOW_DB} yet "
+                          "(`genzoo run` creates it and registers the models it trains)")
+    registry = client(root)
+    try:
+        if args.version:
+            registry.get_model_version(name, args.version)
+        else:
+            registry.get_model_version_by_alias(name, args.alias)
+    except MlflowException:
+        known = ", ".join(m.name for m in registry.search_registered_models()) or "none yet"
+        raise GenzooError(f"{ref} is not in the registry at {registry.tracking_uri} (registered models: "
+                          f"{known}); `genzoo registry list` shows versions and aliases") from None
     cmd = [sys.executable, "-m", "mlflow", "models", "serve", "-m", ref, "--env-manager", "local",
            "-h", args.host, "-p", str(args.port)]
     return _exec(cmd, _store_env())
 
 
 def cmd_schedule(args) -> int:
+    load_config(None, args.profile, args.overrides, dataset=args.dataset, families=_split(args.families))
     from flows.deploy import serve
 
     params = {k: v for k, v in {"dataset": args.dataset, "profile": args.profile, "overrides": args.overrides or None,
@@ -173,7 +202,10 @@ def cmd_registry(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from components.pipeline.graph import STAGES
+
     parser = argparse.ArgumentParser(prog="genzoo", description=__doc__)
+    parser.add_argument("--debug", action="store_true", help="show the traceback of expected errors too")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", help="the whole pipeline as a Prefect flow")
@@ -199,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(fn=cmd_prepare)
 
     p = sub.add_parser("stage", help="run one stage (what dvc.yaml calls)")
-    p.add_argument("name", choices=["prepare", "validate", "classifier", "train", "evaluate", "register"])
+    p.add_argument("name", choices=list(STAGES))
     _common(p)
     p.add_argument("--family")
     p.add_argument("--force", action="store_true", help="run even if the outputs are current")
@@ -244,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.fn(args)
     except GenzooError as exc:
+        if args.debug:
+            raise
         print(f"genzoo: error: {exc}", file=sys.stderr)
         return 2
 

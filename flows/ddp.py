@@ -7,7 +7,8 @@ batch_size x nproc (logged as train.effective_batch_size); scale the learning ra
 effective batch larger. The world size is part of the train stage's key, so a 2-rank model never stands in for
 a 1-rank one. Rank 0 prepares, validates, trains the classifier, evaluates and registers, and is the only rank
 that logs to MLflow or writes checkpoints; resume after a kill works as in one process (all ranks read rank
-0's last checkpoint). Prefect does not run here: torchrun is the orchestrator of this job.
+0's last checkpoint). Prefect does not run here: torchrun is the orchestrator of this job, walking the same
+stage graph as the flow.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ import json
 import logging
 import sys
 
-from components import stages
 from components.config import load_config
+from components.pipeline import graph, runner
+from components.pipeline.context import Context
 from components.training import distributed
 
 
@@ -32,34 +34,31 @@ def main(argv: list[str] | None = None) -> int:
     world = distributed.init()
     logging.basicConfig(level=logging.INFO if world.main else logging.WARNING,
                         format=f"[rank {world.rank}] %(levelname)s %(name)s: %(message)s")
-    overrides = args.overrides + ([f"dataset={args.dataset}"] if args.dataset else [])
-    cfg = load_config(None, args.profile, overrides)
-    if args.families:
-        cfg["families"] = [f for f in args.families.split(",") if f]
-    if world.size > 1:
-        cfg["train"]["world_size"] = world.size  # in the train key: more ranks, a different model
-    cfg["train"]["progress"] = cfg["train"]["progress"] and world.main
-    ctx = stages.Context(cfg)
-    ds = cfg["dataset"]
-    summary: dict = {"dataset": ds, "world_size": world.size, "families": {}}
+    cfg = load_config(None, args.profile, args.overrides, dataset=args.dataset, families=args.families)
+    cfg = cfg.merged({"train": {"world_size": world.size, "progress": cfg.train.progress and world.main}})
+    nodes = graph.plan(cfg)
+    results: dict = {}
     try:
-        if world.main:
-            for name in ("prepare", "validate", "classifier"):
-                stages.run_stage(ctx, name, ds)
+        ctx = Context(cfg)
+        if world.main:  # data stages: rank 0 only
+            for node in (n for n in nodes if n.family is None):
+                results[node] = runner.run(ctx, node, graph.gather(cfg, node, results))
         distributed.barrier()
-        ctx = stages.Context(cfg)  # rank 0 may have just written the data: every rank re-reads its hash
-        for family in cfg["families"]:
-            trained = stages.run_stage(ctx, "train", ds, family)  # collective: every rank trains
-            if world.main:
-                summary["families"][family] = {
-                    "train": trained,
-                    "evaluate": stages.run_stage(ctx, "evaluate", ds, family),
-                    "register": stages.run_stage(ctx, "register", ds, family),
-                }
-            distributed.barrier()
+        ctx = Context(cfg)  # rank 0 may have just written the data: every rank re-reads its hash
+        for node in (n for n in nodes if n.family is not None):
+            if node.stage == "train":  # collective: every rank trains
+                results[node] = runner.run(ctx, node, graph.gather(cfg, node, results) if world.main else None)
+            elif world.main:
+                results[node] = runner.run(ctx, node, graph.gather(cfg, node, results))
+            if node.stage == graph.FAMILY_STAGES[-1]:
+                distributed.barrier()
     finally:
         distributed.finish()
     if world.main:
+        summary = {"dataset": cfg.dataset, "world_size": world.size, "families": {}}
+        for node, result in results.items():
+            if node.family:
+                summary["families"].setdefault(node.family, {})[node.stage] = result
         print(json.dumps(summary, indent=2, default=str))
     return 0
 

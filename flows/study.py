@@ -15,18 +15,21 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 
-from components import defaults, stages
-from components.config import load_config
+from components import defaults
+from components.config import Config
 from components.errors import ConfigError, GenzooError
-from components.models.registry import get_family
+from components.pipeline import cache, graph, keys
+from components.pipeline.context import Context
+from components.pipeline.graph import Node
 from components.study import report, search
-from components.study.trial import TrialSpec, cached, run_trial, trial_config, trial_key
-from flows.pipeline import run_stage_task, transient
+from components.study.config import study_config
+from components.study.trial import TrialSpec, locate, run_trial, stored
+from flows.pipeline import transient, walk
 
 
-def task_runner(scfg: dict):
+def task_runner(scfg):
     """The task runner named by study.task_runner; Dask and Ray come from their Prefect integrations."""
-    kind, workers, address = scfg["task_runner"], int(scfg["workers"]), scfg.get("address")
+    kind, workers, address = scfg.task_runner, scfg.workers, scfg.address
     if kind == "threads":
         from prefect.task_runners import ThreadPoolTaskRunner
 
@@ -51,37 +54,37 @@ def task_runner(scfg: dict):
 
 
 def _trial_cache_key(context, parameters) -> str:
-    cfg, spec = parameters["cfg"], TrialSpec(**parameters["spec"])
-    return "trial-" + trial_key(stages.Context(trial_config(cfg, spec), Path(parameters["root"])), spec)
+    _, key, _ = locate(parameters["cfg"], Path(parameters["root"]), TrialSpec(**parameters["spec"]))
+    return "trial-" + key
 
 
 @task(name="trial", cache_key_fn=_trial_cache_key, persist_result=True, result_serializer="json",
       retries=1, retry_delay_seconds=5, retry_condition_fn=transient)
-def trial_task(cfg: dict, root: str, spec: dict, parent_run_id: str) -> dict:
-    return run_trial(cfg, Path(root), TrialSpec(**spec), parent_run_id)
+def trial_task(cfg: Config, root: str, spec: dict, parent_run_id: str, classifier: dict) -> dict:
+    return run_trial(cfg, Path(root), TrialSpec(**spec), parent_run_id, classifier)
 
 
-def _parent_runs(cfg: dict, root: Path, ds: str, name: str, families: list[str]) -> dict:
+def _parent_runs(ctx: Context, ds: str, name: str, families: list[str]) -> dict:
     """The study run and per-family runs of (study name, dataset version): reused across invocations, so new
     trials join the same tree in the MLflow UI."""
     from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
     from components.tracking import store as tstore
 
-    ctx = stages.Context(cfg, root)
+    root = ctx.root
     client = tstore.client(root)
     path = root / defaults.OUTPUTS_DIR / ds / "study" / f"runs-{name}.json"
     runs = json.loads(path.read_text()) if path.exists() else {}
-    if runs.get("dataset_hash") != ctx.dataset_hash(ds) or not stages._run_exists(root, runs.get("study", "")):
+    if runs.get("dataset_hash") != ctx.dataset_hash(ds) or not tstore.run_exists(root, runs.get("study", "")):
         runs = {"dataset_hash": ctx.dataset_hash(ds), "families": {}}
     exp = tstore.experiment_id(client, root, ds)
-    base = stages._tags(ctx, ds, None, "study") | {"genzoo.study": name}
+    base = ctx.tags(ds, None, "study") | {"genzoo.study": name}
     if "study" not in runs:
         runs["study"] = client.create_run(exp, run_name=f"study-{name}", tags=base).info.run_id
     client.update_run(runs["study"], status="RUNNING")
     for fam in families:
-        if not stages._run_exists(root, runs["families"].get(fam, "")):
-            tags = stages._tags(ctx, ds, fam, "study") | {"genzoo.study": name, MLFLOW_PARENT_RUN_ID: runs["study"]}
+        if not tstore.run_exists(root, runs["families"].get(fam, "")):
+            tags = ctx.tags(ds, fam, "study") | {"genzoo.study": name, MLFLOW_PARENT_RUN_ID: runs["study"]}
             runs["families"][fam] = client.create_run(exp, run_name=f"{name}-{fam}", tags=tags).info.run_id
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(runs, indent=2))
@@ -92,29 +95,22 @@ def _parent_runs(cfg: dict, root: Path, ds: str, name: str, families: list[str])
 def study(datasets: list[str] | None = None, families: list[str] | None = None, profile: str | None = None,
           overrides: list[str] | None = None, root: str | None = None) -> dict:
     root_path = Path(root) if root else defaults.project_root()
-    cfg = load_config(root_path, profile, list(overrides or []))
-    scfg = cfg["study"]
-    datasets = list(datasets or scfg["datasets"])
-    families = list(families or scfg["families"])
-    for fam in families:
-        if get_family(fam).kind == "translation":  # an unknown name fails here too, before anything trains
-            raise ConfigError(f"study.families: {fam} translates between a pair of domains and has no samples "
-                              f"to rank by FID; run it with `genzoo run --families {fam}`")
-    name = str(scfg.get("name") or cfg["profile"])
-    budget, n_seeds = int(scfg["budget"]), int(scfg["seeds"])
-    if budget < 1 or n_seeds < 1:
-        raise ConfigError(f"study.budget={budget} and study.seeds={n_seeds} must both be >= 1")
+    cfg = study_config(root_path, profile, overrides, datasets, families)
+    datasets, families = cfg.study.datasets, cfg.study.families
+    name = cfg.study.name or cfg.profile
     logger = get_run_logger()
     states: dict[str, str] = {}
 
-    # the data gates and reference classifiers: the pipeline's own (cached) stage tasks
+    # the data gates and reference classifiers: the pipeline's own (cached) stage tasks, one walk per dataset
+    classifiers, parents = {}, {}
     for ds in datasets:
-        for stage in ("prepare", "validate", "classifier"):
-            run_stage_task(stage, {**cfg, "dataset": ds}, root_path, ds, states, f"{stage}@{ds}")
-    parents = {ds: _parent_runs(cfg, root_path, ds, name, families) for ds in datasets}
+        ctx = Context(cfg.merged({"dataset": ds}), root_path)
+        results = walk(ctx, [Node(s, ds) for s in graph.DATA_STAGES], states)
+        classifiers[ds] = results[Node("classifier", ds)]
+        parents[ds] = _parent_runs(ctx, ds, name, families)
 
     try:
-        return _search_and_report(cfg, root_path, name, datasets, families, parents, states, overrides, logger)
+        return _search_and_report(cfg, root_path, name, parents, classifiers, states, overrides, logger)
     except BaseException:
         from components.tracking import store as tstore
 
@@ -125,19 +121,21 @@ def study(datasets: list[str] | None = None, families: list[str] | None = None, 
         raise
 
 
-def _search_and_report(cfg, root_path: Path, name: str, datasets, families, parents, states, overrides,
+def _search_and_report(cfg: Config, root_path: Path, name: str, parents, classifiers, states, overrides,
                        logger) -> dict:
     """Search, reruns with seeds, report, promotion: the study once its data and parent runs exist."""
-    scfg = cfg["study"]
-    budget, n_seeds, seed0 = int(scfg["budget"]), int(scfg["seeds"]), int(cfg["seed"])
+    scfg = cfg.study
+    datasets, families = scfg.datasets, scfg.families
+    budget, n_seeds, seed0 = scfg.budget, scfg.seeds, cfg.seed
 
     def run(specs: list[TrialSpec]) -> list[dict]:
         futures = []
         for s in specs:
             fn = trial_task.with_options(task_run_name=f"{s.name}@{s.dataset}",
-                                         refresh_cache=cached(cfg, root_path, s) is None)
+                                         refresh_cache=stored(cfg, root_path, s) is None)
             futures.append(fn.submit(cfg=cfg, root=str(root_path), spec=s.__dict__,
-                                     parent_run_id=parents[s.dataset]["families"][s.family]))
+                                     parent_run_id=parents[s.dataset]["families"][s.family],
+                                     classifier=classifiers[s.dataset]))
         out, failed = [], []
         for s, f in zip(specs, futures):
             f.wait()
@@ -151,7 +149,7 @@ def _search_and_report(cfg, root_path: Path, name: str, datasets, families, pare
         return out
 
     def setting(fam: str, i: int) -> dict:
-        return search.sample(fam, i, seed0, scfg["space"], set(cfg["family"].get(fam, {})))
+        return search.sample(fam, i, seed0, scfg.space, set(cfg.hp(fam)))
 
     searched = run([TrialSpec(ds, fam, i, seed0, setting(fam, i))
                     for ds in datasets for fam in families for i in range(budget)])
@@ -174,9 +172,9 @@ def _search_and_report(cfg, root_path: Path, name: str, datasets, families, pare
                 sum(v == "Completed" for k, v in states.items() if k.startswith("trial")))
 
     command = "genzoo study " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if "study" in sys.argv[1:2] else \
-        f"study(datasets={datasets}, families={families}, profile={cfg['profile']!r}, overrides={overrides})"
-    meta = {"name": name, "profile": cfg["profile"], "budget": budget, "seeds": n_seeds,
-            "checkpoints": int(scfg["checkpoints"]), "epochs": scfg["epochs"], "command": command,
+        f"study(datasets={datasets}, families={families}, profile={cfg.profile!r}, overrides={overrides})"
+    meta = {"name": name, "profile": cfg.profile, "budget": budget, "seeds": n_seeds,
+            "checkpoints": scfg.checkpoints, "epochs": scfg.epochs, "command": command,
             "datasets": datasets, "families": families}
     out = root_path / defaults.REPORTS_DIR / name
     summary = report.write(out, trials, best_index, datasets, families, meta)
@@ -186,11 +184,11 @@ def _search_and_report(cfg, root_path: Path, name: str, datasets, families, pare
     return summary
 
 
-def _publish(cfg, root: Path, name: str, parents: dict, trials: list[dict], best_index: dict, summary: dict,
+def _publish(cfg: Config, root: Path, name: str, parents: dict, trials: list[dict], best_index: dict, summary: dict,
              out: Path) -> dict:
     """Log the report to each dataset's study run and register each dataset's winner (once per winner)."""
     from components.tracking import store as tstore
-    from components.tracking.store import tracking_uri
+    from components.tracking.registration import register_model
 
     client = tstore.client(root)
     registered = {}
@@ -209,15 +207,13 @@ def _publish(cfg, root: Path, name: str, parents: dict, trials: list[dict], best
             best = min((t for t in trials if t["spec"]["dataset"] == ds and t["spec"]["family"] == winner
                         and t["spec"]["index"] == best_index[(ds, winner)] and t["best_fid"] is not None),
                        key=lambda t: t["best_fid"])
-            key = stages.digest([best["key"], cfg["registry"], tracking_uri(root)])
-            marker = out / f"register-{ds}.json"
-            done = stages.read_marker(marker, key, root)
-            if done is None:
-                ctx = stages.Context({**cfg, "dataset": ds, "seed": best["spec"]["seed"]}, root)
-                done = stages.register_generator(ctx, ds, winner, Path(best["model_dir"]), best["metrics"],
-                                                 best["feature_space"], best["run_id"])
-                stages.write_marker(marker, key, done)
-            registered[ds] = done
+            key = keys.digest([best["key"], cfg.registry.model_dump(), tstore.tracking_uri(root)])
+            ctx = Context(cfg.merged({"dataset": ds, "seed": best["spec"]["seed"]}), root)
+            registered[ds] = cache.cached(
+                out / f"register-{ds}.json", key, root,
+                lambda: register_model(root, ds, winner, Path(best["model_dir"]), best["metrics"],
+                                       best["feature_space"], best["run_id"], cfg.registry,
+                                       ctx.tags(ds, winner, "register")))
         client.set_terminated(runs["study"], "FINISHED")
     return registered
 
@@ -225,6 +221,6 @@ def _publish(cfg, root: Path, name: str, parents: dict, trials: list[dict], best
 def run_study(datasets=None, families=None, profile=None, overrides=None, root=None) -> dict:
     """Run the flow on the task runner the config names (a flow's runner is fixed when it is called)."""
     root_path = Path(root) if root else defaults.project_root()
-    cfg = load_config(root_path, profile, list(overrides or []))
-    return study.with_options(task_runner=task_runner(cfg["study"]))(
+    cfg = study_config(root_path, profile, overrides, datasets, families)
+    return study.with_options(task_runner=task_runner(cfg.study))(
         datasets=datasets, families=families, profile=profile, overrides=overrides, root=str(root_path))

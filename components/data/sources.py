@@ -15,6 +15,7 @@ from typing import Callable
 import numpy as np
 
 from components import defaults
+from components.config.schema import Data
 from components.data.safe_pickle import load_numpy_pickle
 from components.errors import DataError
 
@@ -273,10 +274,19 @@ def pair_folder(opts: dict) -> Splits:
 PAIRS: dict[str, dict] = {"digits2mnist": {"a": "uci-digits", "b": "mnist5k"}}
 
 
-def pair_members(name: str, data_cfg: dict) -> tuple[str, str] | None:
+def settings(data_cfg) -> Data:
+    """The typed `data` settings; a plain mapping (as params.yaml writes it) is validated into them."""
+    return data_cfg if isinstance(data_cfg, Data) else Data.model_validate(data_cfg or {})
+
+
+def pair_names(data_cfg) -> list[str]:
+    return sorted({**PAIRS, **settings(data_cfg).pairs})
+
+
+def pair_members(name: str, data_cfg) -> tuple[str, str] | None:
     """(A dataset, B dataset) when `name` is a domain pair, else None. params.yaml `data.pairs.<name>` is either
     {a: dataset, b: dataset} or {root: folder with trainA/trainB/testA/testB} (members <name>-a, <name>-b)."""
-    spec = {**PAIRS, **(data_cfg.get("pairs") or {})}.get(name)
+    spec = {**PAIRS, **settings(data_cfg).pairs}.get(name)
     if spec is None:
         return None
     if "root" in spec:
@@ -286,9 +296,9 @@ def pair_members(name: str, data_cfg: dict) -> tuple[str, str] | None:
     return str(spec["a"]), str(spec["b"])
 
 
-def _pair_member_spec(name: str, data_cfg: dict) -> dict | None:
+def _pair_member_spec(name: str, data_cfg) -> dict | None:
     base, _, side = name.rpartition("-")
-    spec = (data_cfg.get("pairs") or {}).get(base)
+    spec = settings(data_cfg).pairs.get(base)
     if side in ("a", "b") and spec and "root" in spec:
         return {"source": "pair-folder", "root": spec["root"], "side": side.upper(), "mode": spec.get("mode", "L")}
     return None
@@ -319,18 +329,19 @@ BUILTIN: dict[str, dict] = {
 }
 
 
-def dataset_spec(name: str, data_cfg: dict) -> dict:
-    """The source options for a dataset name: params.yaml `data.sources.<name>` first, then the built-ins."""
-    spec = {**BUILTIN.get(name, {}), **(_pair_member_spec(name, data_cfg) or {}),
-            **(data_cfg.get("sources") or {}).get(name, {})}
+def dataset_spec(name: str, data_cfg) -> dict:
+    """The source options for a dataset name (`data_cfg`: the run's typed `data` settings): params.yaml
+    `data.sources.<name>` first, then the built-ins."""
+    data_cfg = settings(data_cfg)
+    spec = {**BUILTIN.get(name, {}), **(_pair_member_spec(name, data_cfg) or {}), **data_cfg.sources.get(name, {})}
     if "source" not in spec:
-        known = sorted(set(BUILTIN) | set(data_cfg.get("sources") or {}))
-        raise DataError(f"unknown dataset {name!r}: known {known}; add data.sources.{name} to params.yaml")
+        known = sorted(set(BUILTIN) | set(data_cfg.sources) | set(pair_names(data_cfg)))
+        raise DataError(f"unknown dataset {name!r}: known {', '.join(known)}; add data.sources.{name} to params.yaml")
     if spec["source"] not in SOURCES:
         raise DataError(f"data.sources.{name}.source={spec['source']!r}: known sources {sorted(SOURCES)}")
-    return {"torchvision_root": data_cfg.get("torchvision_root"), "download": data_cfg.get("download"), **spec}
+    return {"torchvision_root": data_cfg.torchvision_root, "download": data_cfg.download, **spec}
 
 
-def fetch(name: str, data_cfg: dict) -> Splits:
+def fetch(name: str, data_cfg) -> Splits:
     spec = dataset_spec(name, data_cfg)
     return SOURCES[spec["source"]](spec)

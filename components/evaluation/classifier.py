@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from components.config.schema import Classifier
 from components.training.loop import BatchOrder, pick_device, to_float_images
 
 
@@ -36,16 +37,16 @@ class ReferenceClassifier(nn.Module):
         return self.head(self.body(x))
 
 
-def train_classifier(train_x: torch.Tensor, train_y: torch.Tensor, num_classes: int, cfg: dict, seed: int,
+def train_classifier(train_x: torch.Tensor, train_y: torch.Tensor, num_classes: int, cfg: Classifier, seed: int,
                      device: str = "auto") -> ReferenceClassifier:
     """train_x: uint8 NHWC. Plain Adam + cross-entropy; a couple of epochs reach ~99% on MNIST."""
     dev = pick_device(device)
     torch.manual_seed(seed)
-    model = ReferenceClassifier(train_x.shape[-1], num_classes, int(cfg["feature_dim"])).to(dev)
-    opt = torch.optim.Adam(model.parameters(), lr=float(cfg["lr"]))
-    order = BatchOrder(len(train_x), int(cfg["batch_size"]), seed)
+    model = ReferenceClassifier(train_x.shape[-1], num_classes, cfg.feature_dim).to(dev)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    order = BatchOrder(len(train_x), cfg.batch_size, seed)
     # small datasets (UCI digits: 12 batches an epoch) need more epochs than large ones to become a usable judge
-    steps = max(int(cfg["epochs"]) * order.per_epoch, int(cfg.get("min_steps") or 0))
+    steps = max(cfg.epochs * order.per_epoch, cfg.min_steps)
     model.train()
     for step in range(steps):
         idx = order.indices(step)
@@ -80,3 +81,18 @@ def load(path: Path, device: str = "auto") -> ReferenceClassifier:
     model = ReferenceClassifier(spec["channels"], spec["num_classes"], spec["feature_dim"])
     model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     return model.to(pick_device(device)).eval()
+
+
+def features(model: ReferenceClassifier, images_uint8: torch.Tensor, batch_size: int) -> dict[str, torch.Tensor]:
+    """{"features", "logits"} of uint8 NHWC images: what metrics compare real and generated images on."""
+    from components.evaluation import metrics
+
+    dev = next(model.parameters()).device
+    feats, logits = metrics.extract(lambda x: (model.features(x), model(x)), images_uint8, batch_size, dev)
+    return {"features": feats, "logits": logits}
+
+
+def load_space(result: dict, device) -> tuple[ReferenceClassifier, dict[str, torch.Tensor]]:
+    """(classifier, real test features) from a classifier stage's result."""
+    real = torch.load(result["features"], weights_only=True)
+    return load(Path(result["model"]), str(device)), real

@@ -47,3 +47,35 @@ class InceptionFeatures(nn.Module):
             x = F.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False)
         x = x / 255 * (0.9921875 + 1) - 1
         return self.net(x.float()).reshape(len(x), -1)
+
+
+def inception_metrics(fake: torch.Tensor, test_x: torch.Tensor, train_x: torch.Tensor, settings, cache_dir: Path,
+                      data_id: str, seed: int, device) -> dict[str, float]:
+    """fid_inception et al. of uint8 samples against the test split, and the floor (N training images against
+    the test split). The real side is cached in cache_dir per data version (`data_id`) and weights file."""
+    import hashlib
+    import json
+
+    from components.evaluation import metrics
+
+    net = InceptionFeatures(settings.inception_weights).to(device)
+    weights_id = hashlib.md5(net.path.read_bytes()).hexdigest()[:12]
+    cache = Path(cache_dir) / f"{data_id}-{weights_id}.pt"
+    bs = settings.inception_batch_size
+    if cache.exists():
+        real = torch.load(cache, weights_only=True)
+    else:
+        (real,) = metrics.extract(net, test_x, bs, device)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(real, cache.with_suffix(".tmp"))
+        cache.with_suffix(".tmp").replace(cache)
+    kw = {"prc_k": settings.prc_k, "prdc_k": settings.prdc_k, "max_prdc": settings.max_prdc_samples}
+    (fake_f,) = metrics.extract(net, fake, bs, device)
+    out = metrics.sample_quality(real, fake_f, "inception", **kw)
+    floor = cache.with_name(cache.stem + f"-floor{len(fake)}.json")
+    if not floor.exists():
+        g = torch.Generator().manual_seed(seed)
+        (train_f,) = metrics.extract(net, train_x[torch.randperm(len(train_x), generator=g)[:len(fake)]], bs, device)
+        floor.write_text(json.dumps(metrics.sample_quality(real, train_f, "inception", **kw)))
+    out.update({f"floor_{k}": v for k, v in json.loads(floor.read_text()).items()})
+    return out

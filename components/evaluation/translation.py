@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from components.evaluation import metrics, plots
+from components.evaluation.classifier import load_space
 from components.training.loop import to_float_images, to_uint8_images
 
 
@@ -20,13 +21,25 @@ def _translate(model, x_uint8: torch.Tensor, direction: str, batch_size: int, de
     return torch.cat(out)
 
 
-def translation_metrics(model, ds: dict, spaces: dict, ecfg: dict, device, labelled: bool) -> dict[str, float]:
+def evaluate_translator(model, ds: dict, classifiers: list[dict], settings, device, out: Path):
+    """(metrics, pictures, feature space) of a Translator: both directions, each in its target domain's reference
+    classifier space (`classifiers`: the classifier stage results of domain A and B); label preservation when
+    the domains share labelled classes (the default digits pair does)."""
+    spaces = {side: load_space(result, device) for side, result in zip("ab", classifiers)}
+    labelled = ds["a_classes"] == ds["b_classes"] and len(ds["a_classes"]) > 1
+    m = translation_metrics(model, ds, spaces, settings, device, labelled)
+    m.update({f"floor_fid_classifier_{side}": r["floor_fid_classifier"] for side, r in zip("ab", classifiers)})
+    grid = translation_grid(model, ds, device, out / "translations.png")
+    return m, [grid], "+".join(r["feature_space"] for r in classifiers)
+
+
+def translation_metrics(model, ds: dict, spaces: dict, settings, device, labelled: bool) -> dict[str, float]:
     """spaces: {"a": (classifier, real test features), "b": (...)}; metric names end in _ab (A -> B) or _ba."""
-    bs = int(ecfg["batch_size"])
+    bs = settings.batch_size
     m: dict[str, float] = {}
     fids = []
     for src, dst, direction, tag in (("a", "b", "AtoB", "ab"), ("b", "a", "BtoA", "ba")):
-        x = ds[f"{src}_test_x"][: int(ecfg["num_samples"])]
+        x = ds[f"{src}_test_x"][: settings.num_samples]
         fake = to_uint8_images(_translate(model, x, direction, bs, device))  # stored as 8-bit pixels, as samples are
         back = _translate(model, fake, "BtoA" if direction == "AtoB" else "AtoB", bs, device)
         clf, real = spaces[dst]

@@ -1,10 +1,13 @@
-"""What every model family implements so the one training loop can drive it (as Mimicry's train_step)."""
+"""What every model family implements so the one training loop can drive it (as Mimicry's train_step), and the
+two things a trained model can be: a Generator (samples images) or a Translator (maps images between domains).
+Evaluation and serving ask which protocol a model satisfies; nothing else tells kinds apart."""
 
 from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
-from typing import Callable
+from pathlib import Path
+from typing import Callable, Protocol, runtime_checkable
 
 import torch
 from torch import nn
@@ -41,10 +44,23 @@ class StepContext:
             opt.step()
 
 
+@runtime_checkable
+class Generator(Protocol):
+    def sample(self, n: int, rng: torch.Generator, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """n images, float NCHW in [0, 1], drawn with `rng` (same seed, same images)."""
+
+
+@runtime_checkable
+class Translator(Protocol):
+    def translate(self, x: torch.Tensor, direction: str = "AtoB") -> torch.Tensor:
+        """Images of one domain (float NCHW in [0, 1]) -> the other domain's, same shape convention."""
+
+
 class GenerativeModel(nn.Module):
     """Base class of every family. Images are float NCHW in [0, 1]; labels int64 (N,)."""
 
-    kind: str = "?"
+    kind: str = "?"  # declared once per model class: gan | vae | autoregressive | translation
+    pixel_by_pixel: bool = False  # sampling is slow (one forward pass per pixel): evaluation caps the count
 
     def __init__(self, image_shape: tuple[int, int, int], num_classes: int, hp: dict):
         super().__init__()
@@ -59,10 +75,13 @@ class GenerativeModel(nn.Module):
         """One optimisation step; returns detached scalar losses to log."""
         raise NotImplementedError
 
-    @torch.no_grad()
-    def sample(self, n: int, rng: torch.Generator, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """n images, float NCHW in [0, 1], drawn with `rng` (same seed, same images)."""
-        raise NotImplementedError
+    def extra_metrics(self, images: torch.Tensor, labels: torch.Tensor, settings, seed: int) -> dict[str, float]:
+        """Metrics only this kind has (likelihoods), on test images; `settings` is the run's eval section."""
+        return {}
+
+    def artifacts(self, images: torch.Tensor, labels: torch.Tensor, out: Path) -> list[Path]:
+        """Pictures only this kind can draw (reconstructions, traversals), written under `out`."""
+        return []
 
     def nets(self) -> dict[str, nn.Module]:
         """The networks to compile or wrap (DDP); default: the direct children."""

@@ -47,3 +47,14 @@ def discretized_logistic_log_prob(mean: torch.Tensor, log_scale: torch.Tensor, x
 
 def bits_per_dim(nats_per_image: torch.Tensor | float, dims: int) -> float:
     return float(nats_per_image) / (dims * LN2)
+
+
+class LikelihoodScored:
+    """Mixin for families with a likelihood: their test bound or exact NLL joins the evaluation's metrics."""
+
+    def likelihood_metrics(self, images: torch.Tensor, labels: torch.Tensor, k: int, batch_size: int,
+                           seed: int = 0) -> dict[str, float]:
+        raise NotImplementedError
+
+    def extra_metrics(self, images: torch.Tensor, labels: torch.Tensor, settings, seed: int) -> dict[str, float]:
+        return self.likelihood_metrics(images, labels, settings.iwae_k, max(1, settings.batch_size // 5), seed=seed)

@@ -1,65 +1,93 @@
-"""The registry of model families: adding a family is one module and one entry here."""
+"""The registry of model families, by object (as torch-fidelity's `register_feature_extractor`).
+
+A family is declared once, next to its model: `register(Family(name, ModelClass, Hp(...), summary))` with its
+typed hyperparameter defaults. Every module under components/models/ is imported on first use, so adding a
+family is one module; packages outside the project register through the `genzoo.families` entry point group.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import importlib
-from dataclasses import dataclass
+import importlib.metadata
+import pkgutil
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ConfigDict, TypeAdapter, ValidationError
+from pydantic.dataclasses import dataclass as _pydantic_dataclass
 
 from components.errors import ConfigError
+
+ENTRY_POINTS = "genzoo.families"
+
+
+def hyperparameters(cls):
+    """Decorator for a family's hyperparameter dataclass: typed, frozen, unknown keys refused."""
+    return _pydantic_dataclass(cls, frozen=True, config=ConfigDict(extra="forbid"))
 
 
 @dataclass(frozen=True)
 class Family:
     name: str
-    kind: str  # gan | vae | autoregressive | translation
-    target: str  # "module:callable" building a GenerativeModel from (image_shape, num_classes, hp)
+    model: type  # a GenerativeModel subclass, built as model(image_shape, num_classes, hp, **options)
+    hp: Any  # an instance of a @hyperparameters dataclass: this family's defaults
     summary: str
+    options: dict = field(default_factory=dict)  # constructor arguments that are not tunable (a GAN's game)
 
-    def build(self, image_shape, num_classes: int, hp: dict):
-        """hp on top of the family's defaults (components/defaults.py), so a partial dict is enough."""
-        from components.defaults import DEFAULTS
+    @property
+    def kind(self) -> str:
+        return self.model.kind
 
-        module, attr = self.target.split(":")
-        full = {**DEFAULTS["family"].get(self.name, {}), **hp}
-        return getattr(importlib.import_module(module), attr)(image_shape, num_classes, full)
+    def hyperparameters(self, overrides: dict | None = None, where: str | None = None) -> dict:
+        """The defaults with `overrides` laid over them, type-checked; a plain dict (what model.json stores)."""
+        where = where or f"family.{self.name}"
+        known = [f.name for f in dataclasses.fields(self.hp)]
+        for key in overrides or {}:
+            if key not in known:
+                near = difflib.get_close_matches(key, known, n=1)
+                hint = f"did you mean {where}.{near[0]}?" if near else f"known: {', '.join(known)}"
+                raise ConfigError(f"unknown key {where}.{key}; {hint}")
+        try:
+            hp = TypeAdapter(type(self.hp)).validate_python({**dataclasses.asdict(self.hp), **(overrides or {})})
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            raise ConfigError(f"{where}.{'.'.join(map(str, err['loc']))}={err.get('input')!r}: "
+                              f"{err['msg'].lower()}") from None
+        return dataclasses.asdict(hp)
 
-
-FAMILIES: dict[str, Family] = {
-    f.name: f
-    for f in [
-        # the GAN games of Lucic et al. 2018 (components/models/gan/games.py), all on the same networks
-        Family("mmgan", "gan", "components.models.gan.family:mmgan", "minimax GAN (Goodfellow et al. 2014)"),
-        Family("nsgan", "gan", "components.models.gan.family:nsgan", "non-saturating GAN (Goodfellow et al. 2014)"),
-        Family("mlgan", "gan", "components.models.gan.family:mlgan",
-               "maximum-likelihood game (Goodfellow 2014, distinguishability criteria)"),
-        Family("lsgan", "gan", "components.models.gan.family:lsgan", "least-squares GAN (Mao et al. 2017)"),
-        Family("wgan", "gan", "components.models.gan.family:wgan", "Wasserstein GAN, weight clipping (Arjovsky et al. 2017)"),
-        Family("wgangp", "gan", "components.models.gan.family:wgangp",
-               "Wasserstein GAN, gradient penalty (Gulrajani et al. 2017)"),
-        Family("dragan", "gan", "components.models.gan.family:dragan",
-               "DRAGAN, gradient penalty around the data (Kodali et al. 2017)"),
-        Family("began", "gan", "components.models.gan.began:began",
-               "boundary-equilibrium GAN, autoencoder discriminator (Berthelot et al. 2017)"),
-        # likelihood-based: a bound (VAEs, components/models/vae/) or exact (components/models/autoregressive/)
-        Family("vae", "vae", "components.models.vae.family:vae", "convolutional VAE (Kingma & Welling 2014)"),
-        Family("cvae", "vae", "components.models.vae.family:vae", "conditional VAE, label-conditioned (Sohn et al. 2015)"),
-        Family("betavae", "vae", "components.models.vae.family:vae", "beta-VAE, beta x KL (Higgins et al. 2017)"),
-        Family("hvae", "vae", "components.models.vae.family:hvae", "hierarchical VAE, two stochastic layers"),
-        Family("pixelcnn", "autoregressive", "components.models.autoregressive.family:pixelcnn",
-               "PixelCNN, masked convolutions (van den Oord et al. 2016)"),
-        Family("gatedpixelcnn", "autoregressive", "components.models.autoregressive.family:gatedpixelcnn",
-               "Gated PixelCNN, two stacks, class-conditional (van den Oord et al. 2016)"),
-        Family("pixelrnn", "autoregressive", "components.models.autoregressive.family:pixelrnn",
-               "PixelRNN, Row LSTM (van den Oord et al. 2016)"),
-        # translation between two domains (a data pair, not one dataset): components/models/translation/
-        Family("cyclegan", "translation", "components.models.translation.cyclegan:cyclegan",
-               "CycleGAN, unpaired translation with cycle consistency (Zhu et al. 2017)"),
-    ]
-}
+    def build(self, image_shape, num_classes: int, hp: dict | None = None):
+        return self.model(tuple(image_shape), num_classes, self.hyperparameters(hp), **self.options)
 
 
-def get_family(name: str) -> Family:
+_FAMILIES: dict[str, Family] = {}
+_discovered = False
+
+
+def register(family: Family) -> Family:
+    if family.name in _FAMILIES and _FAMILIES[family.name] != family:
+        raise ValueError(f"model family {family.name!r} is registered twice")
+    _FAMILIES[family.name] = family
+    return family
+
+
+def families() -> dict[str, Family]:
+    """Every registered family, in registration order (importing the family modules the first time)."""
+    global _discovered
+    if not _discovered:
+        _discovered = True
+        import components.models as package
+
+        for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+            importlib.import_module(info.name)
+        for ep in importlib.metadata.entry_points(group=ENTRY_POINTS):
+            ep.load()
+    return _FAMILIES
+
+
+def get_family(name: str, where: str = "--family") -> Family:
     try:
-        return FAMILIES[name]
+        return families()[name]
     except KeyError:
-        raise ConfigError(f"unknown model family {name!r}; registered: {', '.join(FAMILIES)}") from None
+        raise ConfigError(f"unknown model family {name!r} (in {where}); registered: {', '.join(families())}") from None

@@ -17,6 +17,8 @@ import torch
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
+from components.models.base import Translator
+from components.models.stored import build as build_model
 from components.training.loop import to_float_images, to_uint8_images
 
 MAX_IMAGES = 1024  # per request, all rows together
@@ -40,14 +42,6 @@ def _bad(msg: str) -> MlflowException:
     return MlflowException(msg, error_code=INVALID_PARAMETER_VALUE)
 
 
-def build_model(spec: dict, weights: Path, device: str = "cpu"):
-    from components.models.registry import get_family
-
-    model = get_family(spec["family"]).build(tuple(spec["image_shape"]), int(spec["num_classes"]), spec["hp"])
-    model.load_state_dict(torch.load(weights, map_location=device, weights_only=True))
-    return model.to(device).eval()
-
-
 def generate(model, n: int, seed: int, label: int | None = None) -> np.ndarray:
     """n images as uint8 NHWC; the same (seed, label) always gives the same images."""
     rng = torch.Generator(device=next(model.parameters()).device).manual_seed(int(seed))
@@ -68,7 +62,7 @@ class GeneratorPyfunc(mlflow.pyfunc.PythonModel):
         fmt = params.get("format") or "array"
         if fmt not in FORMATS:
             raise _bad(f"params.format={fmt!r}: expected one of {FORMATS}")
-        if self.spec["kind"] == "translation":
+        if isinstance(self.model, Translator):
             images = self._translate(model_input, params.get("direction") or "AtoB")
         else:
             images = self._generate(_rows(model_input))
@@ -143,9 +137,11 @@ def signature_and_example(spec: dict):
     from mlflow.models import ModelSignature
     from mlflow.types import ParamSchema, ParamSpec, Schema, TensorSpec
 
+    from components.models.registry import get_family
+
     c, h, w = spec["image_shape"]
     fmt = ParamSpec("format", "string", "array")
-    if spec["kind"] != "translation":
+    if not issubclass(get_family(spec["family"]).model, Translator):
         sig = signature((h, w, c))
         return ModelSignature(inputs=sig.inputs, outputs=sig.outputs, params=ParamSchema([fmt])), {"n": 2, "seed": 0}
 

@@ -55,6 +55,26 @@ def experiment_id(mlflow_client, root: Path, name: str) -> str:
         return found.experiment_id
 
 
+def run_exists(root: Path, run_id: str) -> bool:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client(root).get_run(run_id)
+        return True
+    except MlflowException:
+        return False
+
+
+def log_metrics(mlflow_client, run_id: str, metrics: dict[str, float], step: int = 0) -> None:
+    """All of `metrics` in one request (explicit client: safe from worker threads)."""
+    import time
+
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    mlflow_client.log_batch(run_id, metrics=[Metric(k, float(v), now, step) for k, v in metrics.items()])
+
+
 def ui_command(root: Path, host: str = "127.0.0.1", port: int = defaults.UI_PORT) -> list[str] | None:
     """The `mlflow server` that `genzoo ui` starts over the project's store (None: the store is a server)."""
     uri = tracking_uri(root)

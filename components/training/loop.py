@@ -38,9 +38,10 @@ class LoopConfig:
     seed: int = 0
 
     @classmethod
-    def from_cfg(cls, train_cfg: dict, seed: int) -> "LoopConfig":
+    def from_cfg(cls, train, seed: int, **changes) -> "LoopConfig":
+        """From the run's typed `train` settings; `changes` replace fields (a study trial's own budget)."""
         known = {f for f in cls.__dataclass_fields__ if f != "seed"}
-        return cls(**{k: v for k, v in train_cfg.items() if k in known}, seed=seed)
+        return cls(**{**{k: getattr(train, k) for k in known}, **changes}, seed=seed)
 
 
 @dataclass

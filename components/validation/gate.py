@@ -12,6 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
+from components.config.schema import Validation
 from components.data.store import Dataset
 from components.errors import ValidationFailed
 from components.validation.facts import image_facts
@@ -20,7 +21,7 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 log = logging.getLogger(__name__)
 
 
-def build_expectations(dataset: Dataset, cfg: dict) -> list:
+def build_expectations(dataset: Dataset, cfg: Validation) -> list:
     import great_expectations as gx
 
     E = gx.expectations
@@ -29,16 +30,16 @@ def build_expectations(dataset: Dataset, cfg: dict) -> list:
     n_classes = len(dataset.classes)
     n_train = len(dataset.arrays["train_labels"])
     n_test = len(dataset.arrays["test_labels"])
-    min_share = float(cfg["min_class_fraction"])
-    dup_share = float(cfg["max_duplicate_fraction"])
+    min_share = cfg.min_class_fraction
+    dup_share = cfg.max_duplicate_fraction
     out = [
         E.ExpectColumnValuesToBeInSet(column="height", value_set=[h]),
         E.ExpectColumnValuesToBeInSet(column="width", value_set=[w]),
         E.ExpectColumnValuesToBeInSet(column="channels", value_set=[c]),
         E.ExpectColumnValuesToNotBeNull(column="pixel_min"),
         E.ExpectColumnValuesToBeInSet(column="finite", value_set=[True]),
-        E.ExpectColumnValuesToBeBetween(column="pixel_min", min_value=cfg["value_min"], max_value=cfg["value_max"]),
-        E.ExpectColumnValuesToBeBetween(column="pixel_max", min_value=cfg["value_min"], max_value=cfg["value_max"]),
+        E.ExpectColumnValuesToBeBetween(column="pixel_min", min_value=cfg.value_min, max_value=cfg.value_max),
+        E.ExpectColumnValuesToBeBetween(column="pixel_max", min_value=cfg.value_min, max_value=cfg.value_max),
         E.ExpectColumnValuesToBeInSet(column="label", value_set=list(range(n_classes))),
         # every class present in both splits
         E.ExpectColumnUniqueValueCountToBeBetween(column="split_label", min_value=2 * n_classes, max_value=2 * n_classes),
@@ -72,7 +73,7 @@ def describe_failure(er) -> str:
     return f"{cfg.type}({', '.join(f'{k}={v}' for k, v in kwargs.items())}): " + ", ".join(detail)
 
 
-def validate(dataset: Dataset, cfg: dict, out_dir: Path) -> dict:
+def validate(dataset: Dataset, cfg: Validation, out_dir: Path) -> dict:
     """Run the suite; write result.json and Data Docs under out_dir; raise ValidationFailed on failure."""
     import great_expectations as gx
 

@@ -5,10 +5,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from components import stages
 from components.config import load_config
 from components.data import sources, store
 from components.errors import DataError
+from components.pipeline import runner
+from components.pipeline.context import Context
+from components.pipeline.graph import Node
 from components.validation.gate import validate
 
 
@@ -74,17 +76,17 @@ def test_a_good_folder_becomes_two_datasets_each_validated_by_its_own_suite(tmp_
     project.mkdir()
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     cfg = load_config(project, None, [f"data.pairs.mine.root={folder}"])
-    ctx = stages.Context(cfg, project)
-    assert ctx.members("mine") == ("mine-a", "mine-b")
+    ctx = Context(cfg, project)
+    assert sources.pair_members("mine", cfg.data) == ("mine-a", "mine-b")
     for member, inverted in (("mine-a", False), ("mine-b", True)):
-        res = stages.run_stage(ctx, "prepare", member)
+        res = runner.run(ctx, Node("prepare", member), {})
         assert res["created"] == [member]
         ds = store.read(member, project / "data")
         assert ds.arrays["train_images"].shape == (6, 12, 12, 1) and ds.classes == [f"domain {member[-1].upper()}"]
         assert (ds.arrays["train_images"].mean() > 128) == inverted
-        summary = validate(ds, cfg["validation"], tmp_path / "gate" / member)
+        summary = validate(ds, cfg.validation, tmp_path / "gate" / member)
         assert summary["success"] and summary["dataset"] == member
     # the pair's hash is its members'; changing one member changes it
-    before = stages.Context(cfg, project).dataset_hash("mine")
+    before = Context(cfg, project).dataset_hash("mine")
     np.save(project / "data" / "mine-b" / "test_labels.npy", np.ones(6, np.int64))
-    assert stages.Context(cfg, project).dataset_hash("mine") != before
+    assert Context(cfg, project).dataset_hash("mine") != before

@@ -1,5 +1,6 @@
 import torch
 
+from components.config.schema import Classifier
 from components.data import store
 from components.evaluation import classifier as ref
 
@@ -7,7 +8,7 @@ from components.evaluation import classifier as ref
 def test_reference_classifier_learns_real_digits(mnist5k_data, tmp_path):
     ds = store.read("mnist5k", mnist5k_data)
     x, y = torch.from_numpy(ds.arrays["train_images"]), torch.from_numpy(ds.arrays["train_labels"])
-    model = ref.train_classifier(x, y, 10, {"epochs": 1, "batch_size": 64, "lr": 1e-3, "feature_dim": 32}, seed=0)
+    model = ref.train_classifier(x, y, 10, Classifier(epochs=1, batch_size=64, lr=1e-3, feature_dim=32, min_steps=0), seed=0)
     acc = ref.accuracy(model, torch.from_numpy(ds.arrays["test_images"]), torch.from_numpy(ds.arrays["test_labels"]))
     assert acc > 0.8  # chance is 0.1; one epoch on 4,000 digits
     ref.save(model, tmp_path / "clf.pt")

@@ -24,8 +24,8 @@ def cyclegan_run(prefect_api, tmp_path_factory, mnist5k_data):
 
 def test_both_domains_pass_their_own_suite_and_each_direction_is_measured(cyclegan_run):
     root, summary = cyclegan_run
-    assert summary["pair"]["name"] == "digits2mnist"
-    members = summary["pair"]["members"]
+    assert summary["families"]["cyclegan"]["target"] == "digits2mnist"
+    members = summary["data"]
     assert set(members) == {"uci-digits", "mnist5k"}
     for name, stages in members.items():
         assert stages["validate"]["success"] and stages["validate"]["dataset"] == name

@@ -1,5 +1,6 @@
 """DVC on a real repository in a temp dir: the data pin, the default remote, and `dvc repro` over the stages."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -8,7 +9,9 @@ from pathlib import Path
 
 import yaml
 
+from components.data import sources, store
 from tests.conftest import TINY_PARAMS, registered_versions
+from tests.flows.test_cyclegan import TINY_CYCLEGAN
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -45,19 +48,29 @@ def test_prepared_data_matches_the_pin_and_pushes_to_the_default_remote(tmp_path
 
 
 def test_dvc_repro_runs_the_stages_then_is_up_to_date(tmp_path, mnist5k_data):
+    """dvc.yaml walks the same graph as the flow: a GAN on mnist5k and CycleGAN on the digits2mnist pair, whose
+    data stages are its two member datasets' (mnist5k's once)."""
     repo = new_repo(tmp_path / "pipe", "dvc.yaml")
-    (repo / "params.yaml").write_text(yaml.safe_dump(TINY_PARAMS, sort_keys=False))
+    params = {**TINY_PARAMS, "families": ["nsgan", "cyclegan"],
+              "family": {**TINY_PARAMS["family"], "cyclegan": TINY_CYCLEGAN}}
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     shutil.copytree(REPO / "components", repo / "components", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(mnist5k_data / "mnist5k", repo / "data" / "mnist5k")
+    store.write(sources.fetch("uci-digits", {}), "uci-digits", repo / "data")
     sh(repo, "git", "add", "-A")
     sh(repo, "git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "init")
 
     first = sh(repo, "dvc", "repro")
-    for stage in ("validate", "classifier", "train@nsgan", "evaluate@nsgan", "register@nsgan"):
+    for stage in ("validate", "classifier", "train@nsgan", "evaluate@nsgan", "register@nsgan", "train@cyclegan",
+                  "evaluate@cyclegan", "register@cyclegan"):
         assert f"Running stage '{stage}'" in first.stdout
-    metrics = sh(repo, "dvc", "metrics", "show", "--json").stdout
-    assert "fid_classifier" in metrics
+    for dataset in ("mnist5k", "uci-digits"):  # the pair's data stages are its members'
+        assert (repo / "outputs" / dataset / "classifier" / "stage.json").exists()
+    metrics = json.loads(sh(repo, "dvc", "metrics", "show", "--json").stdout)
+    shown = json.dumps(metrics)
+    assert "fid_classifier" in shown and "fid_classifier_ab" in shown and "label_preservation" in shown
     assert len(registered_versions(repo, "mnist5k-nsgan")) == 1
+    assert len(registered_versions(repo, "digits2mnist-cyclegan")) == 1
 
     second = sh(repo, "dvc", "repro")
     assert "Data and pipelines are up to date" in second.stdout

@@ -40,10 +40,10 @@ def test_flow_trains_evaluates_and_registers_a_champion(ran):
     assert {"evaluation/samples.png", "evaluation/losses.png", "evaluation/metrics.json"} <= artifacts
     assert (root / "outputs/mnist5k/nsgan/evaluate/metrics.json").exists()
 
-    validation = client.get_run(summary["validate"]["run_id"])
+    validation = client.get_run(summary["data"]["mnist5k"]["validate"]["run_id"])
     assert validation.data.metrics["validation_success"] == 1.0
     assert any(a.path == "validation/data_docs" for a in client.list_artifacts(validation.info.run_id, "validation"))
-    clf = client.get_run(summary["classifier"]["run_id"])
+    clf = client.get_run(summary["data"]["mnist5k"]["classifier"]["run_id"])
     assert clf.data.metrics["test_accuracy"] > 0.5
 
 

@@ -10,7 +10,7 @@ from components.errors import ConfigError
 from components.models.base import StepContext
 from components.models.gan import games
 from components.models.gan.networks import DCGANDiscriminator, DCGANGenerator, MinibatchDiscrimination
-from components.models.registry import FAMILIES, get_family
+from components.models.registry import families, get_family
 
 GAMES = ["mmgan", "nsgan", "mlgan", "lsgan", "wgan", "wgangp", "dragan", "began"]
 TINY = {"z_dim": 8, "width": 0.125}
@@ -30,7 +30,7 @@ def _moved(before, net):
 
 
 def test_registry_lists_all_eight_games():
-    assert [f for f in FAMILIES if FAMILIES[f].kind == "gan"] == GAMES
+    assert [f for f in families() if families()[f].kind == "gan"] == GAMES
     with pytest.raises(ConfigError, match="unknown model family 'nope'"):
         get_family("nope")
 

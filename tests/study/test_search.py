@@ -28,8 +28,8 @@ def test_unknown_dimension_is_rejected_by_name():
 
 
 def test_dimensions_a_family_lacks_are_skipped():
-    from components.defaults import DEFAULTS
+    from components.defaults import family_defaults
 
-    vae = search.sample("vae", 0, 0, SPACE, set(DEFAULTS["family"]["vae"]))
+    vae = search.sample("vae", 0, 0, SPACE, set(family_defaults()["vae"]))
     assert set(vae) == {"lr"}
-    assert set(search.sample("wgan", 0, 0, SPACE, set(DEFAULTS["family"]["wgan"]))) == set(SPACE)
+    assert set(search.sample("wgan", 0, 0, SPACE, set(family_defaults()["wgan"]))) == set(SPACE)

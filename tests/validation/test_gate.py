@@ -3,12 +3,12 @@ import json
 import numpy as np
 import pytest
 
-from components import defaults
+from components.config.schema import Validation
 from components.data import store
 from components.errors import ValidationFailed
 from components.validation.gate import validate
 
-CFG = defaults.DEFAULTS["validation"]
+CFG = Validation()
 
 
 @pytest.fixture

@@ -17,18 +17,40 @@ from components.errors import ConfigError
 from components.models import likelihoods as lik
 from components.models.autoregressive.layers import GatedLayer, MaskedConv2d, RowLSTM
 from components.models.base import GenerativeModel, StepContext
+from components.models.registry import Family, hyperparameters, register
 
 
-class Autoregressive(GenerativeModel):
+@hyperparameters
+class PixelCnnHp:
+    levels: int = 2  # 2 = binarised pixels, 256 = 8-bit
+    lr: float = 1e-3
+    hidden: int = 32
+    layers: int = 5
+    width: float = 1.0
+
+
+@hyperparameters
+class GatedPixelCnnHp(PixelCnnHp):
+    kernel: int = 3
+    conditional: bool = True
+
+
+@hyperparameters
+class PixelRnnHp(PixelCnnHp):
+    layers: int = 2
+
+
+class Autoregressive(lik.LikelihoodScored, GenerativeModel):
     kind = "autoregressive"
+    pixel_by_pixel = True
 
     def __init__(self, image_shape, num_classes, hp):
         super().__init__(image_shape, num_classes, hp)
         self.levels = int(hp["levels"])
         if self.levels < 2:
             raise ConfigError(f"levels={self.levels}: at least 2 (2 = binarised pixels, 256 = 8-bit)")
-        self.conditional = bool(hp.get("conditional", False))
-        self.hidden = max(1, round(int(hp["hidden"]) * float(hp.get("width", 1.0))))
+        self.conditional = bool(hp.get("conditional", False))  # only the gated variant has labels
+        self.hidden = max(1, round(int(hp["hidden"]) * float(hp["width"])))
 
     # subclasses: logits of every pixel channel given the (causally masked) image, (N, levels, C, H, W)
     def logits(self, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
@@ -168,13 +190,7 @@ class PixelRNN(Autoregressive):
         return self._to_logits(self.out(h))
 
 
-def pixelcnn(image_shape, num_classes, hp):
-    return PixelCNN(image_shape, num_classes, hp)
-
-
-def gatedpixelcnn(image_shape, num_classes, hp):
-    return GatedPixelCNN(image_shape, num_classes, hp)
-
-
-def pixelrnn(image_shape, num_classes, hp):
-    return PixelRNN(image_shape, num_classes, hp)
+register(Family("pixelcnn", PixelCNN, PixelCnnHp(), "PixelCNN, masked convolutions (van den Oord et al. 2016)"))
+register(Family("gatedpixelcnn", GatedPixelCNN, GatedPixelCnnHp(),
+                "Gated PixelCNN, two stacks, class-conditional (van den Oord et al. 2016)"))
+register(Family("pixelrnn", PixelRNN, PixelRnnHp(), "PixelRNN, Row LSTM (van den Oord et al. 2016)"))

@@ -13,8 +13,17 @@ from torch import nn
 
 from components.errors import ConfigError
 from components.models.base import StepContext
-from components.models.gan.family import GAN
+from components.models.gan.family import GAN, GanHp
 from components.models.gan.games import NS
+from components.models.registry import Family, hyperparameters, register
+
+
+@hyperparameters
+class BeganHp(GanHp):
+    gamma: float = 0.75  # diversity ratio: the equilibrium E[L(G(z))] = gamma E[L(x)]
+    lambda_k: float = 0.001  # learning rate of k
+    code_dim: int = 64  # the autoencoder's bottleneck
+    lr: float = 1e-4
 
 
 class AutoencoderDiscriminator(nn.Module):
@@ -34,7 +43,7 @@ class AutoencoderDiscriminator(nn.Module):
 
 class BEGAN(GAN):
     def __init__(self, image_shape, num_classes, hp):
-        if int(hp.get("minibatch_kernels", 0)) or int(hp.get("unrolled_steps", 0)):
+        if int(hp["minibatch_kernels"]) or int(hp["unrolled_steps"]):
             raise ConfigError("began: minibatch discrimination and unrolling apply to games with a scalar "
                               "discriminator; set minibatch_kernels=0 and unrolled_steps=0")
         super().__init__(image_shape, num_classes, hp, NS)  # NS is unused: train_step below is the game
@@ -68,5 +77,5 @@ class BEGAN(GAN):
         return out
 
 
-def began(image_shape, num_classes, hp):
-    return BEGAN(image_shape, num_classes, hp)
+register(Family("began", BEGAN, BeganHp(),
+                "boundary-equilibrium GAN, autoencoder discriminator (Berthelot et al. 2017)"))

@@ -1,10 +1,13 @@
 """A GAN as a GenerativeModel: one D step per loop step, one G step every `disc_iters` steps (as Mimicry).
 
 The game (games.py) is the only thing that differs between families; the architecture (`arch`), minibatch
-discrimination (`minibatch_kernels` > 0) and unrolling (`unrolled_steps` > 0) are options of any game.
+discrimination (`minibatch_kernels` > 0) and unrolling (`unrolled_steps` > 0) are options of any game. Adding a
+game is one `Game(...)` in games.py and one `register(...)` line at the bottom of this file.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 import torch
 from torch.func import functional_call
@@ -13,6 +16,36 @@ from components.errors import ConfigError
 from components.models.base import GenerativeModel, StepContext
 from components.models.gan import games
 from components.models.gan.networks import ARCHITECTURES, add_minibatch_discrimination
+from components.models.registry import Family, hyperparameters, register
+
+
+@hyperparameters
+class GanHp:
+    """What every game shares: Lucic et al. 2018's setup (z ~ U(-1,1) of 64 dims, Adam); the study searches lr,
+    beta1, disc_iters and disc_batch_norm around these."""
+
+    arch: Literal["infogan", "dcgan"] = "infogan"  # components/models/gan/networks.py
+    z_dim: int = 64
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    disc_iters: int = 1  # discriminator steps per generator step
+    disc_batch_norm: bool = True
+    minibatch_kernels: int = 0  # > 0: minibatch discrimination (Salimans et al. 2016) with this many kernels
+    minibatch_kernel_dim: int = 5
+    unrolled_steps: int = 0  # > 0: unrolled GAN (Metz et al. 2017), the generator looks k D steps ahead
+    unroll_backprop: bool = True
+    width: float = 1.0  # channel multiplier of both networks (tests use tiny ones)
+
+
+@hyperparameters
+class ClippedHp(GanHp):
+    clip: float = 0.01  # critic weights are clamped to [-clip, clip] after each step
+
+
+@hyperparameters
+class PenaltyHp(GanHp):
+    gp_lambda: float = 10.0  # weight of the gradient penalty
 
 
 class GAN(GenerativeModel):
@@ -20,22 +53,20 @@ class GAN(GenerativeModel):
 
     def __init__(self, image_shape, num_classes, hp, game: games.Game):
         super().__init__(image_shape, num_classes, hp)
-        if hp["arch"] not in ARCHITECTURES:
-            raise ConfigError(f"arch={hp['arch']!r}: expected one of {', '.join(ARCHITECTURES)}")
         gen_cls, disc_cls = ARCHITECTURES[hp["arch"]]
         self.z_dim = int(hp["z_dim"])
-        width = float(hp.get("width", 1.0))
+        width = float(hp["width"])
         self.G = gen_cls(image_shape, self.z_dim, width=width)
         self.D = self.build_discriminator(disc_cls, image_shape, width)
         self.game = game
-        self.unrolled_steps = int(hp.get("unrolled_steps", 0))
+        self.unrolled_steps = int(hp["unrolled_steps"])
         if self.unrolled_steps and (game.penalty_points or game.clip_weights):
             raise ConfigError("unrolled_steps > 0 needs a game without gradient penalty or clipping "
                               "(the unrolled critic would need third-order gradients / non-smooth steps)")
 
     def build_discriminator(self, disc_cls, image_shape, width):
         disc = disc_cls(image_shape, batch_norm=bool(self.hp["disc_batch_norm"]), width=width)
-        if int(self.hp.get("minibatch_kernels", 0)) > 0:
+        if int(self.hp["minibatch_kernels"]) > 0:
             add_minibatch_discrimination(disc, int(self.hp["minibatch_kernels"]), int(self.hp["minibatch_kernel_dim"]))
         return disc
 
@@ -83,7 +114,7 @@ class GAN(GenerativeModel):
         With `backprop` (hp["unroll_backprop"], default on) the generator's gradient flows through those k
         steps, i.e. it anticipates how D will react; the real D is left untouched (a functional copy).
         """
-        backprop = bool(self.hp.get("unroll_backprop", True)) if backprop is None else backprop
+        backprop = bool(self.hp["unroll_backprop"]) if backprop is None else backprop
         lr = float(self.hp["lr"])
         params = {k: v.detach().requires_grad_(True) for k, v in self.D.named_parameters()}
         buffers = {k: v.clone() for k, v in self.D.named_buffers()}  # BN statistics: the copy's own
@@ -109,16 +140,16 @@ class GAN(GenerativeModel):
             self.G.train(was_training)
 
 
-def _builder(game: games.Game):
-    def build(image_shape, num_classes, hp):
-        return GAN(image_shape, num_classes, hp, game)
-    return build
-
-
-mmgan = _builder(games.MM)
-nsgan = _builder(games.NS)
-mlgan = _builder(games.ML)
-lsgan = _builder(games.LS)
-wgan = _builder(games.WGAN)
-wgangp = _builder(games.WGAN_GP)
-dragan = _builder(games.DRAGAN)
+# The games of Lucic et al. 2018 on the same networks; wgan/wgangp use a few more critic steps, as their papers.
+register(Family("mmgan", GAN, GanHp(), "minimax GAN (Goodfellow et al. 2014)", {"game": games.MM}))
+register(Family("nsgan", GAN, GanHp(), "non-saturating GAN (Goodfellow et al. 2014)", {"game": games.NS}))
+register(Family("mlgan", GAN, GanHp(), "maximum-likelihood game (Goodfellow 2014, distinguishability criteria)",
+                {"game": games.ML}))
+register(Family("lsgan", GAN, GanHp(), "least-squares GAN (Mao et al. 2017)", {"game": games.LS}))
+register(Family("wgan", GAN, ClippedHp(disc_iters=5, lr=5e-5), "Wasserstein GAN, weight clipping (Arjovsky et al. 2017)",
+                {"game": games.WGAN}))
+# a per-sample gradient penalty is ill-defined across a batch-normalised critic (Gulrajani et al.)
+register(Family("wgangp", GAN, PenaltyHp(disc_iters=5, disc_batch_norm=False, lr=1e-4),
+                "Wasserstein GAN, gradient penalty (Gulrajani et al. 2017)", {"game": games.WGAN_GP}))
+register(Family("dragan", GAN, PenaltyHp(disc_batch_norm=False),
+                "DRAGAN, gradient penalty around the data (Kodali et al. 2017)", {"game": games.DRAGAN}))

@@ -2,8 +2,8 @@
 discriminator's raw outputs, plus, for some, a gradient penalty or weight clipping on the discriminator.
 
 Everything else (networks, optimiser, training step) is shared, so a comparison isolates the game. Adding a
-game is one `Game(...)` here and one entry in components/models/registry.py. BEGAN changes the discriminator
-itself (an autoencoder) and lives in began.py.
+game is one `Game(...)` here and one `register(...)` line in family.py. BEGAN changes the discriminator itself
+(an autoencoder) and lives in began.py.
 """
 
 from __future__ import annotations

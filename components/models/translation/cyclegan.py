@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from components.models.base import GenerativeModel, StepContext
+from components.models.registry import Family, hyperparameters, register
 from components.models.translation.networks import patch_discriminator, patch_layers, resnet_generator
 
 DIRECTIONS = ("AtoB", "BtoA")
@@ -133,10 +134,22 @@ class CycleGAN(GenerativeModel):
         g = self.g_ab if direction == "AtoB" else self.g_ba
         return (g(x * 2 - 1) + 1) / 2
 
-    @torch.no_grad()
-    def sample(self, n: int, rng: torch.Generator, labels: torch.Tensor | None = None) -> torch.Tensor:
-        raise NotImplementedError("a translation model maps images; call translate(images, direction)")
+
+# Zhu et al. 2017's defaults (lambda 10, identity 0.5 lambda, pool 50, Adam 2e-4 / 0.5, linear decay over the second
+# half); networks narrower than their 256-px ones (64 wide, 9 blocks) for 28x28 digits
+@hyperparameters
+class CycleGanHp:
+    gen_width: int = 16
+    disc_width: int = 32
+    blocks: int = 3
+    cycle_lambda: float = 10.0
+    identity: float = 0.5
+    pool_size: int = 50
+    lr: float = 2e-4
+    beta1: float = 0.5
+    decay_start: float = 0.5
+    channels_a: int = 1  # set from the pair's data: the first channels_a channels of a row are domain A
 
 
-def cyclegan(image_shape, num_classes: int, hp: dict) -> CycleGAN:
-    return CycleGAN(image_shape, num_classes, hp)
+register(Family("cyclegan", CycleGAN, CycleGanHp(),
+                "CycleGAN, unpaired translation with cycle consistency (Zhu et al. 2017)"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -17,6 +18,7 @@ import torch.nn.functional as F
 from components.errors import ConfigError
 from components.models import likelihoods as lik
 from components.models.base import GenerativeModel, StepContext
+from components.models.registry import Family, hyperparameters, register
 from components.models.vae.networks import Decoder, Encoder, GaussianMLP
 
 LOG_2PI = math.log(2 * math.pi)
@@ -34,16 +36,30 @@ def kl_standard_normal(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor
     return 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).sum(-1)
 
 
-class VAE(GenerativeModel):
+@hyperparameters
+class VaeHp:
+    z_dim: int = 32
+    beta: float = 1.0  # weight of the KL term while training; the reported ELBO always uses 1
+    conditional: bool = False
+    likelihood: Literal["bernoulli", "logistic"] = "bernoulli"  # binarised pixels, or 8-bit (discretised logistic)
+    lr: float = 1e-3
+    width: float = 1.0
+
+
+@hyperparameters
+class HvaeHp(VaeHp):
+    z2_dim: int = 16
+    hidden: int = 256
+
+
+class VAE(lik.LikelihoodScored, GenerativeModel):
     kind = "vae"
 
     def __init__(self, image_shape, num_classes, hp):
         super().__init__(image_shape, num_classes, hp)
-        if hp["likelihood"] not in ("bernoulli", "logistic"):
-            raise ConfigError(f"likelihood={hp['likelihood']!r}: expected bernoulli (binarised pixels) or logistic")
         self.z_dim, self.beta = int(hp["z_dim"]), float(hp["beta"])
         self.conditional, self.bernoulli = bool(hp["conditional"]), hp["likelihood"] == "bernoulli"
-        width, c = float(hp.get("width", 1.0)), image_shape[0]
+        width, c = float(hp["width"]), image_shape[0]
         cond = num_classes if self.conditional else 0
         self.encoder = Encoder(image_shape, 2 * self.z_dim, cond, width)
         self.decoder = Decoder(image_shape, self.latent_for_decoder() + cond, c if self.bernoulli else 2 * c, width)
@@ -192,11 +208,11 @@ class HierarchicalVAE(VAE):
     on the one-sample Monte Carlo ELBO."""
 
     def __init__(self, image_shape, num_classes, hp):
-        if hp.get("conditional"):
+        if hp["conditional"]:
             raise ConfigError("hvae is unconditional; use cvae for labels")
         super().__init__(image_shape, num_classes, hp)
         self.z2_dim = int(hp["z2_dim"])
-        hidden = max(2, round(int(hp["hidden"]) * float(hp.get("width", 1.0))))
+        hidden = max(2, round(int(hp["hidden"]) * float(hp["width"])))
         self.q_z2 = GaussianMLP(self.z_dim, self.z2_dim, hidden)
         self.p_z1 = GaussianMLP(self.z2_dim, self.z_dim, hidden)
 
@@ -227,9 +243,7 @@ class HierarchicalVAE(VAE):
         return self.decode(mean1, None)
 
 
-def vae(image_shape, num_classes, hp):
-    return VAE(image_shape, num_classes, hp)
-
-
-def hvae(image_shape, num_classes, hp):
-    return HierarchicalVAE(image_shape, num_classes, hp)
+register(Family("vae", VAE, VaeHp(), "convolutional VAE (Kingma & Welling 2014)"))
+register(Family("cvae", VAE, VaeHp(conditional=True), "conditional VAE, label-conditioned (Sohn et al. 2015)"))
+register(Family("betavae", VAE, VaeHp(beta=4.0, z_dim=10), "beta-VAE, beta x KL (Higgins et al. 2017)"))
+register(Family("hvae", HierarchicalVAE, HvaeHp(), "hierarchical VAE, two stochastic layers"))

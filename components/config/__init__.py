@@ -1,0 +1,6 @@
+"""The run configuration: typed defaults (schema.py) and how params.yaml and `--set` layer over them (load.py)."""
+
+from components.config.load import deep_merge, load_config
+from components.config.schema import Config
+
+__all__ = ["Config", "deep_merge", "load_config"]

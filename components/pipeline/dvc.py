@@ -1,0 +1,125 @@
+"""The stage graph as DVC sees it: dvc.yaml is rendered from graph.STAGES (`python -m components.pipeline.dvc
+> dvc.yaml`; a test keeps the file in step), and each stage leaves a small index under outputs/dvc/ for DVC to
+track: the stage's results ({target: result}), and per family the evaluation's metrics for `dvc metrics`.
+
+DVC's view is deliberately coarse (all of params.yaml, whole code packages): it decides when to call a stage,
+and the stage's own key (pipeline/keys.py) decides whether anything really runs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from components import defaults
+from components.pipeline import keys
+from components.pipeline.graph import STAGES, Node, plan
+
+log = logging.getLogger(__name__)
+INDEX_DIR = f"{defaults.OUTPUTS_DIR}/dvc"
+ITEM = "${item}"
+
+
+def index_name(stage: str, family: str | None = None) -> str:
+    return f"{INDEX_DIR}/{stage}@{family}.json" if family else f"{INDEX_DIR}/{stage}.json"
+
+
+def metrics_name(family: str) -> str:
+    return f"{INDEX_DIR}/metrics@{family}.json"
+
+
+def code_deps(stage: str) -> list[str]:
+    """The packages (or top-level modules) holding the code the stage's key covers; per-family stages add every
+    family's package, since dvc.yaml's foreach cannot narrow them."""
+    spec = STAGES[stage]
+    deps = set()
+    for f in keys.closure(*spec.modules()):
+        rel = f.relative_to(keys.ROOT)
+        deps.add(rel.as_posix() if len(rel.parts) == 2 else "/".join(rel.parts[:2]))
+    if spec.per_family:
+        deps.add(f"{keys.PACKAGE}/models")
+    return sorted(deps - {f"{keys.PACKAGE}/__init__.py"})
+
+
+def render() -> str:
+    lines = ["# Rendered from components/pipeline/graph.py by `python -m components.pipeline.dvc > dvc.yaml`:",
+             "# edit the graph, not this file (tests/pipeline/test_dvc_yaml.py keeps them in step). Each stage runs",
+             "# `genzoo stage`, whose own key decides whether anything is recomputed; data/ is pinned by data.dvc.",
+             "stages:"]
+    for name, spec in STAGES.items():
+        if not spec.in_dvc_yaml:
+            continue
+        fam = ITEM if spec.per_family else None
+        deps = ["data", *code_deps(name)]
+        deps += [index_name(u, fam if STAGES[u].per_family else None) for u in spec.inputs if STAGES[u].in_dvc_yaml]
+        body = [f"cmd: genzoo stage {name}" + (f" --family {ITEM}" if fam else ""), "deps:",
+                *[f"  - {d}" for d in deps], "params:", "  - params.yaml:", "outs:",
+                f"  - {index_name(name, fam)}:", "      cache: false"]
+        if name == "evaluate":
+            body += ["metrics:", f"  - {metrics_name(ITEM)}:", "      cache: false"]
+        indent = "      " if fam else "    "
+        lines += [f"  {name}:"] + (["    foreach: ${families}", "    do:"] if fam else [])
+        lines += [indent + b for b in body] + [""]
+    return "\n".join(lines)
+
+
+def write_index(root: Path, results: dict[Node, dict]) -> None:
+    """outputs/dvc/<stage>[@family].json for every stage that ran, and the evaluation metrics per family."""
+    grouped: dict[tuple[str, str | None], dict] = {}
+    for node, result in results.items():
+        grouped.setdefault((node.stage, node.family), {})[node.target] = result
+    folder = root / INDEX_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    for (stage, family), by_target in grouped.items():
+        if not STAGES[stage].in_dvc_yaml:
+            continue
+        _write(root / index_name(stage, family), by_target)
+        if stage == "evaluate":
+            (result,) = by_target.values()
+            _write(root / metrics_name(family), result["metrics"])
+
+
+def _write(path: Path, obj) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+    tmp.replace(path)
+
+
+def run_stage(ctx, stage: str, family: str | None = None) -> dict[str, dict]:
+    """What `genzoo stage NAME [--family F]` (dvc.yaml's command) does: the stage on every target the run needs,
+    each with its upstream results read from their markers; then the stage's index for DVC."""
+    from components.pipeline import runner
+
+    nodes = [n for n in plan(ctx.cfg) if n.stage == stage and (family is None or n.family == family)]
+    if STAGES[stage].per_family and family is None:
+        raise ValueError(f"stage {stage} runs per family: give --family")
+    if STAGES[stage].per_family and not nodes:
+        nodes = [n for n in plan(ctx.cfg, [family]) if n.stage == stage]
+    results = {n: runner.run(ctx, n) for n in nodes}
+    if ctx.root.joinpath("dvc.yaml").exists():
+        write_index(ctx.root, results)
+    return {n.label: r for n, r in results.items()}
+
+
+def record(ctx, results: dict[Node, dict]) -> bool:
+    """After a flow run that used params.yaml as it is: write the index and `dvc commit` the stages it ran, so
+    `dvc status` and `dvc repro` see them as current (dvc.lock records params.yaml's values)."""
+    from components.config import load_config
+    from components.versioning import dvc
+
+    root = ctx.root
+    if not (root / "dvc.yaml").exists() or not (root / ".dvc").is_dir() or ctx.cfg != load_config(root):
+        return False
+    write_index(root, results)
+    targets = sorted({n.stage if n.family is None else f"{n.stage}@{n.family}"
+                      for n in results if STAGES[n.stage].in_dvc_yaml})
+    proc = dvc(root, "commit", "--force", "--quiet", *targets)
+    if proc.returncode != 0:
+        log.warning("dvc commit failed; `dvc repro` will rerun the stages: %s", proc.stderr.strip()[-500:])
+        return False
+    return True
+
+
+if __name__ == "__main__":
+    print(render(), end="")

@@ -1,0 +1,36 @@
+"""classifier: train the dataset's reference classifier and cache the real test split's features in it: the
+fast feature space every *_classifier metric is measured in, and its floor (real training images vs test)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def run(ctx, node, out: Path, inputs: dict) -> dict:
+    import mlflow
+    import torch
+
+    from components.evaluation import classifier as ref
+    from components.evaluation import samples
+    from components.tracking import store as tstore
+
+    dataset, ccfg, ecfg = node.target, ctx.cfg.classifier, ctx.cfg.eval
+    ds = ctx.tensors(dataset)
+    tstore.setup(ctx.root, dataset)
+    with mlflow.start_run(run_name=f"classifier-{dataset}", tags=ctx.tags(dataset, None, "classifier")) as run:
+        mlflow.log_params({f"classifier.{k}": v for k, v in ccfg.model_dump().items()})
+        model = ref.train_classifier(ds["train_x"], ds["train_y"], len(ds["classes"]), ccfg, ctx.cfg.seed,
+                                     ctx.cfg.train.device)
+        acc = ref.accuracy(model, ds["test_x"], ds["test_y"])
+        ref.save(model, out / "model.pt")
+        real = ref.features(model, ds["test_x"], ecfg.batch_size)
+        torch.save(real, out / "test_features.pt")
+        floor = samples.classifier_floor(model, real, ds["train_x"], ecfg, ctx.cfg.seed)
+        result = {"test_accuracy": acc, "model": str(out / "model.pt"), "features": str(out / "test_features.pt"),
+                  **floor}
+        mlflow.log_metrics({"test_accuracy": acc, **floor})
+        (out / "metrics.json").write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+        mlflow.log_artifact(str(out / "metrics.json"))
+    return {**result, "feature_space": f"classifier:{ctx.key(node)[:12]}", "run_id": run.info.run_id,
+            "files": [str(out / "model.pt"), str(out / "test_features.pt")]}

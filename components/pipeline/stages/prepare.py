@@ -1,0 +1,31 @@
+"""prepare: materialise data/<dataset>/ from its source; existing copies are kept (DVC pins them, not this)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from components import defaults
+from components.data import sources, store
+
+log = logging.getLogger(__name__)
+
+
+def run(ctx, node, out: Path, inputs: dict) -> dict:
+    """Asking for one embedded dataset materialises all of them: together they are the data/ data.dvc pins."""
+    from components.versioning import sync_data_pin
+
+    dataset = node.target
+    names = list(defaults.EMBEDDED_DATASETS) if dataset in defaults.EMBEDDED_DATASETS else [dataset]
+    created = []
+    for name in names:
+        if not (ctx.data_dir / name).exists():
+            log.info("materialising %s into %s", name, ctx.data_dir / name)
+            store.write(sources.fetch(name, ctx.cfg.data), name, ctx.data_dir)
+            created.append(name)
+    pin = sync_data_pin(ctx.root, ctx.data_dir) if created else "unchanged"
+    if created:
+        ctx.data_changed(dataset)
+    path = ctx.data_dir / dataset
+    return {"dataset": dataset, "path": str(path), "hash": ctx.dataset_hash(dataset), "created": created,
+            "data_pin": pin, "files": [str(path)]}

@@ -1,0 +1,20 @@
+"""train: the family's model on its target, through the one train-and-log path (training/tracked.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def run(ctx, node, out: Path, inputs: dict) -> dict:
+    from components.training.loop import LoopConfig
+    from components.training.tracked import train_and_log
+
+    trained = train_and_log(ctx.root, node.family, node.target, ctx.tensors(node.target), ctx.cfg.hp(node.family),
+                            LoopConfig.from_cfg(ctx.cfg.train, ctx.cfg.seed), ctx.checkpoint_dir(node),
+                            tags=ctx.tags(node.target, node.family, "train"), params={"profile": ctx.cfg.profile},
+                            save_to=out)
+    if trained.run_id is None:  # another torchrun rank: it trained its share and stores nothing
+        return {}
+    return {"run_id": trained.run_id, "steps": trained.loop.steps, "resumed_from": trained.loop.resumed_from,
+            "world_size": len(trained.digests), "rank_digests": trained.digests, "model_dir": str(out),
+            "model": str(out / "model.pt"), "files": [str(out / "model.pt"), str(out / "model.json")]}

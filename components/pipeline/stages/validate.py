@@ -1,0 +1,35 @@
+"""validate: the Great Expectations gate. A failure is recorded in MLflow and stops the run before training."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def run(ctx, node, out: Path, inputs: dict) -> dict:
+    import mlflow
+
+    from components.data import store
+    from components.errors import ValidationFailed
+    from components.tracking import store as tstore
+    from components.validation.gate import validate as run_gate
+
+    dataset = node.target
+    ds = store.read(dataset, ctx.data_dir)
+    tstore.setup(ctx.root, dataset)
+    with mlflow.start_run(run_name=f"validate-{dataset}", tags=ctx.tags(dataset, None, "validate")) as run:
+        try:
+            summary = run_gate(ds, ctx.cfg.validation, out)
+            failure = None
+        except ValidationFailed as exc:
+            summary, failure = json.loads((out / "summary.json").read_text()), exc
+        mlflow.log_metrics({"validation_success": float(summary["success"]),
+                            "validation_rows": summary["rows"],
+                            "validation_failed_expectations": len(summary["failed"])})
+        mlflow.log_artifact(str(out / "result.json"), "validation")
+        mlflow.log_artifact(str(out / "summary.json"), "validation")
+        mlflow.log_artifacts(str(out / "data_docs"), "validation/data_docs")
+        if failure is not None:
+            mlflow.set_tag("genzoo.validation", "failed")
+            raise failure
+    return {**summary, "run_id": run.info.run_id, "files": [summary["result_json"]]}

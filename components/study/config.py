@@ -1,0 +1,22 @@
+"""A study's configuration: the run configuration, with datasets and families given on the command line
+replacing study.datasets / study.families, checked before anything starts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from components.config import Config, load_config
+from components.errors import ConfigError
+
+
+def study_config(root: Path | None, profile: str | None, overrides, datasets: list[str] | None = None,
+                 families: list[str] | None = None) -> Config:
+    from components.pipeline.graph import translates
+
+    given = {k: v for k, v in (("datasets", datasets), ("families", families)) if v}
+    cfg = load_config(root, profile, [*(overrides or []), {"study": given}] if given else overrides)
+    for fam in cfg.study.families:
+        if translates(fam):
+            raise ConfigError(f"study.families: {fam} translates between a pair of domains and has no samples "
+                              f"to rank by FID; run it with `genzoo run --families {fam}`")
+    return cfg

@@ -1,0 +1,97 @@
+"""The one train-and-log path: build the family's model -> a resumable MLflow run -> `fit` -> save.
+
+Used by the pipeline's train stage, every study trial and the torchrun entry (through the train stage). It logs
+through an explicit MlflowClient, which is safe from the study's worker threads. A killed run resumes into the
+same MLflow run (its id sits beside the checkpoints); under torchrun only rank 0 logs and saves.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from components.training import distributed
+from components.training.loop import LoopConfig, LoopResult, fit
+
+
+@dataclass
+class Trained:
+    model: torch.nn.Module
+    loop: LoopResult | None  # None when training diverged
+    run_id: str | None  # None on ranks other than 0
+    digests: list[str]  # one parameter digest per rank: equal when the ranks stayed in step
+    diverged: str | None = None  # the TrainingDiverged message, when `allow_divergence` kept it from raising
+
+
+def train_and_log(root: Path, family: str, dataset: str, data: dict, hp: dict, loop: LoopConfig, ckpt_dir: Path,
+                  tags: dict, params: dict | None = None, run_name: str | None = None, save_to: Path | None = None,
+                  on_checkpoint: Callable | None = None, allow_divergence: bool = False) -> Trained:
+    """`allow_divergence`: a NaN/inf loss marks the run FAILED and is returned, not raised (a search's outcome)."""
+    from mlflow.entities import Metric
+
+    from components.errors import TrainingDiverged
+    from components.models import stored
+    from components.models.registry import get_family
+    from components.tracking import store as tstore
+
+    world = distributed.current()
+    fam = get_family(family)
+    hp = {**hp, **data.get("hp", {})}  # a pair adds its domains' channel split
+    torch.manual_seed(loop.seed)
+    model = fam.build((data["train_x"].shape[-1], *data["train_x"].shape[1:3]), len(data["classes"]), hp)
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    if not world.main:  # another rank of a torchrun job: train its share, log nothing, write nothing
+        res = fit(model, data["train_x"], data["train_y"], loop, ckpt_dir, rank=world.rank, world=world.size)
+        return Trained(model, res, None, distributed.gather_digests(model))
+
+    client = tstore.client(root)
+    run_params = {"family": family, "dataset": dataset, "seed": loop.seed, "kind": fam.kind,
+                  **{f"hp.{k}": v for k, v in model.hp.items()},
+                  **{f"train.{k}": v for k, v in dataclasses.asdict(loop).items() if k != "seed"},
+                  "train.world_size": world.size, "train.effective_batch_size": loop.batch_size * world.size,
+                  **(params or {})}
+    run_id = _resume_or_start(client, root, ckpt_dir / "run.json", dataset, tags, run_name or family, run_params)
+
+    def on_log(step: int, means: dict) -> None:
+        now = int(time.time() * 1000)
+        client.log_batch(run_id, metrics=[Metric(f"train/{k}", v, now, step) for k, v in means.items()])
+
+    try:
+        res = fit(model, data["train_x"], data["train_y"], loop, ckpt_dir, on_log=on_log, world=world.size,
+                  on_checkpoint=on_checkpoint)
+        digests = distributed.gather_digests(model)
+    except BaseException as exc:
+        client.set_tag(run_id, "genzoo.failed_stage", tags.get("genzoo.stage", "train"))
+        client.set_terminated(run_id, "FAILED")
+        if allow_divergence and isinstance(exc, TrainingDiverged):
+            return Trained(model, None, run_id, [], diverged=str(exc))
+        raise
+    if save_to is not None:
+        stored.save(model, family, dataset, data, save_to)
+        (save_to / "history.json").write_text(json.dumps(res.history) + "\n")
+    client.log_metric(run_id, "train/steps", res.steps)
+    client.set_terminated(run_id, "FINISHED")
+    return Trained(model, res, run_id, digests)
+
+
+def _resume_or_start(client, root: Path, run_file: Path, experiment: str, tags: dict, name: str,
+                     params: dict) -> str:
+    """The MLflow run recorded beside the checkpoints (a resumed training keeps logging into it), else a new one."""
+    from mlflow.entities import Param
+
+    from components.tracking import store as tstore
+
+    run_id = json.loads(run_file.read_text())["run_id"] if run_file.exists() else None
+    if run_id and tstore.run_exists(root, run_id):
+        client.update_run(run_id, status="RUNNING")
+        return run_id
+    run_id = client.create_run(tstore.experiment_id(client, root, experiment), tags=tags, run_name=name).info.run_id
+    client.log_batch(run_id, params=[Param(k, str(v)) for k, v in params.items()])
+    run_file.write_text(json.dumps({"run_id": run_id}))
+    return run_id

@@ -1,0 +1,66 @@
+import pytest
+
+from components.config import load_config
+from components.errors import ConfigError
+
+
+def test_params_yaml_beats_its_profile_and_set_beats_both(tmp_path):
+    """DEFAULTS <- profile <- params.yaml <- --set: what `dvc exp run -S train.steps=40` relies on."""
+    (tmp_path / "params.yaml").write_text(
+        "train: {batch_size: 32}\nprofiles:\n  quick: {train: {steps: 50, batch_size: 16}}\n"
+        "  full: {train: {steps: 5000}}\n")
+    assert load_config(tmp_path).train.steps == 50
+    assert load_config(tmp_path).train.batch_size == 32  # params.yaml's own key wins over the profile's
+    assert load_config(tmp_path, "full").train.steps == 5000
+    cfg = load_config(tmp_path, "full", ["train.steps=7", "families=nsgan,vae", "eval.inception=true"])
+    assert cfg.train.steps == 7 and cfg.families == ["nsgan", "vae"] and cfg.eval.inception is True
+    assert cfg.train.log_every == 50  # untouched keys keep the schema's default
+    assert cfg.profile == "full" and not hasattr(cfg, "profiles")
+    assert load_config(tmp_path, overrides=["profile=full"]).train.steps == 5000
+
+
+def test_family_overrides_are_checked_against_the_family_and_filled_from_its_defaults(tmp_path):
+    cfg = load_config(tmp_path, overrides=["family.wgan.lr=0.001"])
+    hp = cfg.hp("wgan")
+    assert hp["lr"] == 0.001 and hp["clip"] == 0.01 and hp["disc_iters"] == 5  # wgan's own defaults
+    assert "clip" not in cfg.hp("nsgan")  # only the clipped game has a clip
+
+
+@pytest.mark.parametrize("override, message", [
+    ("train.stepz=60", "--set: unknown key train.stepz; did you mean train.steps?"),
+    ("nosuch.key=1", "--set: unknown key nosuch; known here: classifier, data, dataset"),
+    ("train.steps=abc", "--set: train.steps='abc': input should be a valid integer"),
+    ("train.precision=fp8", "--set: train.precision='fp8': expected one of 'fp32', 'bf16' or 'fp16'"),
+    ("train.device=gpu", "--set: train.device: expected auto, cpu, mps, cuda or cuda:N, got 'gpu'"),
+    ("study.task_runner=spark", "study.task_runner='spark': expected one of 'threads', 'processes', 'dask' or 'ray'"),
+    ("families=nsgan,nosuch", "unknown model family 'nosuch' (in families); registered: "),
+    ("family.nsgan.zdim=3", "unknown key family.nsgan.zdim; did you mean family.nsgan.z_dim?"),
+    ("family.nsgan.arch=resnet", "family.nsgan.arch='resnet': input should be 'infogan' or 'dcgan'"),
+    ("dataset=nosuch", "dataset: unknown dataset 'nosuch': known cifar10, digits2mnist, fashion-mnist"),
+    ("study.train.stepz=1", "study.train"),
+])
+def test_a_bad_key_type_or_choice_is_one_error_naming_it(tmp_path, override, message):
+    with pytest.raises(ConfigError) as err:
+        load_config(tmp_path, overrides=[override])
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_an_error_says_which_file_set_the_key(tmp_path):
+    (tmp_path / "params.yaml").write_text("profiles:\n  quick: {eval: {num_samplez: 5}}\n")
+    with pytest.raises(ConfigError, match=r"^profiles.quick in params.yaml: unknown key eval.num_samplez; "
+                                          r"did you mean eval.num_samples\?"):
+        load_config(tmp_path)
+    (tmp_path / "params.yaml").write_text("seed: lots\n")
+    with pytest.raises(ConfigError, match="^params.yaml: seed='lots'"):
+        load_config(tmp_path)
+
+
+def test_bad_config_is_named(tmp_path):
+    (tmp_path / "params.yaml").write_text("profiles: {quick: {}}\n")
+    with pytest.raises(ConfigError, match="profile 'fast': not in params.yaml's profiles"):
+        load_config(tmp_path, "fast")
+    with pytest.raises(ConfigError, match="expected KEY.PATH=VALUE"):
+        load_config(tmp_path, overrides=["train.steps"])
+    (tmp_path / "params.yaml").write_text("train: [unclosed\n")
+    with pytest.raises(ConfigError, match="params.yaml: not valid YAML"):
+        load_config(tmp_path)

@@ -1,0 +1,60 @@
+"""The `genzoo` command as a new user meets it: a bad configuration is one line on stderr and exit status 2,
+before any Prefect server starts or any MLflow run is written."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import TINY_PARAMS
+
+
+@pytest.fixture(scope="module")
+def empty_project(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("cli")
+    (root / "params.yaml").write_text(yaml.safe_dump(TINY_PARAMS, sort_keys=False))
+    return root
+
+
+def genzoo(root: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PREFECT_"))}
+    env["GENZOO_ROOT"] = str(root)
+    return subprocess.run([sys.executable, "-m", "flows.cli", *args], cwd=root, env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+BAD = {
+    "misspelt key": (["run", "--set", "train.stepz=60"], "unknown key train.stepz; did you mean train.steps?"),
+    "unknown section": (["run", "--set", "nosuch.key=1"], "unknown key nosuch;"),
+    "wrong type": (["run", "--set", "train.steps=abc"], "train.steps='abc': input should be a valid integer"),
+    "unknown precision": (["run", "--set", "train.precision=fp8"], "expected one of 'fp32', 'bf16' or 'fp16'"),
+    "unknown device": (["run", "--set", "train.device=gpu"], "expected auto, cpu, mps, cuda or cuda:N"),
+    "unknown task runner": (["study", "--set", "study.task_runner=spark"],
+                            "expected one of 'threads', 'processes', 'dask' or 'ray'"),
+    "unknown dataset": (["run", "--dataset", "nosuch"], "unknown dataset 'nosuch': known cifar10"),
+    "unknown family": (["run", "--families", "nsgan,nosuch"], "unknown model family 'nosuch'"),
+    "unknown profile": (["run", "--profile", "fast"], "profile 'fast': not in params.yaml's profiles"),
+    "unknown hyperparameter": (["stage", "train", "--family", "nsgan", "--set", "family.nsgan.lrr=1"],
+                               "did you mean family.nsgan.lr?"),
+    "unregistered model": (["serve", "--name", "nosuch"], "models:/nosuch@champion is not in the registry"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_configuration_is_one_line_and_exit_2_before_anything_starts(empty_project, case):
+    args, message = BAD[case]
+    proc = genzoo(empty_project, *args)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("genzoo: error: ") and message in lines[0], proc.stderr
+    assert not (empty_project / "mlflow.db").exists() or case == "unregistered model"  # no run was written
+    assert not list((empty_project / ".genzoo").rglob("*.db"))  # no Prefect server (its database) started
+    assert not (empty_project / "outputs").exists()
+
+
+def test_debug_shows_the_traceback(empty_project):
+    proc = genzoo(empty_project, "--debug", "run", "--set", "train.stepz=60")
+    assert proc.returncode != 0 and "Traceback" in proc.stderr and "ConfigError" in proc.stderr

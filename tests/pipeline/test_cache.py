@@ -1,0 +1,50 @@
+import numpy as np
+
+from components.config import load_config
+from components.pipeline import runner
+from components.pipeline.context import Context
+from components.pipeline.graph import Node
+
+TRAIN = Node("train", "mnist5k", "nsgan")
+
+
+def test_stage_key_follows_its_inputs(project):
+    base = Context(load_config(project)).key(TRAIN)
+    assert base == Context(load_config(project)).key(TRAIN)
+    assert Context(load_config(project, overrides=["train.steps=9"])).key(TRAIN) != base
+    assert Context(load_config(project, overrides=["train.progress=false"])).key(TRAIN) == base  # reporting only
+    # evaluation settings are not training inputs, but they are the evaluation's
+    other_eval = Context(load_config(project, overrides=["eval.num_samples=7"]))
+    evaluate = Node("evaluate", "mnist5k", "nsgan")
+    assert other_eval.key(TRAIN) == base
+    assert other_eval.key(evaluate) != Context(load_config(project)).key(evaluate)
+    # a change in the data changes every key downstream of it
+    labels = project / "data/mnist5k/test_labels.npy"
+    y = np.load(labels)
+    y[0] = (y[0] + 1) % 10
+    np.save(labels, y)
+    assert Context(load_config(project)).key(TRAIN) != base
+
+
+def test_a_stage_is_skipped_only_while_its_outputs_stand(project):
+    ctx = Context(load_config(project))
+    node = Node("validate", "mnist5k")
+    first = runner.run(ctx, node, {"prepare": {}})
+    assert runner.stored(ctx, node) == first
+    assert runner.run(ctx, node, {"prepare": {}}) == first  # stored: not run again
+    (project / "outputs/mnist5k/validate/result.json").unlink()
+    assert runner.stored(ctx, node) is None  # an output is gone: the stage must run again
+    again = runner.run(ctx, node, {"prepare": {}})
+    assert again["run_id"] != first["run_id"]
+    assert runner.stored(Context(load_config(project), force=True), node) is None
+
+
+def test_a_stage_run_on_its_own_reads_its_inputs_or_names_the_missing_one(project):
+    import pytest
+
+    from components.errors import GenzooError
+
+    ctx = Context(load_config(project))
+    with pytest.raises(GenzooError, match=r"train\[mnist5k/nsgan\] needs validate\[mnist5k\], which has no current "
+                                          r"result: run `genzoo stage validate`"):
+        runner.run(ctx, TRAIN)
