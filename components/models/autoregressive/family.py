@@ -43,13 +43,13 @@ class PixelRnnHp(PixelCnnHp):
 class Autoregressive(lik.LikelihoodScored, GenerativeModel):
     kind = "autoregressive"
     pixel_by_pixel = True
+    conditional = False  # only the gated variant takes labels (its hp.conditional)
 
     def __init__(self, image_shape, num_classes, hp):
         super().__init__(image_shape, num_classes, hp)
         self.levels = int(hp["levels"])
         if self.levels < 2:
             raise ConfigError(f"levels={self.levels}: at least 2 (2 = binarised pixels, 256 = 8-bit)")
-        self.conditional = bool(hp.get("conditional", False))  # only the gated variant has labels
         self.hidden = max(1, round(int(hp["hidden"]) * float(hp["width"])))
 
     # subclasses: logits of every pixel channel given the (causally masked) image, (N, levels, C, H, W)
@@ -156,6 +156,7 @@ class GatedPixelCNN(Autoregressive):
     def __init__(self, image_shape, num_classes, hp):
         super().__init__(image_shape, num_classes, hp)
         _grayscale_only("gatedpixelcnn", image_shape)
+        self.conditional = bool(hp["conditional"])
         ncls = num_classes if self.conditional else 0
         self.inp = nn.Conv2d(1, self.hidden, 1)  # per-pixel embedding; the first layer's shifts hide the pixel
         k = int(hp["kernel"])  # the first layer is 7x7, as in the paper
