@@ -180,15 +180,14 @@ def _search_and_report(cfg: Config, root_path: Path, name: str, parents, classif
     summary = report.write(out, trials, best_index, datasets, families, meta)
     summary["states"] = states
     summary["trials"] = trials
-    summary["registered"] = _publish(cfg, root_path, name, parents, trials, best_index, summary, out)
+    summary["registered"] = _publish(cfg, root_path, name, parents, classifiers, trials, best_index, summary, out)
     return summary
 
 
-def _publish(cfg: Config, root: Path, name: str, parents: dict, trials: list[dict], best_index: dict, summary: dict,
-             out: Path) -> dict:
+def _publish(cfg: Config, root: Path, name: str, parents: dict, classifiers: dict, trials: list[dict],
+             best_index: dict, summary: dict, out: Path) -> dict:
     """Log the report to each dataset's study run and register each dataset's winner (once per winner)."""
     from components.tracking import store as tstore
-    from components.tracking.registration import register_model
 
     client = tstore.client(root)
     registered = {}
@@ -207,15 +206,35 @@ def _publish(cfg: Config, root: Path, name: str, parents: dict, trials: list[dic
             best = min((t for t in trials if t["spec"]["dataset"] == ds and t["spec"]["family"] == winner
                         and t["spec"]["index"] == best_index[(ds, winner)] and t["best_fid"] is not None),
                        key=lambda t: t["best_fid"])
-            key = keys.digest([best["key"], cfg.registry.model_dump(), tstore.tracking_uri(root)])
-            ctx = Context(cfg.merged({"dataset": ds, "seed": best["spec"]["seed"]}), root)
-            registered[ds] = cache.cached(
-                out / f"register-{ds}.json", key, root,
-                lambda: register_model(root, ds, winner, Path(best["model_dir"]), best["metrics"],
-                                       best["feature_space"], best["run_id"], cfg.registry,
-                                       ctx.tags(ds, winner, "register")))
+            key = keys.digest([best["key"], cfg.registry.model_dump(), cfg.eval.model_dump(),
+                               tstore.tracking_uri(root)])
+            registered[ds] = cache.cached(out / f"register-{ds}.json", key, root,
+                                          lambda: _register_winner(cfg, root, ds, winner, best, classifiers[ds], out))
         client.set_terminated(runs["study"], "FINISHED")
     return registered
+
+
+def _register_winner(cfg: Config, root: Path, ds: str, winner: str, best: dict, classifier: dict, out: Path) -> dict:
+    """Score the winner under the pipeline's own evaluation protocol (not the study's smaller one), so the champion
+    rule compares it with pipeline-made versions like for like, then register it."""
+    from components.models import stored
+    from components.pipeline.stages.evaluate import score
+    from components.pipeline.stages.register import rescore
+    from components.tracking.registration import register_model
+    from components.training.loop import pick_device
+
+    ctx = Context(cfg.merged({"dataset": ds}), root)
+    device = pick_device(cfg.train.device)
+    node, inputs = Node("register", ds, winner), {"classifier": {ds: classifier}}
+    scored = out / f"winner-{ds}"
+    scored.mkdir(parents=True, exist_ok=True)
+    metrics, _, _, protocol = score(ctx, node, stored.load(Path(best["model_dir"]), str(device)), [classifier],
+                                    scored, device)
+    (scored / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    result = register_model(root, ds, winner, Path(best["model_dir"]), metrics, protocol.tags(), best["run_id"],
+                            cfg.registry, ctx.tags(ds, winner, "register"),
+                            rescore=lambda champion: rescore(ctx, node, inputs, champion))
+    return {**result, "metrics": metrics}
 
 
 def run_study(datasets=None, families=None, profile=None, overrides=None, root=None) -> dict:

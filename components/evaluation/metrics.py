@@ -33,6 +33,18 @@ def inception_score(logits: torch.Tensor, splits: int = 10) -> tuple[float, floa
     return out[KEY_METRIC_ISC_MEAN], out[KEY_METRIC_ISC_STD]
 
 
+def kid(fake: torch.Tensor, real: torch.Tensor, subset_size: int = 1000, subsets: int = 100,
+        seed: int = 0) -> dict[str, float]:
+    """Unbiased KID (Binkowski et al. 2018): mean and std of the polynomial-kernel MMD over random subsets of
+    min(subset_size, both set sizes) rows. Unbiased at any N, unlike FID, so it is the number to trust at small N."""
+    from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, kid_features_to_metric
+
+    size = min(subset_size, len(fake), len(real))
+    out = kid_features_to_metric(fake.double().cpu(), real.double().cpu(), kid_subsets=subsets, kid_subset_size=size,
+                                 kid_degree=3, kid_gamma=None, kid_coef0=1, rng_seed=seed, verbose=False)
+    return {"kid": out[KEY_METRIC_KID_MEAN], "kid_std": out[KEY_METRIC_KID_STD]}
+
+
 def precision_recall(fake: torch.Tensor, real: torch.Tensor, k: int = 3) -> dict[str, float]:
     from torch_fidelity.metric_prc import (KEY_METRIC_F_SCORE, KEY_METRIC_PRECISION, KEY_METRIC_RECALL,
                                            prc_features_to_metric)
@@ -51,29 +63,44 @@ def density_coverage(fake: torch.Tensor, real: torch.Tensor, k: int = 5) -> dict
     return {"density": float(out["density"]), "coverage": float(out["coverage"])}
 
 
+@contextlib.contextmanager
+def full_fp32():
+    """TF32 off for convolutions and matmuls (torch 2.14 leaves cuDNN's on): features are measured in fp32."""
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
 @torch.no_grad()
 def extract(fn: Callable[[torch.Tensor], torch.Tensor | tuple], images_uint8_nhwc: torch.Tensor,
             batch_size: int, device: torch.device) -> list[torch.Tensor]:
-    """Run `fn` over uint8 NHWC images in batches; returns each of its outputs concatenated on the CPU."""
+    """Run `fn` over uint8 NHWC images in batches, in fp32 with TF32 off; returns each of its outputs
+    concatenated on the CPU."""
     from components.training.loop import to_float_images
 
     outs: list[list[torch.Tensor]] = []
-    for i in range(0, len(images_uint8_nhwc), batch_size):
-        res = fn(to_float_images(images_uint8_nhwc[i:i + batch_size]).to(device))
-        res = res if isinstance(res, tuple) else (res,)
-        if not outs:
-            outs = [[] for _ in res]
-        for acc, r in zip(outs, res):
-            acc.append(r.float().cpu())
+    with full_fp32():
+        for i in range(0, len(images_uint8_nhwc), batch_size):
+            res = fn(to_float_images(images_uint8_nhwc[i:i + batch_size]).to(device).float())
+            res = res if isinstance(res, tuple) else (res,)
+            if not outs:
+                outs = [[] for _ in res]
+            for acc, r in zip(outs, res):
+                acc.append(r.float().cpu())
     return [torch.cat(acc) for acc in outs]
 
 
 def sample_quality(real_feats: torch.Tensor, fake_feats: torch.Tensor, space: str, *, prc_k: int, prdc_k: int,
-                   max_prdc: int, real_stats: dict | None = None) -> dict[str, float]:
-    """FID + precision/recall/F1 + density/coverage in one feature space, suffixed with its name."""
+                   max_prdc: int, kid_subset_size: int = 1000, kid_subsets: int = 100,
+                   real_stats: dict | None = None) -> dict[str, float]:
+    """FID + KID + precision/recall/F1 + density/coverage in one feature space, suffixed with its name."""
     real_stats = real_stats or fid_statistics(real_feats)
-    m = {"fid": fid(real_stats, fid_statistics(fake_feats))}
+    m = {"fid": fid(real_stats, fid_statistics(fake_feats)),
+         **kid(fake_feats, real_feats, kid_subset_size, kid_subsets)}
     r, f = real_feats[:max_prdc], fake_feats[:max_prdc]
     m.update(precision_recall(f, r, prc_k))
     m.update(density_coverage(f, r, prdc_k))
-    return {f"{k}_{space}": float(v) for k, v in m.items()}
+    return {(f"{k[:-4]}_{space}_std" if k.endswith("_std") else f"{k}_{space}"): float(v) for k, v in m.items()}

@@ -33,33 +33,56 @@ def save_samples(fake_uint8: torch.Tensor, settings, out: Path) -> Path:
     return plots.save_grid(to_float_images(fake_uint8[: settings.grid_size]), out / "samples.png")
 
 
+def quality_settings(settings) -> dict:
+    return {"prc_k": settings.prc_k, "prdc_k": settings.prdc_k, "max_prdc": settings.max_prdc_samples,
+            "kid_subset_size": settings.kid_subset_size, "kid_subsets": settings.kid_subsets}
+
+
 def quality(real: dict, fake: dict, settings) -> dict[str, float]:
     """Every classifier-space metric of `fake` features against `real` ({"features", "logits"} each)."""
-    m = metrics.sample_quality(real["features"], fake["features"], "classifier", prc_k=settings.prc_k,
-                               prdc_k=settings.prdc_k, max_prdc=settings.max_prdc_samples)
+    m = metrics.sample_quality(real["features"], fake["features"], "classifier", **quality_settings(settings))
     m["is_classifier"], m["is_classifier_std"] = metrics.inception_score(fake["logits"])
     return m
 
 
-def classifier_floor(model: ReferenceClassifier, real: dict, train_x: torch.Tensor, settings, seed: int) -> dict:
-    """N real training images against the test split: the scores a perfect model would get."""
-    n = min(settings.num_samples, len(train_x))
+def classifier_floor(model: ReferenceClassifier, real: dict, train_x: torch.Tensor, settings, seed: int,
+                     n: int | None = None) -> dict:
+    """N real training images (default eval.num_samples) against the test split: what a perfect model would get."""
+    n = min(n or settings.num_samples, len(train_x))
     subset = train_x[torch.randperm(len(train_x), generator=torch.Generator().manual_seed(seed))[:n]]
     m = quality(real, features(model, subset, settings.batch_size), settings)
     m.pop("is_classifier_std")
     return {f"floor_{k}": v for k, v in m.items()}
 
 
-def sample_metrics(model, n: int, classifier: dict, settings, seed: int, device, progress: bool = False,
+def floor_at(n: int, classifier: dict, clf: ReferenceClassifier, real: dict, train_x: torch.Tensor, settings,
+             seed: int, cache_dir: Path) -> dict:
+    """The floor at the same N as the metrics beside it (FID is biased by N), cached per classifier and N."""
+    import hashlib
+    import json
+
+    setting = hashlib.md5(json.dumps(quality_settings(settings), sort_keys=True).encode()).hexdigest()[:8]
+    path = Path(cache_dir) / f"{classifier['feature_space'].replace(':', '-')}-n{n}-s{seed}-{setting}.json"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        floor = classifier_floor(clf, real, train_x, settings, seed, n)
+        path.with_suffix(".tmp").write_text(json.dumps(floor))
+        path.with_suffix(".tmp").replace(path)
+    return json.loads(path.read_text())
+
+
+def sample_metrics(model, n: int, classifier: dict, settings, seed: int, device, train_x: torch.Tensor,
+                   cache_dir: Path, progress: bool = False,
                    inception: Callable[[torch.Tensor], dict] | None = None) -> tuple[dict, torch.Tensor]:
-    """(metrics, the uint8 samples) of `model` on n samples, against the classifier stage's result."""
+    """(metrics, the uint8 samples) of `model` on n samples, against the classifier stage's result; the floor
+    beside them is measured at the same n."""
     n = sample_cap(settings, model, n)  # m["num_samples"] says how many
     started = time.perf_counter()
     fake = generate(model, n, settings.batch_size, seed, device, progress=progress)
     seconds_per_image = (time.perf_counter() - started) / n
     clf, real = load_space(classifier, device)
     m = quality(real, features(clf, fake, settings.batch_size), settings)
-    m.update({k: v for k, v in classifier.items() if k.startswith("floor_")})
+    m.update(floor_at(n, classifier, clf, real, train_x, settings, seed, cache_dir))
     m["num_samples"] = float(n)
     m["sample_seconds_per_image"] = seconds_per_image  # on this run's device, batch eval.batch_size
     if inception is not None:

@@ -57,4 +57,9 @@ class LikelihoodScored:
         raise NotImplementedError
 
     def extra_metrics(self, images: torch.Tensor, labels: torch.Tensor, settings, seed: int) -> dict[str, float]:
-        return self.likelihood_metrics(images, labels, settings.iwae_k, max(1, settings.batch_size // 5), seed=seed)
+        """The likelihoods on `images` (their count logged beside them); a class-conditional model's are
+        log p(x | y), named `..._given_label` so they never sit in a column of unconditional ones."""
+        m = self.likelihood_metrics(images, labels, settings.iwae_k, max(1, settings.batch_size // 5), seed=seed)
+        if getattr(self, "conditional", False):
+            m = {(k if k == "iwae_k" else f"{k}_given_label"): v for k, v in m.items()}
+        return {**m, "likelihood_images": float(len(images))}

@@ -47,7 +47,8 @@ STAGES: dict[str, Stage] = {s.name: s for s in [
     Stage("train", train.run, ("validate",), ("train", "hp", "seed", "profile"), per_family=True, tracked=True),
     Stage("evaluate", evaluate.run, ("classifier", "train"), ("eval", "seed", "train.device"), per_family=True,
           tracked=True),
-    Stage("register", register.run, ("evaluate",), ("registry",), per_family=True, tracked=True),
+    # register receives the classifiers too: a champion measured under another protocol is re-scored here
+    Stage("register", register.run, ("classifier", "evaluate"), ("registry",), per_family=True, tracked=True),
 ]}
 DATA_STAGES = tuple(s for s, spec in STAGES.items() if not spec.per_family)
 FAMILY_STAGES = tuple(s for s, spec in STAGES.items() if spec.per_family)

@@ -123,13 +123,15 @@ def _train_and_score(ctx: Context, spec: TrialSpec, key: str, out: Path, parent_
     curve: list[list[float]] = json.loads(curve_file.read_text()) if curve_file.exists() else []
 
     def score(step: int, model) -> None:
-        """FID of this checkpoint on `checkpoint_samples` samples; the best weights so far go to best.pt."""
+        """FID (and KID, unbiased at this small N) of this checkpoint on `checkpoint_samples` samples; the best
+        weights by FID so far go to best.pt."""
         nonlocal curve
         n = samples.sample_cap(cfg.eval, model, cfg.study.checkpoint_samples)
         fake = samples.generate(model, n, cfg.eval.batch_size, spec.seed + 1, device)
         (fake_f,) = metrics.extract(clf.features, fake, cfg.eval.batch_size, device)
         value = metrics.fid(real_stats, metrics.fid_statistics(fake_f))
-        curve = [c for c in curve if c[0] < step] + [[step, value]]
+        kid = metrics.kid(fake_f, real["features"], cfg.eval.kid_subset_size, cfg.eval.kid_subsets)["kid"]
+        curve = [c for c in curve if c[0] < step] + [[step, value, kid]]
         if value == min(c[1] for c in curve):
             torch.save(model.state_dict(), best_file.with_suffix(".tmp"))
             best_file.with_suffix(".tmp").replace(best_file)
@@ -147,15 +149,17 @@ def _train_and_score(ctx: Context, spec: TrialSpec, key: str, out: Path, parent_
     status = "diverged" if trained.diverged else "completed"
     client, run_id = tstore.client(ctx.root), trained.run_id
     now = int(time.time() * 1000)
-    client.log_batch(run_id, metrics=[Metric("checkpoint_fid_classifier", v, now, int(s)) for s, v in curve])
+    client.log_batch(run_id, metrics=[Metric(f"checkpoint_{name}_classifier", c[i], now, int(c[0]))
+                                      for c in curve for i, name in ((1, "fid"), (2, "kid")) if len(c) > i])
     result = {"spec": asdict(spec), "key": key, "run_id": run_id, "status": status, "error": trained.diverged,
               "steps": steps, "curve": curve, "best_step": None, "best_fid": None, "metrics": {},
               "feature_space": classifier["feature_space"], "files": []}
     if curve:
-        best_step, best_fid = min(curve, key=lambda c: c[1])
+        best_step, best_fid = min(curve, key=lambda c: c[1])[:2]
         model = trained.model
         model.load_state_dict(torch.load(best_file, map_location=device, weights_only=True))
         m, fake = samples.sample_metrics(model, cfg.eval.num_samples, classifier, cfg.eval, spec.seed + 1, device,
+                                         ds["train_x"], ctx.root / defaults.STATE_DIR / "floors",
                                          inception=ctx.inception_scorer(spec.dataset, device))
         stored_model.save(model, spec.family, spec.dataset, ds, out)
         (out / "metrics.json").write_text(json.dumps(m, indent=2, sort_keys=True) + "\n")

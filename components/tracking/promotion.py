@@ -1,12 +1,18 @@
-"""The champion rule: a new version takes alias `champion` only if its metric beats the current champion's
-(measured in the same feature space); otherwise it is the `challenger`. Decision and reason are stored as
-tags on the version, so the registry itself keeps the trail."""
+"""The champion rule: a new version takes alias `champion` only if its metric beats the current champion's,
+measured under the same evaluation protocol (evaluation/protocol.py); otherwise it is the `challenger`.
+
+When the champion was measured under another protocol (another N, feature space or seed), the caller's
+`rescore` measures the champion again under the new version's protocol and those two numbers are compared; a
+champion that cannot be re-scored is never replaced automatically. Decision and reason (which numbers were
+compared) are tags on the version, so the registry itself keeps the trail."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 from components import defaults
+from components.evaluation.protocol import TAG as TAG_PROTOCOL
 
 
 @dataclass
@@ -17,43 +23,55 @@ class Decision:
     previous_value: float | None
 
 
-def decide(new_value: float, new_space: str, champion_value: float | None, champion_space: str | None,
-           metric: str, lower_is_better: bool = True, champion_version: str | None = None) -> Decision:
+def decide(new_value: float, new_protocol: str, champion_value: float | None, champion_protocol: str | None,
+           metric: str, lower_is_better: bool = True, champion_version: str | None = None,
+           note: str = "") -> Decision:
     if champion_version is None:
         return Decision(defaults.CHAMPION, f"first version: no champion yet ({metric}={new_value:.4g})", None, None)
-    if champion_value is None or champion_space != new_space:
+    if champion_value is None or champion_protocol != new_protocol:
         return Decision(
-            defaults.CHAMPION,
-            f"champion v{champion_version} has no {metric} in feature space {new_space} (its space: "
-            f"{champion_space}); the new version replaces it as the comparable baseline",
-            champion_version, champion_value,
-        )
+            defaults.CHALLENGER,
+            f"not comparable: champion v{champion_version}'s {metric} was measured under eval protocol "
+            f"{champion_protocol}, this version's under {new_protocol}{note}; the champion stays (promote by hand "
+            f"with `genzoo registry promote`)", champion_version, champion_value)
     better = new_value < champion_value if lower_is_better else new_value > champion_value  # a tie keeps the champion
     verb = "beats" if better else "does not beat"
-    reason = f"{metric}={new_value:.4g} {verb} champion v{champion_version}'s {champion_value:.4g}"
+    reason = f"{metric}={new_value:.4g} {verb} champion v{champion_version}'s {champion_value:.4g}{note}"
     return Decision(defaults.CHAMPION if better else defaults.CHALLENGER, reason, champion_version, champion_value)
 
 
-def promote(client, name: str, version: str, metric: str, value: float, space: str,
-            lower_is_better: bool = True) -> Decision:
-    """Apply the rule in the registry: set the alias and write the decision onto the new version's tags."""
+def promote(client, name: str, version: str, metric: str, value: float, protocol: str, lower_is_better: bool = True,
+            rescore: Callable[[object], float] | None = None) -> Decision:
+    """Apply the rule in the registry: set the alias and write the decision onto the new version's tags.
+    `rescore(champion_version) -> value` measures the champion under `protocol` when its own differs."""
     from mlflow.exceptions import MlflowException
+
+    from components.tracking.registry_ops import record_change
 
     try:
         champ = client.get_model_version_by_alias(name, defaults.CHAMPION)
     except MlflowException:
         champ = None
-    champ_value = champ_space = None
+    champ_value = champ_protocol = None
+    note = ""
     if champ is not None:
         tags = champ.tags or {}
-        champ_space = tags.get(defaults.TAG_FEATURE_SPACE)
+        champ_protocol = tags.get(TAG_PROTOCOL, "(none recorded)")
         champ_value = float(tags[metric]) if metric in tags else None
-    d = decide(value, space, champ_value, champ_space, metric, lower_is_better,
-               str(champ.version) if champ is not None else None)
-    from components.tracking.registry_ops import record_change
-
+        if champ_protocol != protocol and rescore is not None:
+            try:
+                rescored = float(rescore(champ))
+            except Exception as exc:  # noqa: BLE001 - any failure means: not comparable, keep the champion
+                note = f" (re-scoring it failed: {type(exc).__name__}: {exc})"
+            else:
+                was = f"{champ_value:.4g}" if champ_value is not None else "no value"
+                note = (f" (the champion re-scored under this version's protocol {protocol}; its registered "
+                        f"{metric} was {was} under protocol {champ_protocol})")
+                champ_value, champ_protocol = rescored, protocol
+    d = decide(value, protocol, champ_value, champ_protocol, metric, lower_is_better,
+               str(champ.version) if champ is not None else None, note)
     client.set_model_version_tag(name, version, metric, repr(float(value)))  # exact, for the next comparison
-    client.set_model_version_tag(name, version, defaults.TAG_FEATURE_SPACE, space)
+    client.set_model_version_tag(name, version, TAG_PROTOCOL, protocol)
     if d.alias == defaults.CHAMPION:  # the same trail as a promotion by hand, so rollback can undo either
         record_change(client, name, version, d.previous_version, d.reason)
     else:

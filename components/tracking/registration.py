@@ -14,9 +14,13 @@ log = logging.getLogger(__name__)
 PACKAGE = Path(__file__).resolve().parents[1]  # components/: shipped with the model as its code
 
 
-def register_model(root: Path, target: str, family: str, model_dir: Path, metrics: dict, feature_space: str,
-                   run_id: str, registry, tags: dict[str, str]) -> dict:
-    """`registry`: the run's registry settings (metric, lower_is_better); `tags` go onto the new version."""
+def register_model(root: Path, target: str, family: str, model_dir: Path, metrics: dict, protocol_tags: dict,
+                   run_id: str, registry, tags: dict[str, str], rescore=None) -> dict:
+    """`registry`: the run's registry settings (metric, lower_is_better); `protocol_tags`: how `metrics` were
+    measured (Protocol.tags()); `tags` go onto the new version; `rescore(champion_version) -> value` measures the
+    champion under this protocol when its own differs (promotion.promote)."""
+    from components.evaluation.protocol import TAG as TAG_PROTOCOL
+
     import mlflow
 
     from components.tracking import promotion, pyfunc
@@ -42,13 +46,13 @@ def register_model(root: Path, target: str, family: str, model_dir: Path, metric
         )
         version = str(info.registered_model_version)
         client = mlflow.MlflowClient()
-        space = feature_space if metric.endswith("_classifier") else metric.rsplit("_", 1)[-1]
-        decision = promotion.promote(client, name, version, metric, float(metrics[metric]), space,
-                                     registry.lower_is_better)
-        for k, v in tags.items():
+        decision = promotion.promote(client, name, version, metric, float(metrics[metric]),
+                                     protocol_tags[TAG_PROTOCOL], registry.lower_is_better, rescore)
+        for k, v in {**tags, **protocol_tags}.items():
             client.set_model_version_tag(name, version, k, v)
         mlflow.set_tags({defaults.TAG_DECISION: decision.alias, defaults.TAG_REASON: decision.reason,
                          "genzoo.registered_version": version})
         log.info("%s v%s -> %s: %s", name, version, decision.alias, decision.reason)
     return {"name": name, "version": version, "alias": decision.alias, "reason": decision.reason,
+            "protocol": protocol_tags[TAG_PROTOCOL],
             "run_id": run.info.run_id, "model_uri": f"models:/{name}/{version}"}

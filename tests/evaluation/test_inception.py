@@ -18,3 +18,39 @@ def test_inception_metrics_and_their_cached_real_side(tmp_path):
     assert len(list((tmp_path / "cache").iterdir())) == 2  # the test split's features and the floor
     again = inception_metrics(fake, imgs[16:], imgs[:16], settings, tmp_path / "cache", "tiny-abc", 0, "cpu")
     assert again == pytest.approx(m)
+
+
+def tf1_legacy_resize_bilinear(img: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
+    """TF1's ResizeBilinear CPU kernel (align_corners=False, half_pixel_centers=False), written out per pixel
+    as tensorflow/core/kernels/image/resize_bilinear_op.cc computes it, in float32."""
+    in_h, in_w = img.shape
+    sy, sx = np.float32(in_h / out_h), np.float32(in_w / out_w)
+    out = np.zeros((out_h, out_w), np.float32)
+    for y in range(out_h):
+        fy = np.float32(y) * sy
+        y0 = int(np.floor(fy))
+        y1, ly = min(y0 + 1, in_h - 1), np.float32(fy - y0)
+        for x in range(out_w):
+            fx = np.float32(x) * sx
+            x0 = int(np.floor(fx))
+            x1, lx = min(x0 + 1, in_w - 1), np.float32(fx - x0)
+            top = img[y0, x0] + (img[y0, x1] - img[y0, x0]) * lx
+            bottom = img[y1, x0] + (img[y1, x1] - img[y1, x0]) * lx
+            out[y, x] = top + (bottom - top) * ly
+    return out
+
+
+def test_inception_inputs_are_resized_as_ttur_resized_them():
+    """Pinned against the per-pixel TF1 kernel on a few digits: within 1e-5 of the 8-bit range; the half-pixel
+    resize the project used before differs by whole grey levels."""
+    from components.evaluation.inception import resize_tf1_bilinear
+
+    rng = np.random.default_rng(0)
+    imgs = rng.integers(0, 256, (3, 28, 28)).astype(np.float32)
+    ours = resize_tf1_bilinear(torch.from_numpy(imgs)[:, None], (299, 299))[:, 0].numpy()
+    for img, got in zip(imgs, ours):
+        want = tf1_legacy_resize_bilinear(img, 299, 299)
+        assert np.abs(got - want).max() <= 1e-5 * 255
+    half_pixel = torch.nn.functional.interpolate(torch.from_numpy(imgs)[:, None], size=(299, 299), mode="bilinear",
+                                                 align_corners=False)[:, 0].numpy()
+    assert np.abs(half_pixel - ours).max() > 10

@@ -51,7 +51,8 @@ def test_sample_quality_names_the_feature_space():
     g = torch.Generator().manual_seed(0)
     m = metrics.sample_quality(torch.randn(300, 4, generator=g), torch.randn(300, 4, generator=g), "classifier",
                                prc_k=3, prdc_k=5, max_prdc=300)
-    assert set(m) == {f"{k}_classifier" for k in ("fid", "precision", "recall", "f1", "density", "coverage")}
+    assert set(m) == {f"{k}_classifier" for k in ("fid", "kid", "precision", "recall", "f1", "density", "coverage")} | {
+        "kid_classifier_std"}
 
 
 def test_inception_network_ships_offline_and_gives_pool_features():
@@ -62,3 +63,13 @@ def test_inception_network_ships_offline_and_gives_pool_features():
     f = net(x)
     assert f.shape == (2, 2048) and torch.isfinite(f).all()
     assert not torch.allclose(f[0], f[1])
+
+
+def test_kid_is_zero_on_one_set_and_grows_with_a_shift():
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(400, 8, generator=g), torch.randn(400, 8, generator=g)
+    same = metrics.kid(a, b, subset_size=200, subsets=50)
+    shifted = metrics.kid(a + 0.5, b, subset_size=200, subsets=50)
+    assert abs(same["kid"]) < 3 * same["kid_std"] + 1e-3  # unbiased: no offset at small N, unlike FID
+    assert shifted["kid"] > 10 * abs(same["kid"]) and shifted["kid"] > 5 * shifted["kid_std"]
+    assert metrics.kid(a[:50], b, subset_size=1000)["kid"] == metrics.kid(a[:50], b, subset_size=50)["kid"]

@@ -12,7 +12,7 @@ from tests.conftest import registered_versions
 from tests.flows.conftest import in_project
 
 NAME = "mnist5k-nsgan"
-METRICS = ["fid_classifier", "is_classifier", "precision_classifier", "recall_classifier", "f1_classifier",
+METRICS = ["fid_classifier", "kid_classifier", "kid_classifier_std", "is_classifier", "precision_classifier", "recall_classifier", "f1_classifier",
            "density_classifier", "coverage_classifier", "floor_fid_classifier"]
 
 
@@ -29,12 +29,15 @@ def test_flow_trains_evaluates_and_registers_a_champion(ran):
     client = mlflow.MlflowClient(uri, registry_uri=uri)
     assert client.get_model_version_by_alias(NAME, defaults.CHAMPION).version == version.version
     assert version.tags[defaults.TAG_DECISION] == "champion" and "first version" in version.tags[defaults.TAG_REASON]
+    protocol = summary["families"]["nsgan"]["evaluate"]["protocol"]
+    assert version.tags["genzoo.eval_protocol"] == protocol and version.tags["eval_protocol.num_samples"] == "200"
 
     run = client.get_run(summary["families"]["nsgan"]["train"]["run_id"])
     assert run.info.status == "FINISHED"
     assert run.data.metrics["fid_classifier"] == pytest.approx(metrics["fid_classifier"])
     assert run.data.params["family"] == "nsgan" and run.data.params["train.steps"] == "8"
     assert run.data.tags[defaults.TAG_DATA_VERSION] and run.data.tags[defaults.TAG_GIT_COMMIT]
+    assert run.data.tags["genzoo.eval_protocol"] == protocol
     assert "train/d_loss" in run.data.metrics
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "evaluation")}
     assert {"evaluation/samples.png", "evaluation/losses.png", "evaluation/metrics.json"} <= artifacts
@@ -141,3 +144,16 @@ def test_cli_reports_bad_input_in_one_line(project, capsys):
     assert main(["stage", "train", "--family", "nope"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("genzoo: error: unknown model family 'nope'") and "Traceback" not in err
+
+
+def test_a_champion_scored_on_another_sample_count_is_rescored_not_compared(ran, tmp_path):
+    """FID is biased by N: the same model on 100 samples must not be compared with its 200-sample FID."""
+    root = _copy(ran, tmp_path)
+    with in_project(root):
+        summary = pipeline(root=str(root), overrides=["eval.num_samples=100"])
+    reg, ev = summary["families"]["nsgan"]["register"], summary["families"]["nsgan"]["evaluate"]
+    assert ev["metrics"]["num_samples"] == 100 and reg["protocol"] == ev["protocol"]
+    # the champion (the same deterministic training, in the copied project) re-scored under N=100 ties with it
+    assert reg["alias"] == "challenger" and "re-scored under this version's protocol" in reg["reason"]
+    assert f"does not beat champion v1's {ev['metrics']['fid_classifier']:.4g}" in reg["reason"]
+    assert len(registered_versions(root, NAME)) == 2

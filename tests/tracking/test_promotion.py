@@ -15,8 +15,8 @@ def test_decide_rule():
     assert worse.alias == "challenger" and "does not beat champion v1" in worse.reason
     assert promotion.decide(10.0, "s", 10.0, "s", "fid", champion_version="1").alias == "challenger"  # tie
     assert promotion.decide(11.0, "s", 10.0, "s", "is", lower_is_better=False, champion_version="1").alias == "champion"
-    other = promotion.decide(50.0, "t", 10.0, "s", "fid", champion_version="1")
-    assert other.alias == "champion" and "feature space" in other.reason
+    other = promotion.decide(50.0, "t", 10.0, "s", "fid", champion_version="1")  # another protocol: never compared
+    assert other.alias == "challenger" and "not comparable" in other.reason
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def test_registry_keeps_the_better_model_as_champion(client, tmp_path):
     steps = [(30.0, "champion"), (35.0, "challenger"), (20.0, "champion"), (20.0, "challenger")]
     for fid, expected in steps:
         version = _new_version(client, tmp_path)
-        d = promotion.promote(client, NAME, version, "fid_classifier", fid, "classifier:abc")
+        d = promotion.promote(client, NAME, version, "fid_classifier", fid, "protocol-a")
         assert d.alias == expected
         mv = client.get_model_version(NAME, version)
         assert mv.tags[defaults.TAG_DECISION] == expected and mv.tags[defaults.TAG_REASON] == d.reason
@@ -45,3 +45,28 @@ def test_registry_keeps_the_better_model_as_champion(client, tmp_path):
     champion = client.get_model_version_by_alias(NAME, "champion")
     challenger = client.get_model_version_by_alias(NAME, "challenger")
     assert (str(champion.version), str(challenger.version)) == ("3", "4")
+
+
+def test_a_champion_measured_under_another_protocol_is_rescored_before_the_decision(client, tmp_path):
+    """The 500-vs-5,000 case: FID falls with N, so 1140 on 500 samples says nothing against 1.034e4 on 5,000."""
+    first = _new_version(client, tmp_path)
+    promotion.promote(client, NAME, first, "fid_classifier", 1.034e4, "n500")
+    asked = []
+
+    def rescore(champion):  # the champion measured again under the challenger's protocol
+        asked.append(str(champion.version))
+        return 900.0
+
+    d = promotion.promote(client, NAME, _new_version(client, tmp_path), "fid_classifier", 1140.0, "n5000",
+                          rescore=rescore)
+    assert asked == [str(first)] and d.alias == "challenger"
+    assert "does not beat champion v1's 900" in d.reason and "re-scored under this version's protocol n5000" in d.reason
+    assert "was 1.034e+04 under protocol n500" in d.reason
+
+    def broken(champion):
+        raise FileNotFoundError("weights gone")
+
+    d = promotion.promote(client, NAME, _new_version(client, tmp_path), "fid_classifier", 1.0, "n5000",
+                          rescore=broken)
+    assert d.alias == "challenger" and "not comparable" in d.reason and "weights gone" in d.reason
+    assert str(client.get_model_version_by_alias(NAME, "champion").version) == str(first)

@@ -26,7 +26,7 @@ def store(tmp_path, monkeypatch):
         run = client.create_run(exp)
         client.log_metric(run.info.run_id, "fid_classifier", fid)
         v = client.create_model_version(NAME, source=str(tmp_path), run_id=run.info.run_id).version
-        promotion.promote(client, NAME, v, "fid_classifier", fid, "classifier:abc")
+        promotion.promote(client, NAME, v, "fid_classifier", fid, "protocol-a")
     return client
 
 

@@ -32,5 +32,8 @@ def run(ctx, node, out: Path, inputs: dict) -> dict:
         mlflow.log_metrics({"test_accuracy": acc, **floor})
         (out / "metrics.json").write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
         mlflow.log_artifact(str(out / "metrics.json"))
-    return {**result, "feature_space": f"classifier:{ctx.key(node)[:12]}", "run_id": run.info.run_id,
+    from components.evaluation.protocol import weights_id
+
+    # the space is the classifier itself (its weights), not where or under which key it was trained
+    return {**result, "feature_space": f"classifier:{weights_id(out / 'model.pt')}", "run_id": run.info.run_id,
             "files": [str(out / "model.pt"), str(out / "test_features.pt")]}
