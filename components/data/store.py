@@ -106,6 +106,10 @@ def read(name: str, data_dir: Path) -> Dataset:
         )
     if not classes:
         raise DataError(f"{path / META}: 'classes' is empty")
+    declared = meta.get("image_shape")
+    if declared is not None and list(declared) != list(arrays["train_images"].shape[1:]):
+        raise DataError(f"{path / META}: image_shape {list(declared)} but {path / 'train_images.npy'} holds images "
+                        f"shaped {list(arrays['train_images'].shape[1:])}")
     return Dataset(name, path, arrays, meta)
 
 

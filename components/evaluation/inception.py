@@ -78,6 +78,8 @@ def inception_metrics(fake: torch.Tensor, test_x: torch.Tensor, train_x: torch.T
     import json
 
     from components.evaluation import metrics
+    from components.evaluation.samples import quality_settings
+    from components.files import atomic_write, atomic_write_text
 
     net = InceptionFeatures(settings.inception_weights).to(device)
     weights_id = hashlib.md5(net.path.read_bytes()).hexdigest()[:12]
@@ -87,11 +89,7 @@ def inception_metrics(fake: torch.Tensor, test_x: torch.Tensor, train_x: torch.T
         real = torch.load(cache, weights_only=True)
     else:
         (real,) = metrics.extract(net, test_x, bs, device)
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(real, cache.with_suffix(".tmp"))
-        cache.with_suffix(".tmp").replace(cache)
-    from components.evaluation.samples import quality_settings
-
+        atomic_write(cache, lambda tmp: torch.save(real, tmp))
     kw = quality_settings(settings)
     (fake_f,) = metrics.extract(net, fake, bs, device)
     out = metrics.sample_quality(real, fake_f, "inception", **kw)
@@ -99,6 +97,6 @@ def inception_metrics(fake: torch.Tensor, test_x: torch.Tensor, train_x: torch.T
     if not floor.exists():
         g = torch.Generator().manual_seed(seed)
         (train_f,) = metrics.extract(net, train_x[torch.randperm(len(train_x), generator=g)[:len(fake)]], bs, device)
-        floor.write_text(json.dumps(metrics.sample_quality(real, train_f, "inception", **kw)))
+        atomic_write_text(floor, json.dumps(metrics.sample_quality(real, train_f, "inception", **kw)))
     out.update({f"floor_{k}": v for k, v in json.loads(floor.read_text()).items()})
     return out

@@ -11,6 +11,7 @@ import torch
 
 from components.evaluation import metrics, plots
 from components.evaluation.classifier import ReferenceClassifier, features, load_space
+from components.files import atomic_write_text
 from components.training.loop import to_float_images, to_uint8_images
 
 
@@ -64,10 +65,7 @@ def floor_at(n: int, classifier: dict, clf: ReferenceClassifier, real: dict, tra
     setting = hashlib.md5(json.dumps(quality_settings(settings), sort_keys=True).encode()).hexdigest()[:8]
     path = Path(cache_dir) / f"{classifier['feature_space'].replace(':', '-')}-n{n}-s{seed}-{setting}.json"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        floor = classifier_floor(clf, real, train_x, settings, seed, n)
-        path.with_suffix(".tmp").write_text(json.dumps(floor))
-        path.with_suffix(".tmp").replace(path)
+        atomic_write_text(path, json.dumps(classifier_floor(clf, real, train_x, settings, seed, n)))
     return json.loads(path.read_text())
 
 

@@ -12,6 +12,8 @@ import logging
 from pathlib import Path
 from typing import Callable
 
+from components.files import atomic_write_text, locked
+
 log = logging.getLogger(__name__)
 
 
@@ -36,23 +38,32 @@ def read(marker: Path, key: str, root: Path) -> dict | None:
 
 
 def write(marker: Path, key: str, result: dict) -> None:
-    tmp = marker.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"key": key, "result": result}, indent=2, default=str) + "\n")
-    tmp.replace(marker)
+    atomic_write_text(marker, json.dumps({"key": key, "result": result}, indent=2, default=str) + "\n")
 
 
 def cached(marker: Path, key: str, root: Path, compute: Callable[[], dict], *, force: bool = False,
            store: bool = True) -> dict:
-    """The stored result for `key`, or `compute()` stored under it. While computing, no marker vouches for the
-    outputs being rewritten. `store=False` (another rank of a torchrun job) computes and writes nothing."""
+    """The stored result for `key`, or `compute()` stored under it. One key is computed by one process at a time
+    (a lock per key): a second identical run waits and then finds the result. While computing, no marker
+    vouches for the outputs being rewritten. `store=False` (another rank of a torchrun job) computes only."""
     saved = None if force else read(marker, key, root)
     if saved is not None:
         log.info("%s: up to date", marker.parent)
         return saved
-    if store:
+    if not store:
+        return compute()
+    with locked(lock_file(root, key)):
+        saved = None if force else read(marker, key, root)  # computed by another run while this one waited
+        if saved is not None:
+            return saved
         marker.unlink(missing_ok=True)
         marker.parent.mkdir(parents=True, exist_ok=True)
-    result = compute()
-    if store:
+        result = compute()
         write(marker, key, result)
     return result
+
+
+def lock_file(root: Path, name: str) -> Path:
+    from components import defaults
+
+    return Path(root) / defaults.STATE_DIR / "locks" / f"{name}.lock"

@@ -27,9 +27,14 @@ class Context:
     def data_dir(self) -> Path:
         return self.root / defaults.DATA_DIR
 
-    def out_dir(self, node: Node) -> Path:
+    def stage_dir(self, node: Node) -> Path:
+        """Where the node's outputs are published: its `latest` link points at the newest result."""
         base = self.root / defaults.OUTPUTS_DIR / node.target
         return base / node.family / node.stage if node.family else base / node.stage
+
+    def out_dir(self, node: Node) -> Path:
+        """The node's own outputs, one folder per key: concurrent runs with other settings never share one."""
+        return self.stage_dir(node) / self.key(node)[:12]
 
     def checkpoint_dir(self, node: Node) -> Path:
         return self.root / defaults.STATE_DIR / "checkpoints" / node.target / str(node.family) / self.key(node)[:16]

@@ -13,6 +13,7 @@ import logging
 from pathlib import Path
 
 from components import defaults
+from components.files import atomic_write_text
 from components.pipeline import keys
 from components.pipeline.graph import STAGES, Node, plan
 
@@ -81,9 +82,7 @@ def write_index(root: Path, results: dict[Node, dict]) -> None:
 
 
 def _write(path: Path, obj) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
-    tmp.replace(path)
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
 def run_stage(ctx, stage: str, family: str | None = None) -> dict[str, dict]:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from components.errors import GenzooError
 from components.pipeline import cache
 from components.pipeline.context import Context
 from components.pipeline.graph import STAGES, Node, inputs_of
 
 MARKER = "stage.json"
+LATEST = "latest"
 
 
 def stored(ctx: Context, node: Node) -> dict | None:
@@ -48,4 +51,20 @@ def run(ctx: Context, node: Node, inputs: dict[str, dict[str, dict]] | None = No
                           force=ctx.force, store=current().main)
     if node.stage == "prepare" and result.get("created"):
         ctx.data_changed(node.target)
+    if current().main and out.is_dir():
+        publish(out)
     return result
+
+
+def publish(out: Path) -> None:
+    """Point <stage dir>/latest at `out`, in one step (a symlink replaced atomically)."""
+    import os
+
+    link, tmp = out.parent / LATEST, out.parent / f".{LATEST}.{os.getpid()}"
+    tmp.unlink(missing_ok=True)
+    if link.is_dir() and not link.is_symlink():  # a copy of the project made without keeping links
+        import shutil
+
+        shutil.rmtree(link)
+    os.symlink(out.name, tmp)
+    os.replace(tmp, link)

@@ -22,6 +22,7 @@ import torch
 
 from components import defaults
 from components.config import Config
+from components.files import atomic_write
 from components.pipeline import cache, keys
 from components.pipeline.context import Context
 from components.pipeline.graph import Node
@@ -133,8 +134,7 @@ def _train_and_score(ctx: Context, spec: TrialSpec, key: str, out: Path, parent_
         kid = metrics.kid(fake_f, real["features"], cfg.eval.kid_subset_size, cfg.eval.kid_subsets)["kid"]
         curve = [c for c in curve if c[0] < step] + [[step, value, kid]]
         if value == min(c[1] for c in curve):
-            torch.save(model.state_dict(), best_file.with_suffix(".tmp"))
-            best_file.with_suffix(".tmp").replace(best_file)
+            atomic_write(best_file, lambda tmp: torch.save(model.state_dict(), tmp))
         curve_file.write_text(json.dumps(curve))
 
     tags = {**ctx.tags(spec.dataset, spec.family, "study-trial"), MLFLOW_PARENT_RUN_ID: parent_run_id,

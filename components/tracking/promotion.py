@@ -8,6 +8,7 @@ compared) are tags on the version, so the registry itself keeps the trail."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -26,6 +27,9 @@ class Decision:
 def decide(new_value: float, new_protocol: str, champion_value: float | None, champion_protocol: str | None,
            metric: str, lower_is_better: bool = True, champion_version: str | None = None,
            note: str = "") -> Decision:
+    if not math.isfinite(new_value):
+        return Decision(defaults.CHALLENGER, f"{metric}={new_value} is not a finite number: never promoted",
+                        champion_version, champion_value)
     if champion_version is None:
         return Decision(defaults.CHAMPION, f"first version: no champion yet ({metric}={new_value:.4g})", None, None)
     if champion_value is None or champion_protocol != new_protocol:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from components import defaults
 from components.errors import DataError
+from components.files import locked
 
 log = logging.getLogger(__name__)
 PACKAGE = Path(__file__).resolve().parents[1]  # components/: shipped with the model as its code
@@ -33,7 +34,9 @@ def register_model(root: Path, target: str, family: str, model_dir: Path, metric
     spec = json.loads((model_dir / "model.json").read_text())
     name = f"{target}-{family}"
     sig, example = pyfunc.signature_and_example(spec)
-    with mlflow.start_run(run_id=run_id) as run:
+    # one decision at a time per model name: two runs never both read the same champion and both replace it
+    with locked(Path(root) / defaults.STATE_DIR / "locks" / f"registry-{name}.lock"), \
+            mlflow.start_run(run_id=run_id) as run:
         info = mlflow.pyfunc.log_model(
             name="generator",
             python_model=str(PACKAGE / "tracking" / "pyfunc_model.py"),

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -18,6 +17,7 @@ from typing import Callable
 import torch
 
 from components.errors import TrainingDiverged
+from components.files import atomic_write
 from components.models.base import GenerativeModel, StepContext
 
 log = logging.getLogger(__name__)
@@ -101,9 +101,7 @@ def to_uint8_images(x: torch.Tensor) -> torch.Tensor:
 
 
 def save_checkpoint(path: Path, state: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)  # atomic: a kill mid-save leaves the previous checkpoint intact
+    atomic_write(path, lambda tmp: torch.save(state, tmp))  # a kill mid-save leaves the previous checkpoint
 
 
 def load_checkpoint(path: Path, device: torch.device) -> dict | None:

@@ -29,6 +29,7 @@ def image_facts(dataset: Dataset) -> pd.DataFrame:
             "height": x.shape[1],
             "width": x.shape[2],
             "channels": x.shape[3],
+            "dtype": f"{x.dtype}/{y.dtype}",  # images/labels: what the loader casts must already be what it means
             "pixel_min": lo.astype(np.float64),
             "pixel_max": hi.astype(np.float64),
             "finite": finite,

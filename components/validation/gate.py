@@ -21,6 +21,9 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 log = logging.getLogger(__name__)
 
 
+INTEGER_LABELS = ("int64", "int32", "int16", "int8", "uint8", "uint16", "uint32", "uint64")
+
+
 def build_expectations(dataset: Dataset, cfg: Validation) -> list:
     import great_expectations as gx
 
@@ -36,6 +39,9 @@ def build_expectations(dataset: Dataset, cfg: Validation) -> list:
         E.ExpectColumnValuesToBeInSet(column="height", value_set=[h]),
         E.ExpectColumnValuesToBeInSet(column="width", value_set=[w]),
         E.ExpectColumnValuesToBeInSet(column="channels", value_set=[c]),
+        # 8-bit pixels and integer labels: the loader casts to uint8/int64, so a float image in [0, 1] or a
+        # wider integer would otherwise pass the value checks and become another image
+        E.ExpectColumnValuesToBeInSet(column="dtype", value_set=[f"uint8/{k}" for k in INTEGER_LABELS]),
         E.ExpectColumnValuesToNotBeNull(column="pixel_min"),
         E.ExpectColumnValuesToBeInSet(column="finite", value_set=[True]),
         E.ExpectColumnValuesToBeBetween(column="pixel_min", min_value=cfg.value_min, max_value=cfg.value_max),

@@ -29,7 +29,7 @@ def test_both_domains_pass_their_own_suite_and_each_direction_is_measured(cycleg
     assert set(members) == {"uci-digits", "mnist5k"}
     for name, stages in members.items():
         assert stages["validate"]["success"] and stages["validate"]["dataset"] == name
-        assert (root / "outputs" / name / "validate" / "summary.json").exists()
+        assert (root / "outputs" / name / "validate" / "latest" / "summary.json").exists()
     assert (root / "data" / "uci-digits" / "train_images.npy").exists()
     m = summary["families"]["cyclegan"]["evaluate"]["metrics"]
     for k in ("fid_classifier_ab", "fid_classifier_ba", "cycle_l1_a", "cycle_l1_b",
@@ -38,7 +38,7 @@ def test_both_domains_pass_their_own_suite_and_each_direction_is_measured(cycleg
     assert m["fid_classifier"] == pytest.approx((m["fid_classifier_ab"] + m["fid_classifier_ba"]) / 2)
     assert 0 <= m["label_preservation_ab"] <= 1 and 0 < m["cycle_l1_a"] < 1
     assert m["num_translated_ab"] == 200  # eval.num_samples caps the test images translated
-    assert (root / "outputs" / "digits2mnist" / "cyclegan" / "evaluate" / "translations.png").exists()
+    assert (root / "outputs" / "digits2mnist" / "cyclegan" / "evaluate" / "latest" / "translations.png").exists()
 
 
 def test_registered_pyfunc_translates_a_uint8_batch_both_ways_and_rejects_bad_input(cyclegan_run):

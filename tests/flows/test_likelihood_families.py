@@ -38,7 +38,7 @@ def test_vaes_report_elbo_and_iwae_bounds(ran_likelihood):
         assert -m["test_elbo_nats"] >= m["test_nll_iwae_nats"] > 0  # IWAE is the tighter bound
         assert m["test_nll_iwae_bits_per_dim"] == pytest.approx(m["test_nll_iwae_nats"] / (784 * math.log(2)))
         assert np.isfinite(m["fid_classifier"]) and m["num_samples"] == 200
-    files = {p.name for p in (root / "outputs/mnist5k/vae/evaluate").iterdir()}
+    files = {p.name for p in (root / "outputs/mnist5k/vae/evaluate/latest").iterdir()}
     assert {"reconstructions.png", "traversals.png", "samples.png"} <= files
 
 

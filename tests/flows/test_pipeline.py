@@ -41,7 +41,7 @@ def test_flow_trains_evaluates_and_registers_a_champion(ran):
     assert "train/d_loss" in run.data.metrics
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "evaluation")}
     assert {"evaluation/samples.png", "evaluation/losses.png", "evaluation/metrics.json"} <= artifacts
-    assert (root / "outputs/mnist5k/nsgan/evaluate/metrics.json").exists()
+    assert (root / "outputs/mnist5k/nsgan/evaluate/latest/metrics.json").exists()
 
     validation = client.get_run(summary["data"]["mnist5k"]["validate"]["run_id"])
     assert validation.data.metrics["validation_success"] == 1.0
@@ -93,7 +93,19 @@ CORRUPTIONS = {
     "empty": (lambda d: (d / "train_labels.npy").write_bytes(b""), "train_labels.npy: empty file"),
     "wrong-shape": (lambda d: np.save(d / "test_images.npy", np.zeros((1000, 784), np.uint8)),
                     "test_images.npy: expected images shaped"),
+    # values the loader's uint8 cast would silently turn into other images
+    "float-in-unit-range": (lambda d: np.save(d / "train_images.npy", np.load(d / "train_images.npy") / 255.0),
+                            "column=dtype"),
+    "int64-pixels": (lambda d: np.save(d / "test_images.npy", np.load(d / "test_images.npy").astype(np.int64)),
+                     "column=dtype"),
+    "meta-shape": (lambda d: _edit_meta(d, image_shape=[32, 32, 3]), "meta.json: image_shape .32, 32, 3. but"),
 }
+
+
+def _edit_meta(d, **changes):
+    import json
+
+    (d / "meta.json").write_text(json.dumps({**json.loads((d / "meta.json").read_text()), **changes}))
 
 
 def _with(arr, value):

@@ -32,7 +32,7 @@ def test_a_stage_is_skipped_only_while_its_outputs_stand(project):
     first = runner.run(ctx, node, {"prepare": {}})
     assert runner.stored(ctx, node) == first
     assert runner.run(ctx, node, {"prepare": {}}) == first  # stored: not run again
-    (project / "outputs/mnist5k/validate/result.json").unlink()
+    (project / "outputs/mnist5k/validate/latest/result.json").unlink()
     assert runner.stored(ctx, node) is None  # an output is gone: the stage must run again
     again = runner.run(ctx, node, {"prepare": {}})
     assert again["run_id"] != first["run_id"]

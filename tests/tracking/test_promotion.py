@@ -15,6 +15,9 @@ def test_decide_rule():
     assert worse.alias == "challenger" and "does not beat champion v1" in worse.reason
     assert promotion.decide(10.0, "s", 10.0, "s", "fid", champion_version="1").alias == "challenger"  # tie
     assert promotion.decide(11.0, "s", 10.0, "s", "is", lower_is_better=False, champion_version="1").alias == "champion"
+    for bad in (float("nan"), float("inf")):  # a broken measurement never becomes the champion, even the first
+        assert "not a finite number" in promotion.decide(bad, "s", None, None, "fid").reason
+        assert promotion.decide(bad, "s", None, None, "fid").alias == "challenger"
     other = promotion.decide(50.0, "t", 10.0, "s", "fid", champion_version="1")  # another protocol: never compared
     assert other.alias == "challenger" and "not comparable" in other.reason
 

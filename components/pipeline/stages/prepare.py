@@ -13,16 +13,19 @@ log = logging.getLogger(__name__)
 
 def run(ctx, node, out: Path, inputs: dict) -> dict:
     """Asking for one embedded dataset materialises all of them: together they are the data/ data.dvc pins."""
+    from components.files import locked
+    from components.pipeline.cache import lock_file
     from components.versioning import sync_data_pin
 
     dataset = node.target
     names = list(defaults.EMBEDDED_DATASETS) if dataset in defaults.EMBEDDED_DATASETS else [dataset]
     created = []
-    for name in names:
-        if not (ctx.data_dir / name).exists():
-            log.info("materialising %s into %s", name, ctx.data_dir / name)
-            store.write(sources.fetch(name, ctx.cfg.data), name, ctx.data_dir)
-            created.append(name)
+    with locked(lock_file(ctx.root, "data")):  # two runs never materialise the same dataset at once
+        for name in names:
+            if not (ctx.data_dir / name).exists():
+                log.info("materialising %s into %s", name, ctx.data_dir / name)
+                store.write(sources.fetch(name, ctx.cfg.data), name, ctx.data_dir)
+                created.append(name)
     pin = sync_data_pin(ctx.root, ctx.data_dir) if created else "unchanged"
     if created:
         ctx.data_changed(dataset)
