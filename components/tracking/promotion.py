@@ -79,7 +79,7 @@ def promote(client, name: str, version: str, metric: str, value: float, protocol
     if d.alias == defaults.CHAMPION:  # the same trail as a promotion by hand, so rollback can undo either
         record_change(client, name, version, d.previous_version, d.reason)
     else:
-        client.set_model_version_tag(name, version, defaults.TAG_DECISION, d.alias)
         client.set_model_version_tag(name, version, defaults.TAG_REASON, d.reason)
         client.set_registered_model_alias(name, d.alias, version)
+        client.set_model_version_tag(name, version, defaults.TAG_DECISION, d.alias)  # last: a decided version
     return d

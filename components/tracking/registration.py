@@ -19,43 +19,74 @@ def register_model(root: Path, target: str, family: str, model_dir: Path, metric
                    run_id: str, registry, tags: dict[str, str], rescore=None) -> dict:
     """`registry`: the run's registry settings (metric, lower_is_better); `protocol_tags`: how `metrics` were
     measured (Protocol.tags()); `tags` go onto the new version; `rescore(champion_version) -> value` measures the
-    champion under this protocol when its own differs (promotion.promote)."""
-    from components.evaluation.protocol import TAG as TAG_PROTOCOL
+    champion under this protocol when its own differs (promotion.promote).
 
+    A small transaction, safe to rerun after a crash: one version per training run. A run whose version already
+    carries a decision gets that version back; a version created but never decided (killed in between) is
+    finished, not registered again. The decision tag is written last."""
     import mlflow
 
-    from components.tracking import promotion, pyfunc
+    from components.evaluation.protocol import TAG as TAG_PROTOCOL
+    from components.tracking import promotion
     from components.tracking import store as tstore
 
     tstore.setup(root, target)
     metric = registry.metric
     if metric not in metrics:
         raise DataError(f"registry.metric={metric!r} was not measured; have {sorted(metrics)}")
-    spec = json.loads((model_dir / "model.json").read_text())
     name = f"{target}-{family}"
-    sig, example = pyfunc.signature_and_example(spec)
     # one decision at a time per model name: two runs never both read the same champion and both replace it
     with locked(Path(root) / defaults.STATE_DIR / "locks" / f"registry-{name}.lock"), \
             mlflow.start_run(run_id=run_id) as run:
-        info = mlflow.pyfunc.log_model(
-            name="generator",
-            python_model=str(PACKAGE / "tracking" / "pyfunc_model.py"),
-            artifacts={"weights": str(model_dir / "model.pt"), "spec": str(model_dir / "model.json")},
-            code_paths=[str(PACKAGE)],
-            signature=sig,
-            input_example=example,
-            pip_requirements=pyfunc.pip_requirements(),
-            registered_model_name=name,
-        )
-        version = str(info.registered_model_version)
         client = mlflow.MlflowClient()
-        decision = promotion.promote(client, name, version, metric, float(metrics[metric]),
-                                     protocol_tags[TAG_PROTOCOL], registry.lower_is_better, rescore)
+        existing = version_of_run(client, name, run_id)
+        if existing is not None and defaults.TAG_DECISION in existing.tags:
+            log.info("%s v%s: run %s is registered already (%s)", name, existing.version, run_id,
+                     existing.tags[defaults.TAG_DECISION])
+            return _result(name, str(existing.version), existing.tags[defaults.TAG_DECISION],
+                           existing.tags.get(defaults.TAG_REASON, ""), existing.tags.get(TAG_PROTOCOL), run_id)
+        version = str(existing.version) if existing is not None else _log_model(name, model_dir)
         for k, v in {**tags, **protocol_tags}.items():
             client.set_model_version_tag(name, version, k, v)
+        decision = promotion.promote(client, name, version, metric, float(metrics[metric]),
+                                     protocol_tags[TAG_PROTOCOL], registry.lower_is_better, rescore)
         mlflow.set_tags({defaults.TAG_DECISION: decision.alias, defaults.TAG_REASON: decision.reason,
                          "genzoo.registered_version": version})
         log.info("%s v%s -> %s: %s", name, version, decision.alias, decision.reason)
-    return {"name": name, "version": version, "alias": decision.alias, "reason": decision.reason,
-            "protocol": protocol_tags[TAG_PROTOCOL],
-            "run_id": run.info.run_id, "model_uri": f"models:/{name}/{version}"}
+    return _result(name, version, decision.alias, decision.reason, protocol_tags[TAG_PROTOCOL], run.info.run_id)
+
+
+def version_of_run(client, name: str, run_id: str):
+    """The (first) version of `name` registered from `run_id`, or None."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        found = client.search_model_versions(f"name='{name}' and run_id='{run_id}'")
+    except MlflowException:  # no such registered model yet
+        return None
+    return min(found, key=lambda v: int(v.version)) if found else None
+
+
+def _log_model(name: str, model_dir: Path) -> str:
+    """Log the pyfunc (code + weights, never a pickle) into the active run and register it; the new version."""
+    import mlflow
+
+    from components.tracking import pyfunc
+
+    sig, example = pyfunc.signature_and_example(json.loads((model_dir / "model.json").read_text()))
+    info = mlflow.pyfunc.log_model(
+        name="generator",
+        python_model=str(PACKAGE / "tracking" / "pyfunc_model.py"),
+        artifacts={"weights": str(model_dir / "model.pt"), "spec": str(model_dir / "model.json")},
+        code_paths=[str(PACKAGE)],
+        signature=sig,
+        input_example=example,
+        pip_requirements=pyfunc.pip_requirements(),
+        registered_model_name=name,
+    )
+    return str(info.registered_model_version)
+
+
+def _result(name: str, version: str, alias: str, reason: str, protocol: str | None, run_id: str) -> dict:
+    return {"name": name, "version": version, "alias": alias, "reason": reason, "protocol": protocol,
+            "run_id": run_id, "model_uri": f"models:/{name}/{version}"}

@@ -65,11 +65,11 @@ def record_change(client, name: str, new: str, old: str | None, reason: str) -> 
     """Point champion at `new` and write the trail: the automatic rule and the manual commands both use it."""
     client.set_registered_model_alias(name, defaults.CHAMPION, new)
     client.set_model_version_tag(name, new, TAG_SINCE, _now())
-    client.set_model_version_tag(name, new, defaults.TAG_DECISION, defaults.CHAMPION)
     client.set_model_version_tag(name, new, defaults.TAG_REASON, reason)
     if old is not None and old != new:
         client.set_model_version_tag(name, new, TAG_PREVIOUS, old)
         client.set_model_version_tag(name, old, TAG_REPLACED_BY, new)
+    client.set_model_version_tag(name, new, defaults.TAG_DECISION, defaults.CHAMPION)  # last: the trail is complete
 
 
 def promote(client, name: str, version: str, note: str = "") -> str:

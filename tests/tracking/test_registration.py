@@ -1,0 +1,57 @@
+"""Registration is a small transaction: one version per training run, however often it is rerun or interrupted."""
+
+import mlflow
+import pytest
+import torch
+
+from components import defaults
+from components.config.schema import Registry
+from components.evaluation.protocol import Protocol
+from components.models import stored
+from components.models.registry import get_family
+from components.tracking.registration import register_model, version_of_run
+
+NAME = "toy-nsgan"
+PROTOCOL = Protocol("classifier:abc", 100, 1, "test split", 100).tags()
+
+
+@pytest.fixture
+def setup(tmp_path, monkeypatch):
+    monkeypatch.setenv("GENZOO_ROOT", str(tmp_path))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    torch.manual_seed(0)
+    model = get_family("nsgan").build((1, 28, 28), 10, {"z_dim": 4, "width": 0.125})
+    model_dir = stored.save(model, "nsgan", "toy", {"classes": [str(i) for i in range(10)]}, tmp_path / "model")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = mlflow.MlflowClient(uri, registry_uri=uri)
+    exp = client.create_experiment("toy", artifact_location=(tmp_path / "art").as_uri())
+    return tmp_path, model_dir, client, exp
+
+
+def register(root, model_dir, run_id, fid=30.0):
+    return register_model(root, "toy", "nsgan", model_dir, {"fid_classifier": fid}, PROTOCOL, run_id, Registry(), {})
+
+
+def test_a_rerun_returns_the_runs_version_instead_of_registering_it_again(setup):
+    root, model_dir, client, exp = setup
+    run_id = client.create_run(exp).info.run_id
+    first = register(root, model_dir, run_id)
+    again = register(root, model_dir, run_id)
+    assert again["version"] == first["version"] == "1" and again["alias"] == first["alias"] == "champion"
+    assert len(client.search_model_versions(f"name='{NAME}'")) == 1
+
+
+def test_a_version_created_but_never_decided_is_finished_not_duplicated(setup):
+    """What a kill -9 right after "Created version" leaves: a version without alias or decision."""
+    root, model_dir, client, exp = setup
+    run_id = client.create_run(exp).info.run_id
+    client.create_registered_model(NAME)
+    orphan = client.create_model_version(NAME, source=str(model_dir), run_id=run_id).version
+    assert defaults.TAG_DECISION not in client.get_model_version(NAME, orphan).tags
+    result = register(root, model_dir, run_id)
+    assert result["version"] == str(orphan) and result["alias"] == "champion"
+    assert len(client.search_model_versions(f"name='{NAME}'")) == 1
+    assert client.get_model_version(NAME, orphan).tags[defaults.TAG_DECISION] == "champion"
+    assert str(version_of_run(client, NAME, run_id).version) == str(orphan)
+    assert client.get_run(run_id).info.status == "FINISHED"
