@@ -49,8 +49,6 @@ def run(ctx: Context, node: Node, inputs: dict[str, dict[str, dict]] | None = No
     result = cache.cached(out / MARKER, ctx.key(node), ctx.root,
                           lambda: STAGES[node.stage].run(ctx, node, out, inputs),
                           force=ctx.force, store=current().main)
-    if node.stage == "prepare" and result.get("created"):
-        ctx.data_changed(node.target)
     if current().main and out.is_dir():
         publish(out)
     return result
