@@ -13,6 +13,7 @@ import logging
 from pathlib import Path
 
 from components import defaults
+from components.errors import ConfigError
 from components.files import atomic_write_text
 from components.pipeline import keys
 from components.pipeline.graph import STAGES, Node, plan
@@ -90,9 +91,9 @@ def run_stage(ctx, stage: str, family: str | None = None) -> dict[str, dict]:
     each with its upstream results read from their markers; then the stage's index for DVC."""
     from components.pipeline import runner
 
-    nodes = [n for n in plan(ctx.cfg) if n.stage == stage and (family is None or n.family == family)]
     if STAGES[stage].per_family and family is None:
-        raise ValueError(f"stage {stage} runs per family: give --family")
+        raise ConfigError(f"stage {stage} runs once per family: give --family (one of {', '.join(ctx.cfg.families)})")
+    nodes = [n for n in plan(ctx.cfg) if n.stage == stage and (family is None or n.family == family)]
     if STAGES[stage].per_family and not nodes:
         nodes = [n for n in plan(ctx.cfg, [family]) if n.stage == stage]
     results = {n: runner.run(ctx, n) for n in nodes}

@@ -39,6 +39,7 @@ BAD = {
     "unknown profile": (["run", "--profile", "fast"], "profile 'fast': not in params.yaml's profiles"),
     "unknown hyperparameter": (["stage", "train", "--family", "nsgan", "--set", "family.nsgan.lrr=1"],
                                "did you mean family.nsgan.lr?"),
+    "per-family stage without a family": (["stage", "train"], "stage train runs once per family: give --family"),
     "unregistered model": (["serve", "--name", "nosuch"], "models:/nosuch@champion is not in the registry"),
 }
 
