@@ -43,7 +43,7 @@ STAGES: dict[str, Stage] = {s.name: s for s in [
     Stage("validate", validate.run, ("prepare",), ("validation",), tracked=True),
     Stage("classifier", classifier.run, ("validate",),
           ("classifier", "seed", "train.device", "eval.num_samples", "eval.batch_size", "eval.prc_k", "eval.prdc_k",
-           "eval.max_prdc_samples"), tracked=True),
+           "eval.max_prdc_samples", "eval.kid_subset_size", "eval.kid_subsets"), tracked=True),  # its floor's settings
     Stage("train", train.run, ("validate",), ("train", "hp", "seed", "profile"), per_family=True, tracked=True),
     Stage("evaluate", evaluate.run, ("classifier", "train"), ("eval", "seed", "train.device"), per_family=True,
           tracked=True),
