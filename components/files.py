@@ -31,6 +31,13 @@ def atomic_write_text(path: Path, text: str) -> Path:
     return atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
+def project_lock(root: Path, name: str) -> Path:
+    """The lock file named `name` of the project at `root` (.genzoo/locks/<name>.lock)."""
+    from components import defaults
+
+    return Path(root) / defaults.STATE_DIR / "locks" / f"{name}.lock"
+
+
 @contextlib.contextmanager
 def locked(lock_file: Path) -> Iterator[None]:
     """Hold an exclusive advisory lock on `lock_file` (created if needed); released on exit, and by the kernel

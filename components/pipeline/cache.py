@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 from typing import Callable
 
-from components.files import atomic_write_text, locked
+from components.files import atomic_write_text, locked, project_lock
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def cached(marker: Path, key: str, root: Path, compute: Callable[[], dict], *, f
         return saved
     if not store:
         return compute()
-    with locked(lock_file(root, key)):
+    with locked(project_lock(root, key)):
         saved = None if force else read(marker, key, root)  # computed by another run while this one waited
         if saved is not None:
             return saved
@@ -61,9 +61,3 @@ def cached(marker: Path, key: str, root: Path, compute: Callable[[], dict], *, f
         result = compute()
         write(marker, key, result)
     return result
-
-
-def lock_file(root: Path, name: str) -> Path:
-    from components import defaults
-
-    return Path(root) / defaults.STATE_DIR / "locks" / f"{name}.lock"

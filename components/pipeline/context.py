@@ -22,6 +22,7 @@ class Context:
         self.force = force
         self._keys: dict[Node, str] = {}
         self._hashes: dict[str, str] = {}
+        self._params = cfg.model_dump()  # what keys read params from (the configuration does not change)
 
     @property
     def data_dir(self) -> Path:
@@ -36,8 +37,12 @@ class Context:
         """The node's own outputs, one folder per key: concurrent runs with other settings never share one."""
         return self.stage_dir(node) / self.key(node)[:12]
 
+    def state_dir(self, *parts: str) -> Path:
+        """Scratch and caches that are not outputs: .genzoo/<parts> (checkpoints, floors, Inception features)."""
+        return self.root.joinpath(defaults.STATE_DIR, *parts)
+
     def checkpoint_dir(self, node: Node) -> Path:
-        return self.root / defaults.STATE_DIR / "checkpoints" / node.target / str(node.family) / self.key(node)[:16]
+        return self.state_dir("checkpoints", node.target, str(node.family), self.key(node)[:16])
 
     def dataset_hash(self, target: str) -> str:
         """The content hash of data/<dataset>, or of a pair's two members."""
@@ -48,8 +53,8 @@ class Context:
                                     else store.content_hash(path) if path.is_dir() else "missing")
         return self._hashes[target]
 
-    def data_changed(self, dataset: str) -> None:
-        """prepare just wrote data/<dataset>: forget every hash and key that depended on it."""
+    def data_changed(self) -> None:
+        """prepare just wrote under data/: forget every data hash and every key that depended on one."""
         self._hashes.clear()
         self._keys.clear()
 
@@ -74,7 +79,7 @@ class Context:
     def param(self, dotted: str, family: str | None = None):
         if dotted == "hp":
             return self.cfg.hp(family)
-        node = self.cfg.model_dump()
+        node = self._params
         for part in dotted.split("."):
             node = node.get(part) if isinstance(node, dict) else None
         if isinstance(node, dict):
@@ -100,7 +105,7 @@ class Context:
             return None
         from components.evaluation.inception import inception_metrics
 
-        ds, cache = self.tensors(target), self.root / defaults.STATE_DIR / "inception"
+        ds, cache = self.tensors(target), self.state_dir("inception")
         data_id = f"{target}-{self.dataset_hash(target)}"
         return lambda fake: inception_metrics(fake, ds["test_x"], ds["train_x"], self.cfg.eval, cache, data_id,
                                               self.cfg.seed, device)

@@ -119,7 +119,7 @@ def _train_and_score(ctx: Context, spec: TrialSpec, key: str, out: Path, parent_
     device = pick_device(cfg.train.device)
     clf, real = load_space(classifier, device)
     real_stats = metrics.fid_statistics(real["features"])
-    ckpt_dir = ctx.root / defaults.STATE_DIR / "checkpoints" / spec.dataset / "study" / key[:16]
+    ckpt_dir = ctx.state_dir("checkpoints", spec.dataset, "study", key[:16])
     curve_file, best_file = ckpt_dir / "curve.json", ckpt_dir / "best.pt"
     curve: list[list[float]] = json.loads(curve_file.read_text()) if curve_file.exists() else []
 
@@ -159,7 +159,7 @@ def _train_and_score(ctx: Context, spec: TrialSpec, key: str, out: Path, parent_
         model = trained.model
         model.load_state_dict(torch.load(best_file, map_location=device, weights_only=True))
         m, fake = samples.sample_metrics(model, cfg.eval.num_samples, classifier, cfg.eval, spec.seed + 1, device,
-                                         ds["train_x"], ctx.root / defaults.STATE_DIR / "floors",
+                                         ds["train_x"], ctx.state_dir("floors"),
                                          inception=ctx.inception_scorer(spec.dataset, device))
         stored_model.save(model, spec.family, spec.dataset, ds, out)
         (out / "metrics.json").write_text(json.dumps(m, indent=2, sort_keys=True) + "\n")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from components import defaults
 from components.errors import DataError
-from components.files import locked
+from components.files import locked, project_lock
 
 log = logging.getLogger(__name__)
 PACKAGE = Path(__file__).resolve().parents[1]  # components/: shipped with the model as its code
@@ -36,7 +36,7 @@ def register_model(root: Path, target: str, family: str, model_dir: Path, metric
         raise DataError(f"registry.metric={metric!r} was not measured; have {sorted(metrics)}")
     name = f"{target}-{family}"
     # one decision at a time per model name: two runs never both read the same champion and both replace it
-    with locked(Path(root) / defaults.STATE_DIR / "locks" / f"registry-{name}.lock"), \
+    with locked(project_lock(root, f"registry-{name}")), \
             mlflow.start_run(run_id=run_id) as run:
         client = mlflow.MlflowClient()
         existing = version_of_run(client, name, run_id)

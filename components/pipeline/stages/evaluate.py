@@ -59,13 +59,12 @@ def evaluate_generator(ctx, node, model, classifier: dict, ds: dict, out: Path, 
     random subset of the test split (never its first rows: they may be sorted or differ from the rest)."""
     import torch
 
-    from components import defaults
     from components.evaluation import samples
     from components.training.loop import to_float_images
 
     ecfg, seed = ctx.cfg.eval, ctx.cfg.seed
     m, fake = samples.sample_metrics(model, ecfg.num_samples, classifier, ecfg, seed + 1, device, ds["train_x"],
-                                     ctx.root / defaults.STATE_DIR / "floors", progress=ctx.cfg.train.progress,
+                                     ctx.state_dir("floors"), progress=ctx.cfg.train.progress,
                                      inception=ctx.inception_scorer(node.target, device))
     n = min(ecfg.likelihood_images, len(ds["test_x"]))
     pick = torch.randperm(len(ds["test_x"]), generator=torch.Generator().manual_seed(seed))[:n]

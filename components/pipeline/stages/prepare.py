@@ -13,14 +13,13 @@ log = logging.getLogger(__name__)
 
 def run(ctx, node, out: Path, inputs: dict) -> dict:
     """Asking for one embedded dataset materialises all of them: together they are the data/ data.dvc pins."""
-    from components.files import locked
-    from components.pipeline.cache import lock_file
+    from components.files import locked, project_lock
     from components.versioning import sync_data_pin
 
     dataset = node.target
     names = list(defaults.EMBEDDED_DATASETS) if dataset in defaults.EMBEDDED_DATASETS else [dataset]
     created = []
-    with locked(lock_file(ctx.root, "data")):  # two runs never materialise the same dataset at once
+    with locked(project_lock(ctx.root, "data")):  # two runs never materialise the same dataset at once
         for name in names:
             if not (ctx.data_dir / name).exists():
                 log.info("materialising %s into %s", name, ctx.data_dir / name)
@@ -28,7 +27,7 @@ def run(ctx, node, out: Path, inputs: dict) -> dict:
                 created.append(name)
     pin = sync_data_pin(ctx.root, ctx.data_dir) if created else "unchanged"
     if created:
-        ctx.data_changed(dataset)
+        ctx.data_changed()
     path = ctx.data_dir / dataset
     return {"dataset": dataset, "path": str(path), "hash": ctx.dataset_hash(dataset), "created": created,
             "data_pin": pin, "files": [str(path)]}
