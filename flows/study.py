@@ -21,9 +21,10 @@ from components.errors import ConfigError, GenzooError
 from components.pipeline import cache, graph, keys
 from components.pipeline.context import Context
 from components.pipeline.graph import Node
-from components.study import report, search
+from components.study import references, report, search
 from components.study.config import study_config
 from components.study.trial import TrialSpec, locate, run_trial, stored
+from components.training.loop import pick_device
 from flows.pipeline import transient, walk
 
 
@@ -102,15 +103,19 @@ def study(datasets: list[str] | None = None, families: list[str] | None = None, 
     states: dict[str, str] = {}
 
     # the data gates and reference classifiers: the pipeline's own (cached) stage tasks, one walk per dataset
-    classifiers, parents = {}, {}
+    classifiers, parents, refs = {}, {}, {}
     for ds in datasets:
         ctx = Context(cfg.merged({"dataset": ds}), root_path)
         results = walk(ctx, [Node(s, ds) for s in graph.DATA_STAGES], states)
         classifiers[ds] = results[Node("classifier", ds)]
         parents[ds] = _parent_runs(ctx, ds, name, families)
+        refs[ds] = references.measure(ctx.cfg, ctx.tensors(ds), classifiers[ds], families[0], ctx.state_dir("floors"),
+                                      pick_device(cfg.train.device))
+        logger.info("study %s on %s: floor FID %.2f, untrained %s FID %.2f (N=%d)", name, ds, refs[ds]["floor"],
+                    families[0], refs[ds]["untrained"], refs[ds]["num_samples"])
 
     try:
-        return _search_and_report(cfg, root_path, name, parents, classifiers, states, overrides, logger)
+        return _search_and_report(cfg, root_path, name, parents, classifiers, refs, states, overrides, logger)
     except BaseException:
         from components.tracking import store as tstore
 
@@ -121,7 +126,7 @@ def study(datasets: list[str] | None = None, families: list[str] | None = None, 
         raise
 
 
-def _search_and_report(cfg: Config, root_path: Path, name: str, parents, classifiers, states, overrides,
+def _search_and_report(cfg: Config, root_path: Path, name: str, parents, classifiers, refs, states, overrides,
                        logger) -> dict:
     """Search, reruns with seeds, report, promotion: the study once its data and parent runs exist."""
     scfg = cfg.study
@@ -149,7 +154,7 @@ def _search_and_report(cfg: Config, root_path: Path, name: str, parents, classif
         return out
 
     def setting(fam: str, i: int) -> dict:
-        return search.sample(fam, i, seed0, scfg.space, set(cfg.hp(fam)))
+        return search.sample(fam, i, seed0, scfg.space, cfg.hp(fam))
 
     searched = run([TrialSpec(ds, fam, i, seed0, setting(fam, i))
                     for ds in datasets for fam in families for i in range(budget)])
@@ -174,10 +179,10 @@ def _search_and_report(cfg: Config, root_path: Path, name: str, parents, classif
     command = "genzoo study " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if "study" in sys.argv[1:2] else \
         f"study(datasets={datasets}, families={families}, profile={cfg.profile!r}, overrides={overrides})"
     meta = {"name": name, "profile": cfg.profile, "budget": budget, "seeds": n_seeds,
-            "checkpoints": scfg.checkpoints, "epochs": scfg.epochs, "command": command,
-            "datasets": datasets, "families": families}
+            "checkpoints": scfg.checkpoints, "checkpoint_samples": scfg.checkpoint_samples, "epochs": scfg.epochs,
+            "command": command, "datasets": datasets, "families": families}
     out = root_path / defaults.REPORTS_DIR / name
-    summary = report.write(out, trials, best_index, datasets, families, meta)
+    summary = report.write(out, trials, best_index, datasets, families, meta, refs)
     summary["states"] = states
     summary["trials"] = trials
     summary["registered"] = _publish(cfg, root_path, name, parents, classifiers, trials, best_index, summary, out)
@@ -221,7 +226,6 @@ def _register_winner(cfg: Config, root: Path, ds: str, winner: str, best: dict, 
     from components.pipeline.stages.evaluate import score
     from components.pipeline.stages.register import rescore
     from components.tracking.registration import register_model
-    from components.training.loop import pick_device
 
     ctx = Context(cfg.merged({"dataset": ds}), root)
     device = pick_device(cfg.train.device)

@@ -95,11 +95,11 @@ class Study(Section):
     epochs: float | dict[str, float] = 0.2  # per trial; {default: 20, cifar10: 100} sets it per dataset
     checkpoints: int = Field(2, ge=1)  # each trial is scored at this many checkpoints; its best counts
     checkpoint_samples: int = Field(2000, ge=1)  # samples per checkpoint FID (the best gets eval.num_samples)
-    space: dict[Literal["lr", "beta1", "beta2", "disc_iters", "disc_batch_norm", "gp_lambda"], list] = {
-        "lr": [1.0e-5, 1.0e-2],  # log-uniform; Lucic et al.'s wide ranges; drop a key to fix it
-        "beta1": [0.0, 1.0],
-        "disc_iters": [1, 5],
-        "disc_batch_norm": [True, False],
+    # setting 0 is each family's own (paper) defaults; settings 1.. come from these ranges (study/search.py):
+    # narrow ones around the defaults here, Lucic et al.'s wide absolute ones in params.yaml's `lucic` profile
+    space: dict[Literal["lr", "beta1", "beta2", "disc_iters", "disc_batch_norm", "gp_lambda"], list | dict] = {
+        "lr": {"around": 3},  # log-uniform in [lr/3, 3 lr]
+        "beta1": {"around": 0.2},  # uniform in beta1 +- 0.2, within [0, 1)
     }
     train: dict[str, Any] = {"progress": False}  # overrides of `train` inside trials
     eval: dict[str, Any] = {"num_samples": 2000}  # overrides of `eval` for each trial's best checkpoint

@@ -12,6 +12,7 @@ from components.errors import ConfigError
 def study_config(root: Path | None, profile: str | None, overrides, datasets: list[str] | None = None,
                  families: list[str] | None = None) -> Config:
     from components.pipeline.graph import translates
+    from components.study import search
 
     given = {k: v for k, v in (("datasets", datasets), ("families", families)) if v}
     cfg = load_config(root, profile, [*(overrides or []), {"study": given}] if given else overrides)
@@ -19,4 +20,5 @@ def study_config(root: Path | None, profile: str | None, overrides, datasets: li
         if translates(fam):
             raise ConfigError(f"study.families: {fam} translates between a pair of domains and has no samples "
                               f"to rank by FID; run it with `genzoo run --families {fam}`")
+        search.sample(fam, 1, cfg.seed, cfg.study.space, cfg.hp(fam))  # a bad range fails now, not in a trial
     return cfg

@@ -4,6 +4,7 @@ precision against recall of every trial, and a sample grid per family. Markdown 
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import math
@@ -13,6 +14,19 @@ from pathlib import Path
 import numpy as np
 
 METRIC = "best_fid"  # each trial's best checkpoint FID in the dataset's reference-classifier space
+
+# Lucic et al. 2018, "Are GANs Created Equal?", Table 2 (NeurIPS version): each game's best FID, mean ± std over
+# 50 seeds of its best setting from 100 random ones, 20 epochs. Inception features on 10k samples: another
+# feature space than the table's (classifier) FIDs, so beside them for orientation, never compared with them.
+# They did not run the maximum-likelihood game.
+LUCIC_2018 = {
+    "mnist": {"mmgan": (9.8, 0.9), "nsgan": (6.8, 0.5), "lsgan": (7.8, 0.6), "wgan": (6.7, 0.4),
+              "wgangp": (20.3, 5.0), "dragan": (7.6, 0.4), "began": (13.1, 1.0), "vae": (23.8, 0.6)},
+    "fashion-mnist": {"mmgan": (29.6, 1.6), "nsgan": (26.5, 1.6), "lsgan": (30.7, 2.2), "wgan": (21.5, 1.6),
+                      "wgangp": (24.5, 2.1), "dragan": (27.7, 1.2), "began": (22.9, 0.9), "vae": (58.7, 1.2)},
+    "cifar10": {"mmgan": (72.7, 3.6), "nsgan": (58.5, 1.9), "lsgan": (87.1, 47.5), "wgan": (55.2, 2.3),
+                "wgangp": (55.8, 0.9), "dragan": (69.8, 2.0), "began": (71.4, 1.6), "vae": (155.7, 11.6)},
+}
 
 
 def expected_best(values: list[float], k: int) -> float:
@@ -59,14 +73,45 @@ def winners(rows: dict) -> dict[str, str]:
 def _cell(r: dict | None) -> str:
     if r is None or r["mean"] is None:
         return "diverged" if r and r["diverged"] else "-"
-    return f"{r['mean']:.2f} ± {r['std']:.2f} ({r['best']:.2f})"
+    return f"{r['mean']:.2f} ± {r['std']:.2f} (n={r['n_seeds']}; best {r['best']:.2f})"
 
 
-def table_markdown(rows: dict, datasets: list[str], families: list[str]) -> str:
-    head = "| family | " + " | ".join(datasets) + " |\n|---|" + "---|" * len(datasets) + "\n"
-    body = "".join(f"| {fam} | " + " | ".join(_cell(rows.get(ds, {}).get(fam)) for ds in datasets) + " |\n"
-                   for fam in families)
-    return head + body
+def table_rows(rows: dict, datasets: list[str], families: list[str], references: dict | None = None) -> list[list]:
+    """The table as cells: a header, one row per family, then the reference rows; Lucic et al.'s published
+    FIDs in a column per dataset they report."""
+    references = references or {}
+    published = [ds for ds in datasets if ds in LUCIC_2018]
+    head = ["family", *datasets, *(f"{ds}: Lucic et al. (Inception FID)" for ds in published)]
+
+    def lucic(ds, fam):
+        v = LUCIC_2018[ds].get(fam)
+        return f"{v[0]} ± {v[1]}" if v else "-"
+
+    out = [head] + [[fam, *(_cell(rows.get(ds, {}).get(fam)) for ds in datasets),
+                     *(lucic(ds, fam) for ds in published)] for fam in families]
+    for key, label in (("floor", "real training images (floor)"), ("untrained", "untrained generator (noise)")):
+        if any(ds in references for ds in datasets):
+            out.append([f"*{label}*", *(f"{references[ds][key]:.2f}" if ds in references else "-"
+                                        for ds in datasets), *("" for _ in published)])
+    return out
+
+
+def table_markdown(rows: dict, datasets: list[str], families: list[str], references: dict | None = None) -> str:
+    cells = table_rows(rows, datasets, families, references)
+    lines = ["| " + " | ".join(cells[0]) + " |", "|---" * len(cells[0]) + "|"]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in cells[1:]]) + "\n"
+
+
+def _table_html(cells: list[list]) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in cells[0])
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c.strip('*'))}</td>" for c in r) + "</tr>" for r in cells[1:])
+    return f"<table border=1 cellpadding=4><tr>{head}</tr>{body}</table>"
+
+
+def _embedded(png: Path) -> str:
+    """An <img> carrying its PNG inline: the page reads the same from disk, a browser or MLflow's artifact view."""
+    data = base64.b64encode(png.read_bytes()).decode()
+    return f"<p><img src='data:image/png;base64,{data}' alt='{html.escape(png.stem)}'></p>"
 
 
 def _plt():
@@ -164,8 +209,9 @@ def sample_sheet(trials, ds: str, families, path: Path) -> Path | None:
 
 
 def write(out: Path, trials: list[dict], best_index: dict, datasets: list[str], families: list[str],
-          meta: dict) -> dict:
-    """Write reports/<study>/: report.md, report.html, the PNGs and study.json; returns the summary."""
+          meta: dict, references: dict | None = None) -> dict:
+    """Write reports/<study>/: report.md, report.html (self-contained), the PNGs and study.json; returns the
+    summary. `references`: per dataset, the floor and untrained-generator FIDs (study/references.py)."""
     out.mkdir(parents=True, exist_ok=True)
     rows = summarise(trials, best_index)
     win = winners(rows)
@@ -173,30 +219,30 @@ def write(out: Path, trials: list[dict], best_index: dict, datasets: list[str], 
             budget_plot(rows, datasets, families, out / "fid_vs_budget.png"),
             precision_recall_plot(trials, datasets, families, out / "precision_recall.png")]
     pngs += [p for ds in datasets if (p := sample_sheet(trials, ds, families, out / f"samples_{ds}.png"))]
-    table = table_markdown(rows, datasets, families)
-    space = "the dataset's reference classifier (`fid_classifier`)"
-    intro = (f"FID in the feature space of {space}: mean ± std over {meta['seeds']} seeds of each family's best "
-             f"of {meta['budget']} hyperparameter settings, and (in brackets) the best single run; each run is "
-             f"scored at its best of {meta['checkpoints']} checkpoints. Lower is better.")
+    table = table_markdown(rows, datasets, families, references)
+    n = meta.get("checkpoint_samples")
+    intro = (f"FID in the feature space of the dataset's reference classifier (`fid_classifier`) on {n} samples "
+             f"against the test split: mean ± std over the n seeds of each family's best of {meta['budget']} "
+             f"hyperparameter settings (setting 0: the family's own paper defaults), and its best single run; each "
+             f"run counts its best of {meta['checkpoints']} checkpoints. Lower is better. The reference rows are "
+             f"measured the same way. Lucic et al.'s columns are Inception FIDs after 20 epochs: another feature "
+             f"space and budget, for orientation only.")
     md = [f"# Study `{meta['name']}`\n\n", f"Command: `{meta['command'].strip()}`\n\n", intro + "\n\n", table,
           "\nWinner per dataset (promoted by the registry rule): "
           + ", ".join(f"{ds}: **{f}**" for ds, f in win.items()) + "\n",
-          "\nBest settings:\n\n"]
+          "\nBest settings ({} = the family's defaults):\n\n"]
     md += [f"- {ds} / {fam}: {json.dumps(r['hp'], sort_keys=True)}"
            + (f" ({r['diverged']} of {r['trials']} runs diverged)" if r["diverged"] else "") + "\n"
            for ds, fams in rows.items() for fam, r in fams.items()]
     md += [f"\n![{p.stem}]({p.name})\n" for p in pngs]
     (out / "report.md").write_text("".join(md))
-    cells = "".join("<tr><td>" + html.escape(fam) + "</td>" + "".join(
-        f"<td>{html.escape(_cell(rows.get(ds, {}).get(fam)))}</td>" for ds in datasets) + "</tr>" for fam in families)
     page = (f"<!doctype html><meta charset='utf-8'><title>genzoo study {html.escape(meta['name'])}</title>"
             f"<h1>Study {html.escape(meta['name'])}</h1><p><code>{html.escape(meta['command'])}</code></p>"
-            f"<p>{html.escape(intro)}</p><table border=1 cellpadding=4><tr><th>family</th>"
-            + "".join(f"<th>{html.escape(d)}</th>" for d in datasets) + f"</tr>{cells}</table>"
+            f"<p>{html.escape(intro)}</p>" + _table_html(table_rows(rows, datasets, families, references))
             + "<p>Winners: " + html.escape(", ".join(f"{d}: {f}" for d, f in win.items())) + "</p>"
-            + "".join(f"<p><img src='{p.name}' alt='{p.stem}'></p>" for p in pngs))
+            + "".join(_embedded(p) for p in pngs))
     (out / "report.html").write_text(page)
-    summary = {"meta": meta, "rows": rows, "winners": win, "table_markdown": table,
+    summary = {"meta": meta, "rows": rows, "winners": win, "table_markdown": table, "references": references or {},
                "files": [str(out / "report.md"), str(out / "report.html"), *map(str, pngs)]}
     (out / "study.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     return summary

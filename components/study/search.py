@@ -1,5 +1,8 @@
-"""Lucic et al.'s random search: B hyperparameter settings per family drawn from wide ranges, the same draws on
-every dataset (so columns of the table are comparable), reproducible from (study seed, family, index)."""
+"""The study's random search. Setting 0 of every family is its own defaults: the hyperparameters its paper
+recommends (cited where the family is registered). Settings 1..B-1 are drawn, reproducibly from (study seed,
+family, index), from `study.space`: either Lucic et al.'s wide absolute ranges (`lr: [1e-5, 1e-2]`) or a narrow
+range around the family's default (`lr: {around: 3}` = log-uniform in [lr/3, 3 lr]; `beta1: {around: 0.2}` =
+uniform in beta1 ± 0.2). The same draws on every dataset, so the columns of the table are comparable."""
 
 from __future__ import annotations
 
@@ -9,26 +12,52 @@ import random
 
 from components.errors import ConfigError
 
-# what each search dimension means; a study's `space` gives its range, and leaving a key out fixes it
-KINDS = {"lr": "log-uniform", "beta1": "uniform", "beta2": "uniform", "disc_iters": "int",
-         "disc_batch_norm": "choice", "gp_lambda": "log-uniform"}
+# each dimension: how it is drawn, and the values it may take (an `around` range is clipped to them)
+KINDS = {"lr": ("log-uniform", (0.0, math.inf)), "beta1": ("uniform", (0.0, 0.999)),
+         "beta2": ("uniform", (0.0, 0.9999)), "disc_iters": ("int", (1, math.inf)),
+         "disc_batch_norm": ("choice", None), "gp_lambda": ("log-uniform", (0.0, math.inf))}
 
 
-def sample(family: str, index: int, seed: int, space: dict, known: set[str] | None = None) -> dict:
-    """The index-th setting of `family`: a dict of hp overrides (index 0..B-1). Dimensions the family does not
-    have (`known`: its hyperparameter names) are skipped, so one space serves GANs, VAEs and PixelCNNs."""
+def bounds(key: str, rng_range, default) -> tuple[float, float]:
+    """[lo, hi] of a numeric dimension: the absolute range, or the `around` range centred on the default."""
+    kind, (lo_ok, hi_ok) = KINDS[key]
+    if not isinstance(rng_range, dict):
+        lo, hi = rng_range
+        return lo, hi
+    if set(rng_range) != {"around"}:
+        raise ConfigError(f"study.space.{key}: expected [low, high] or {{around: x}}, got {rng_range}")
+    if default is None:
+        raise ConfigError(f"study.space.{key}: 'around' needs the family's default of {key}")
+    width = rng_range["around"]
+    if kind == "log-uniform":
+        if width < 1:
+            raise ConfigError(f"study.space.{key}.around: a factor >= 1 (the range is [x/f, x*f]), got {width}")
+        lo, hi = default / width, default * width
+    else:
+        lo, hi = default - width, default + width
+    return max(lo, lo_ok), min(hi, hi_ok)
+
+
+def sample(family: str, index: int, seed: int, space: dict, defaults: dict | None = None) -> dict:
+    """The index-th setting of `family` as hp overrides ({} for index 0: its defaults). Dimensions the family
+    does not have (not in `defaults`, its hyperparameters) are skipped, so one space serves every family."""
+    for key in space:
+        if key not in KINDS:
+            raise ConfigError(f"study.space.{key}: unknown dimension; searchable: {', '.join(KINDS)}")
+    if index == 0:
+        return {}
     rng = random.Random(int(hashlib.md5(f"{seed}/{family}/{index}".encode()).hexdigest()[:12], 16))
     out = {}
     for key in sorted(space):
-        if known is not None and key not in known:
+        if defaults is not None and key not in defaults:
             continue
-        kind, rng_range = KINDS.get(key), space[key]
-        if kind is None:
-            raise ConfigError(f"study.space.{key}: unknown dimension; searchable: {', '.join(KINDS)}")
+        kind, rng_range = KINDS[key][0], space[key]
         if kind == "choice":
+            if isinstance(rng_range, dict):
+                raise ConfigError(f"study.space.{key}: a list of choices, not {rng_range}")
             out[key] = rng.choice(list(rng_range))
             continue
-        lo, hi = rng_range
+        lo, hi = bounds(key, rng_range, (defaults or {}).get(key))
         if kind == "log-uniform":
             out[key] = float(f"{math.exp(rng.uniform(math.log(lo), math.log(hi))):.4g}")
         elif kind == "uniform":

@@ -43,7 +43,14 @@ def test_study_yields_the_table_and_report(studied):
         assert r["n_seeds"] == 2 and r["mean"] > 0 and r["std"] >= 0 and r["best"] <= r["mean"] + r["std"]
         assert len(r["budget_curve"]) == 2 and r["budget_curve"][1] <= r["budget_curve"][0]
     table = first["table_markdown"]
-    assert "| family | mnist5k |" in table and all(f"| {f} |" in table for f in FAMILIES)
+    assert table.startswith("| family | mnist5k |") and all(f"| {f} |" in table for f in FAMILIES)
+    # the reference rows, measured as the trials are: real digits far below an untrained generator
+    refs = first["references"]["mnist5k"]
+    assert refs["num_samples"] == STUDY["checkpoint_samples"] and 0 < refs["floor"] < refs["untrained"] / 10
+    assert f"| *real training images (floor)* | {refs['floor']:.2f} |" in table
+    assert f"| *untrained generator (noise)* | {refs['untrained']:.2f} |" in table
+    html = (root / "reports" / "tiny" / "report.html").read_text()
+    assert "data:image/png;base64," in html and "src='fid_bars.png'" not in html  # self-contained
     winner = first["winners"]["mnist5k"]
     assert rows[winner]["mean"] == min(r["mean"] for r in rows.values())
     out = root / "reports" / "tiny"
@@ -51,9 +58,10 @@ def test_study_yields_the_table_and_report(studied):
                  "samples_mnist5k.png", "study.json"):
         assert (out / name).stat().st_size > 0, name
     assert table in (out / "report.md").read_text()
-    # the VAE's search draws only what it has (the learning rate); trials rank by FID like every other row
-    vae = [t for t in first["trials"] if t["spec"]["family"] == "vae"]
-    assert all(set(t["spec"]["hp"]) == {"lr"} and t["best_fid"] > 0 for t in vae)
+    # setting 0 is each family's defaults; the VAE's other settings draw only what it has (the learning rate)
+    assert all(t["spec"]["hp"] == {} for t in first["trials"] if t["spec"]["index"] == 0)
+    vae = [t for t in first["trials"] if t["spec"]["family"] == "vae" and t["spec"]["index"] > 0]
+    assert vae and all(set(t["spec"]["hp"]) == {"lr"} and t["best_fid"] > 0 for t in vae)
     # every trial carries the best of its checkpoints
     for t in first["trials"]:
         assert [c[0] for c in t["curve"]] == [2, 4]

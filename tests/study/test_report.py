@@ -29,4 +29,17 @@ def test_summary_uses_the_best_settings_seeds_and_counts_divergence():
     assert rows["b"]["diverged"] == 1 and rows["b"]["budget_curve"] == [8.0]  # the diverged run has no FID
     assert report.winners({"d": rows}) == {"d": "a"}
     table = report.table_markdown({"d": rows}, ["d"], ["a", "b", "c"])
-    assert "| a | 6.00 ± 1.41 (5.00) |" in table and "| c | - |" in table
+    assert "| a | 6.00 ± 1.41 (n=2; best 5.00) |" in table and "| c | - |" in table
+
+
+def test_table_carries_reference_rows_and_lucic_published_column():
+    trials = [_trial("nsgan", 0, 0, 40.0), _trial("nsgan", 0, 1, 44.0, search=False)]
+    for t in trials:
+        t["spec"]["dataset"] = "mnist"
+    rows = report.summarise(trials, {("mnist", "nsgan"): 0})
+    refs = {"mnist": {"floor": 0.51, "untrained": 912.3}}
+    lines = report.table_markdown(rows, ["mnist"], ["nsgan", "mlgan"], refs).splitlines()
+    assert lines[0] == "| family | mnist | mnist: Lucic et al. (Inception FID) |"
+    assert lines[2] == "| nsgan | 42.00 ± 2.83 (n=2; best 40.00) | 6.8 ± 0.5 |"
+    assert lines[3] == "| mlgan | - | - |"  # not in their study
+    assert lines[4:] == ["| *real training images (floor)* | 0.51 |  |", "| *untrained generator (noise)* | 912.30 |  |"]

@@ -20,7 +20,10 @@ from components.models.registry import Family, hyperparameters, register
 
 @hyperparameters
 class BeganHp(GanHp):
-    gamma: float = 0.75  # diversity ratio: the equilibrium E[L(G(z))] = gamma E[L(x)]
+    """Berthelot et al. 2017, Sec. 4: Adam lr 1e-4, lambda_k 0.001, gamma in 0.3..0.7 (0.5: the middle);
+    beta1 is not stated there: DCGAN's 0.5, as GanHp."""
+
+    gamma: float = 0.5  # diversity ratio: the equilibrium E[L(G(z))] = gamma E[L(x)]
     lambda_k: float = 0.001  # learning rate of k
     code_dim: int = 64  # the autoencoder's bottleneck
     lr: float = 1e-4

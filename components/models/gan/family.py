@@ -21,8 +21,10 @@ from components.models.registry import Family, hyperparameters, register
 
 @hyperparameters
 class GanHp:
-    """What every game shares: Lucic et al. 2018's setup (z ~ U(-1,1) of 64 dims, Adam); the study searches lr,
-    beta1, disc_iters and disc_batch_norm around these."""
+    """What every game shares: Lucic et al. 2018's setup (z ~ U(-1,1) of 64 dims, Adam). The optimiser defaults
+    are DCGAN's (Radford et al. 2016, Adam lr 2e-4, beta1 0.5), the setting MM/NS/ML/LS GAN are run with in
+    practice; a game whose paper recommends others says so at its `register` line. They are the study's setting
+    0; the study searches lr, beta1, disc_iters and disc_batch_norm around them."""
 
     arch: Literal["infogan", "dcgan"] = "infogan"  # components/models/gan/networks.py
     z_dim: int = 64
@@ -140,16 +142,21 @@ class GAN(GenerativeModel):
             self.G.train(was_training)
 
 
-# The games of Lucic et al. 2018 on the same networks; wgan/wgangp use a few more critic steps, as their papers.
+# The games of Lucic et al. 2018 on the same networks, each with its own paper's recommended hyperparameters.
+# Goodfellow et al. 2014 (MM, NS) and 2014b (ML) give none for these networks: DCGAN's (GanHp).
 register(Family("mmgan", GAN, GanHp(), "minimax GAN (Goodfellow et al. 2014)", {"game": games.MM}))
 register(Family("nsgan", GAN, GanHp(), "non-saturating GAN (Goodfellow et al. 2014)", {"game": games.NS}))
 register(Family("mlgan", GAN, GanHp(), "maximum-likelihood game (Goodfellow 2014, distinguishability criteria)",
                 {"game": games.ML}))
+# Mao et al. 2017, Sec. 4: Adam, lr 2e-4, beta1 0.5
 register(Family("lsgan", GAN, GanHp(), "least-squares GAN (Mao et al. 2017)", {"game": games.LS}))
-register(Family("wgan", GAN, ClippedHp(disc_iters=5, lr=5e-5), "Wasserstein GAN, weight clipping (Arjovsky et al. 2017)",
-                {"game": games.WGAN}))
-# a per-sample gradient penalty is ill-defined across a batch-normalised critic (Gulrajani et al.)
-register(Family("wgangp", GAN, PenaltyHp(disc_iters=5, disc_batch_norm=False, lr=1e-4),
+# Arjovsky et al. 2017, Algorithm 1: lr 5e-5, c 0.01, n_critic 5, RMSProp (no momentum: Adam with beta1 0)
+register(Family("wgan", GAN, ClippedHp(disc_iters=5, lr=5e-5, beta1=0.0),
+                "Wasserstein GAN, weight clipping (Arjovsky et al. 2017)", {"game": games.WGAN}))
+# Gulrajani et al. 2017, Algorithm 1: lambda 10, n_critic 5, Adam lr 1e-4, beta1 0, beta2 0.9; a per-sample
+# gradient penalty is ill-defined across a batch-normalised critic (their Sec. 4), so no critic BN
+register(Family("wgangp", GAN, PenaltyHp(disc_iters=5, disc_batch_norm=False, lr=1e-4, beta1=0.0, beta2=0.9),
                 "Wasserstein GAN, gradient penalty (Gulrajani et al. 2017)", {"game": games.WGAN_GP}))
-register(Family("dragan", GAN, PenaltyHp(disc_batch_norm=False),
+# Kodali et al. 2017: lambda 10, Adam lr 1e-4, beta1 0.5, beta2 0.9 (their reference code), no critic BN
+register(Family("dragan", GAN, PenaltyHp(disc_batch_norm=False, lr=1e-4, beta2=0.9),
                 "DRAGAN, gradient penalty around the data (Kodali et al. 2017)", {"game": games.DRAGAN}))

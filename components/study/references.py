@@ -1,0 +1,31 @@
+"""The two reference rows of a study's table, measured exactly as the trials are (the dataset's reference
+classifier, `study.checkpoint_samples` images against the test split): real training images (the floor: what a
+perfect generator scores at this N) and an untrained generator (the noise level: what no training scores).
+A game whose FID is not well below the noise row has not learned anything at this budget."""
+
+from __future__ import annotations
+
+import torch
+
+from components.config import Config
+from components.evaluation import metrics, samples
+from components.evaluation.classifier import features, load_space
+
+
+def measure(cfg: Config, ds: dict, classifier: dict, family: str, cache_dir, device) -> dict[str, float]:
+    """{"floor": FID, "untrained": FID} at N = study.checkpoint_samples; the untrained generator is `family`'s
+    network at its initialisation under the study's seed (the samples are drawn as a trial's are: seed + 1)."""
+    from components.models.registry import get_family
+
+    n = cfg.study.checkpoint_samples
+    clf, real = load_space(classifier, device)
+    floor = samples.floor_at(n, classifier, clf, real, ds["train_x"], cfg.eval, cfg.seed, cache_dir)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        x = ds["train_x"]  # NHWC
+        model = get_family(family).build((x.shape[-1], *x.shape[1:3]), len(ds["classes"]), cfg.hp(family))
+    model.to(device)
+    fake = samples.generate(model, n, cfg.eval.batch_size, cfg.seed + 1, device)
+    fid = metrics.fid(metrics.fid_statistics(real["features"]),
+                      metrics.fid_statistics(features(clf, fake, cfg.eval.batch_size)["features"]))
+    return {"floor": floor["floor_fid_classifier"], "untrained": fid, "num_samples": n, "untrained_family": family}
