@@ -45,6 +45,33 @@ def pinned_md5(root: Path) -> str | None:
     return outs[0].get("md5")
 
 
+_state_memo: dict[tuple, str] = {}
+
+
+def data_md5(data_dir: Path) -> str | None:
+    """dvc_dir_md5 of data/, memoised on the files' (path, size, mtime): tags are written for every stage."""
+    if not data_dir.is_dir():
+        return None
+    files = sorted((str(p), st.st_size, st.st_mtime_ns) for p in data_dir.rglob("*") if p.is_file()
+                   for st in [p.stat()])
+    memo = (str(data_dir), tuple(files))
+    if memo not in _state_memo:
+        _state_memo.clear()
+        _state_memo[memo] = dvc_dir_md5(data_dir)
+    return _state_memo[memo]
+
+
+def data_version(root: Path, data_dir: Path) -> str:
+    """What a run's data is, for its provenance tag: data.dvc's md5 when data/ is exactly that version,
+    `unpinned:<md5 of data/>` when it differs (a run never claims data it did not train on), 'untracked'
+    without data.dvc."""
+    pinned = pinned_md5(root)
+    if pinned is None:
+        return "untracked"
+    actual = data_md5(data_dir)
+    return pinned if actual == pinned else f"unpinned:{actual}"
+
+
 def sync_data_pin(root: Path, data_dir: Path) -> str:
     """After materialising data/: 'pinned' if it is exactly what data.dvc pins (and then cached, so
     `dvc status` is clean), 'differs' if not (the user pins it with `dvc add data`), 'untracked' without DVC."""

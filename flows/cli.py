@@ -23,6 +23,9 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="override a param, e.g. --set train.steps=200 (repeatable)")
 
 
+UNPINNED = "register even if data/ is not the version data.dvc pins (tagged unpinned:<md5>)"
+
+
 def _split(text: str | None) -> list[str] | None:
     return [x for x in text.split(",") if x] if text else None
 
@@ -60,7 +63,14 @@ def cmd_stage(args) -> int:
     return 0
 
 
+def _unpinned(args) -> None:
+    """--allow-unpinned is registry.allow_unpinned=true, so it is part of the config like any other setting."""
+    if args.allow_unpinned:
+        args.overrides.append("registry.allow_unpinned=true")
+
+
 def cmd_run(args) -> int:
+    _unpinned(args)
     families = _split(args.families)
     load_config(None, args.profile, args.overrides, dataset=args.dataset, families=families)  # fail before Prefect
     from flows.pipeline import pipeline
@@ -73,6 +83,7 @@ def cmd_run(args) -> int:
 def cmd_study(args) -> int:
     from components.study.config import study_config
 
+    _unpinned(args)
     study_config(None, args.profile, args.overrides, _split(args.datasets), _split(args.families))
     from flows.study import run_study
 
@@ -211,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("run", help="the whole pipeline as a Prefect flow")
     _common(p)
     p.add_argument("--families", help="comma-separated families (default from params.yaml)")
+    p.add_argument("--allow-unpinned", action="store_true", help=UNPINNED)
     p.set_defaults(fn=cmd_run)
 
     p = sub.add_parser("study", help="Lucic et al.'s comparison: search, seeds, table, promote the winner")
@@ -219,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profile", help="params.yaml profile: quick (default) or lucic")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a param, e.g. --set study.budget=4 (repeatable)")
+    p.add_argument("--allow-unpinned", action="store_true", help=UNPINNED)
     p.set_defaults(fn=cmd_study)
 
     p = sub.add_parser("families", help="list the registered model families (name, kind)")
@@ -271,6 +284,10 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(fn=cmd_registry)
 
     args = parser.parse_args(argv)
+    if args.command in ("run", "study", "schedule"):  # they start Prefect's temporary server unless one is set
+        from components import reaper
+
+        reaper.start()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("components").setLevel(logging.INFO)
     try:

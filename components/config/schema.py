@@ -82,6 +82,7 @@ class Eval(Section):
 class Registry(Section):
     metric: str = "fid_classifier"
     lower_is_better: bool = True
+    allow_unpinned: bool = False  # register even when data/ is not data.dvc's version (`--allow-unpinned`)
 
 
 class Study(Section):

@@ -30,6 +30,7 @@ def register_model(root: Path, target: str, family: str, model_dir: Path, metric
     from components.tracking import promotion
     from components.tracking import store as tstore
 
+    _check_pinned(tags.get(defaults.TAG_DATA_VERSION, ""), registry.allow_unpinned)
     tstore.setup(root, target)
     metric = registry.metric
     if metric not in metrics:
@@ -54,6 +55,15 @@ def register_model(root: Path, target: str, family: str, model_dir: Path, metric
                          "genzoo.registered_version": version})
         log.info("%s v%s -> %s: %s", name, version, decision.alias, decision.reason)
     return _result(name, version, decision.alias, decision.reason, protocol_tags[TAG_PROTOCOL], run.info.run_id)
+
+
+def _check_pinned(data_version: str, allowed: bool) -> None:
+    """A registered version names the data it was trained on; data/ that is not data.dvc's version is refused
+    unless the user says so (the version then carries `unpinned:<md5>`, never the pin)."""
+    if data_version.startswith("unpinned:") and not allowed:
+        raise DataError(f"data/ ({data_version.split(':', 1)[1]}) is not the version data.dvc pins: nothing is "
+                        "registered. `dvc checkout data.dvc` restores the pinned data, `dvc add data` pins this one, "
+                        "or --allow-unpinned registers it anyway (tagged genzoo.data_version=unpinned:<md5>)")
 
 
 def version_of_run(client, name: str, run_id: str):

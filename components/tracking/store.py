@@ -85,13 +85,11 @@ def ui_command(root: Path, host: str = "127.0.0.1", port: int = defaults.UI_PORT
 
 
 def data_version(root: Path) -> str:
-    """The md5 that data.dvc pins for data/ ('untracked' when there is no data.dvc)."""
-    from components.versioning import pinned_md5
+    """data.dvc's md5 when data/ is that version, `unpinned:<md5>` when not, 'untracked' without data.dvc."""
+    from components.versioning import data_version as version
 
-    if not (root / "data.dvc").exists():
-        return "untracked"
     try:
-        return pinned_md5(root) or "unknown"
+        return version(root, root / defaults.DATA_DIR)
     except (yaml.YAMLError, AttributeError, IndexError):
         return "unreadable"
 

@@ -99,7 +99,15 @@ CORRUPTIONS = {
     "int64-pixels": (lambda d: np.save(d / "test_images.npy", np.load(d / "test_images.npy").astype(np.int64)),
                      "column=dtype"),
     "meta-shape": (lambda d: _edit_meta(d, image_shape=[32, 32, 3]), "meta.json: image_shape .32, 32, 3. but"),
+    # consistent files the gate accepts, but the GAN's networks (which halve the size twice) cannot take
+    "28x27": (lambda d: _crop_width(d, 27), "train_images.npy holds 28x27x1 images, which nsgan's networks cannot"),
 }
+
+
+def _crop_width(d, width):
+    for split in ("train", "test"):
+        np.save(d / f"{split}_images.npy", np.ascontiguousarray(np.load(d / f"{split}_images.npy")[:, :, :width]))
+    _edit_meta(d, image_shape=[28, width, 1])
 
 
 def _edit_meta(d, **changes):
@@ -119,10 +127,12 @@ def test_corrupt_input_stops_the_pipeline_before_training(ran, tmp_path, kind):
     damage, message = CORRUPTIONS[kind]
     damage(root / "data" / "mnist5k")
     shutil.rmtree(root / "outputs" / "mnist5k" / "nsgan")
+    classifiers = sorted((root / "outputs" / "mnist5k" / "classifier").iterdir())
     with in_project(root), pytest.raises(GenzooError, match=message.replace("(", r"\(")):
         pipeline(root=str(root))
     assert len(registered_versions(root, NAME)) == 1  # only the version from before the damage
     assert not (root / "outputs" / "mnist5k" / "nsgan").exists()  # nothing was trained
+    assert sorted((root / "outputs" / "mnist5k" / "classifier").iterdir()) == classifiers  # not even the classifier
 
 
 def test_diverging_training_fails_the_run_and_promotes_nothing(ran, tmp_path):

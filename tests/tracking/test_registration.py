@@ -55,3 +55,30 @@ def test_a_version_created_but_never_decided_is_finished_not_duplicated(setup):
     assert client.get_model_version(NAME, orphan).tags[defaults.TAG_DECISION] == "champion"
     assert str(version_of_run(client, NAME, run_id).version) == str(orphan)
     assert client.get_run(run_id).info.status == "FINISHED"
+
+
+def test_data_that_is_not_the_pinned_version_is_refused_unless_allowed(setup, tmp_path):
+    from components.errors import DataError
+    from components.tracking.store import data_version
+    from components.versioning import dvc_dir_md5
+
+    root, model_dir, client, exp = setup
+    data = root / defaults.DATA_DIR / "toy"
+    data.mkdir(parents=True)
+    (data / "train_images.npy").write_bytes(b"\x00" * 64)
+    pinned = dvc_dir_md5(root / defaults.DATA_DIR)
+    (root / "data.dvc").write_text(f"outs:\n- md5: {pinned}\n  path: data\n")
+    assert data_version(root) == pinned
+    (data / "train_images.npy").write_bytes(b"\x00" * 63 + b"\x01")  # one pixel changed after the pin
+    changed = data_version(root)
+    assert changed == "unpinned:" + dvc_dir_md5(root / defaults.DATA_DIR) and pinned not in changed
+
+    run_id = client.create_run(exp).info.run_id
+    tags = {defaults.TAG_DATA_VERSION: changed}
+    with pytest.raises(DataError, match="not the version data.dvc pins.*--allow-unpinned"):
+        register_model(root, "toy", "nsgan", model_dir, {"fid_classifier": 1.0}, PROTOCOL, run_id, Registry(), tags)
+    assert client.search_registered_models() == []  # nothing registered, no champion
+    result = register_model(root, "toy", "nsgan", model_dir, {"fid_classifier": 1.0}, PROTOCOL, run_id,
+                            Registry(allow_unpinned=True), tags)
+    version = client.get_model_version(NAME, result["version"])
+    assert version.tags[defaults.TAG_DATA_VERSION] == changed  # the data it trained on, never the pin

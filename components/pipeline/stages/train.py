@@ -6,9 +6,15 @@ from pathlib import Path
 
 
 def run(ctx, node, out: Path, inputs: dict) -> dict:
+    from components.models import shapes
+    from components.pipeline.graph import members
     from components.training.loop import LoopConfig
     from components.training.tracked import train_and_log
 
+    if not members(ctx.cfg, node.target):  # a family added after validate ran: still checked before training
+        x = ctx.tensors(node.target)
+        shapes.check(node.family, tuple(x["train_x"].shape[1:]), len(x["classes"]), ctx.cfg.hp(node.family),
+                     str(ctx.data_dir / node.target / "train_images.npy"))
     trained = train_and_log(ctx.root, node.family, node.target, ctx.tensors(node.target), ctx.cfg.hp(node.family),
                             LoopConfig.from_cfg(ctx.cfg.train, ctx.cfg.seed), ctx.checkpoint_dir(node),
                             tags=ctx.tags(node.target, node.family, "train"), params={"profile": ctx.cfg.profile},

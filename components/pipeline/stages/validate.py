@@ -32,4 +32,18 @@ def run(ctx, node, out: Path, inputs: dict) -> dict:
         if failure is not None:
             mlflow.set_tag("genzoo.validation", "failed")
             raise failure
+    check_families(ctx, dataset, ds)
     return {**summary, "run_id": run.info.run_id, "files": [summary["result_json"]]}
+
+
+def check_families(ctx, dataset: str, ds) -> None:
+    """Every family this run trains on `dataset` can take its image shape: checked here, before the classifier
+    trains. (Not part of the stage key, which must not change with the families: a family added later is checked
+    by its own train stage.)"""
+    from components.models import shapes
+    from components.pipeline.graph import family_target, translates
+
+    for fam in ctx.cfg.families:
+        if not translates(fam) and family_target(ctx.cfg, fam) == dataset:
+            shapes.check(fam, ds.image_shape, len(ds.classes), ctx.cfg.hp(fam),
+                         str(ds.path / "train_images.npy"))
