@@ -45,31 +45,53 @@ def pinned_md5(root: Path) -> str | None:
     return outs[0].get("md5")
 
 
-_state_memo: dict[tuple, str] = {}
+_memo: dict[tuple, dict[str, str]] = {}
 
 
-def data_md5(data_dir: Path) -> str | None:
-    """dvc_dir_md5 of data/, memoised on the files' (path, size, mtime): tags are written for every stage."""
-    if not data_dir.is_dir():
-        return None
-    files = sorted((str(p), st.st_size, st.st_mtime_ns) for p in data_dir.rglob("*") if p.is_file()
+def file_md5s(data_dir: Path, dataset: str) -> dict[str, str]:
+    """{relpath under data/: md5} of data/<dataset>, memoised on the files' (path, size, mtime): tags are
+    written for every stage."""
+    files = sorted((str(p), st.st_size, st.st_mtime_ns) for p in (data_dir / dataset).rglob("*") if p.is_file()
                    for st in [p.stat()])
-    memo = (str(data_dir), tuple(files))
-    if memo not in _state_memo:
-        _state_memo.clear()
-        _state_memo[memo] = dvc_dir_md5(data_dir)
-    return _state_memo[memo]
+    memo = (str(data_dir), dataset, tuple(files))
+    if memo not in _memo:
+        if len(_memo) > 8:
+            _memo.clear()
+        _memo[memo] = {Path(f).relative_to(data_dir).as_posix(): feed_file(hashlib.md5(), Path(f)).hexdigest()
+                       for f, _, _ in files}
+    return _memo[memo]
 
 
-def data_version(root: Path, data_dir: Path) -> str:
-    """What a run's data is, for its provenance tag: data.dvc's md5 when data/ is exactly that version,
-    `unpinned:<md5 of data/>` when it differs (a run never claims data it did not train on), 'untracked'
-    without data.dvc."""
+def pinned_files(root: Path, pinned: str) -> dict[str, str] | None:
+    """{relpath: md5} that data.dvc pins, from the DVC cache's manifest of the pinned directory (None if the
+    cache does not hold it)."""
+    digest = pinned.removesuffix(".dir")
+    for manifest in (root / ".dvc/cache/files/md5" / digest[:2] / f"{digest[2:]}.dir",  # DVC 3
+                     root / ".dvc/cache" / digest[:2] / f"{digest[2:]}.dir"):  # DVC 2
+        if manifest.exists():
+            return {e["relpath"]: e["md5"] for e in json.loads(manifest.read_text())}
+    return None
+
+
+def data_version(root: Path, data_dir: Path, dataset: str) -> str:
+    """What `dataset`'s data is, for the provenance tag every run and version carries:
+    - data.dvc's md5 when data/<dataset> is exactly what data.dvc pins for it;
+    - `modified:<md5>` when data.dvc pins this dataset but data/ holds other bytes (registration refuses it);
+    - `unpinned:<md5>` when data.dvc does not cover this dataset (one added to data/ since);
+    - 'untracked' without data.dvc.
+    <md5> is DVC's md5 of data/<dataset>, so a version never names data it did not train on."""
     pinned = pinned_md5(root)
     if pinned is None:
         return "untracked"
-    actual = data_md5(data_dir)
-    return pinned if actual == pinned else f"unpinned:{actual}"
+    actual = file_md5s(data_dir, dataset)
+    digest = hashlib.md5(json.dumps(sorted(actual.items())).encode()).hexdigest()
+    manifest = pinned_files(root, pinned)
+    if manifest is None:  # no manifest to compare files with: all of data/ must be the pinned version
+        return pinned if dvc_dir_md5(data_dir) == pinned else f"modified:{digest}"
+    expected = {k: v for k, v in manifest.items() if k.startswith(f"{dataset}/")}
+    if not expected:
+        return f"unpinned:{digest}"
+    return pinned if actual == expected else f"modified:{digest}"
 
 
 def sync_data_pin(root: Path, data_dir: Path) -> str:

@@ -96,7 +96,8 @@ class Context:
     def tags(self, target: str, family: str | None, stage: str) -> dict[str, str]:
         from components.tracking.tags import run_tags
 
-        return run_tags(self.root, target, self.dataset_hash(target), family, stage, self.cfg.profile)
+        return run_tags(self.root, target, self.dataset_hash(target), family, stage, self.cfg.profile,
+                        datasets_of(self.cfg, target))
 
     def inception_scorer(self, target: str, device):
         """samples -> Inception-space metrics of `target` (real side cached per data version), or None when

@@ -58,12 +58,15 @@ def register_model(root: Path, target: str, family: str, model_dir: Path, metric
 
 
 def _check_pinned(data_version: str, allowed: bool) -> None:
-    """A registered version names the data it was trained on; data/ that is not data.dvc's version is refused
-    unless the user says so (the version then carries `unpinned:<md5>`, never the pin)."""
-    if data_version.startswith("unpinned:") and not allowed:
-        raise DataError(f"data/ ({data_version.split(':', 1)[1]}) is not the version data.dvc pins: nothing is "
+    """A registered version names the data it was trained on; data that contradicts data.dvc's pin is refused
+    unless the user says so (the version then carries `modified:<md5>`, never the pin)."""
+    if data_version.startswith("modified:") and not allowed:
+        raise DataError(f"the training data ({data_version}) is not the version data.dvc pins: nothing is "
                         "registered. `dvc checkout data.dvc` restores the pinned data, `dvc add data` pins this one, "
-                        "or --allow-unpinned registers it anyway (tagged genzoo.data_version=unpinned:<md5>)")
+                        "or --allow-unpinned registers it anyway (tagged genzoo.data_version=modified:<md5>)")
+    if data_version.startswith("unpinned:"):
+        log.warning("registering a model trained on data data.dvc does not pin (%s); `dvc add data` pins it",
+                    data_version)
 
 
 def version_of_run(client, name: str, run_id: str):

@@ -84,12 +84,12 @@ def ui_command(root: Path, host: str = "127.0.0.1", port: int = defaults.UI_PORT
             str(root / defaults.MLFLOW_ARTIFACTS), "--host", host, "--port", str(port)]
 
 
-def data_version(root: Path) -> str:
-    """data.dvc's md5 when data/ is that version, `unpinned:<md5>` when not, 'untracked' without data.dvc."""
+def data_version(root: Path, dataset: str) -> str:
+    """data.dvc's md5 when data/<dataset> is what it pins; modified:/unpinned:<md5> when not (versioning.py)."""
     from components.versioning import data_version as version
 
     try:
-        return version(root, root / defaults.DATA_DIR)
+        return version(root, root / defaults.DATA_DIR, dataset)
     except (yaml.YAMLError, AttributeError, IndexError):
         return "unreadable"
 

@@ -9,12 +9,15 @@ from components import defaults
 
 
 def run_tags(root: Path, dataset: str, dataset_hash: str, family: str | None, stage: str,
-             profile: str) -> dict[str, str]:
+             profile: str, members: tuple[str, ...] | None = None) -> dict[str, str]:
+    """`members`: the datasets `dataset` is made of (a domain pair's two; default: itself)."""
     from components.tracking.store import data_version, git_commit
 
+    versions = list(dict.fromkeys(data_version(root, d) for d in members or (dataset,)))
+    worst = [v for v in versions if v.startswith("modified:")] or [v for v in versions if ":" in v] or versions
     tags = {
         defaults.TAG_DATASET: dataset,
-        defaults.TAG_DATA_VERSION: data_version(root),
+        defaults.TAG_DATA_VERSION: worst[0],  # the pin only when every member is the pinned data
         defaults.TAG_DATASET_HASH: dataset_hash,
         defaults.TAG_GIT_COMMIT: git_commit(root),
         "genzoo.stage": stage,

@@ -58,20 +58,31 @@ def test_a_version_created_but_never_decided_is_finished_not_duplicated(setup):
 
 
 def test_data_that_is_not_the_pinned_version_is_refused_unless_allowed(setup, tmp_path):
+    import hashlib
+    import json
+
     from components.errors import DataError
     from components.tracking.store import data_version
     from components.versioning import dvc_dir_md5
 
     root, model_dir, client, exp = setup
-    data = root / defaults.DATA_DIR / "toy"
-    data.mkdir(parents=True)
-    (data / "train_images.npy").write_bytes(b"\x00" * 64)
-    pinned = dvc_dir_md5(root / defaults.DATA_DIR)
+    data = root / defaults.DATA_DIR
+    (data / "toy").mkdir(parents=True)
+    (data / "toy" / "train_images.npy").write_bytes(b"\x00" * 64)
+    pinned = dvc_dir_md5(data)
     (root / "data.dvc").write_text(f"outs:\n- md5: {pinned}\n  path: data\n")
-    assert data_version(root) == pinned
-    (data / "train_images.npy").write_bytes(b"\x00" * 63 + b"\x01")  # one pixel changed after the pin
-    changed = data_version(root)
-    assert changed == "unpinned:" + dvc_dir_md5(root / defaults.DATA_DIR) and pinned not in changed
+    assert data_version(root, "toy") == pinned  # without DVC's manifest, all of data/ is compared with the pin
+    manifest = root / ".dvc/cache/files/md5" / pinned[:2] / f"{pinned[2:-4]}.dir"  # what `dvc commit` leaves
+    manifest.parent.mkdir(parents=True)
+    manifest.write_text(json.dumps([{"md5": hashlib.md5(b"\x00" * 64).hexdigest(), "relpath": "toy/train_images.npy"}]))
+    assert data_version(root, "toy") == pinned
+    (data / "other").mkdir()
+    (data / "other" / "x.npy").write_bytes(b"\x01")
+    assert data_version(root, "other").startswith("unpinned:")  # added since the pin: named, not refused
+    assert data_version(root, "toy") == pinned  # the pinned dataset is still what data.dvc pins
+    (data / "toy" / "train_images.npy").write_bytes(b"\x00" * 63 + b"\x01")  # one pixel changed after the pin
+    changed = data_version(root, "toy")
+    assert changed.startswith("modified:") and pinned not in changed
 
     run_id = client.create_run(exp).info.run_id
     tags = {defaults.TAG_DATA_VERSION: changed}
