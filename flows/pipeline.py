@@ -16,6 +16,7 @@ from components.errors import GenzooError
 from components.pipeline import dvc, graph, runner
 from components.pipeline.context import Context
 from components.pipeline.graph import Node
+from components.tracking import store as tstore
 
 
 def transient(task, task_run, state) -> bool:
@@ -81,6 +82,8 @@ def pipeline(dataset: str | None = None, families: list[str] | None = None, prof
     cfg = load_config(root_path, profile, overrides, dataset=dataset, families=families)
     ctx = Context(cfg, root_path)
     logger = get_run_logger()
+    for run_id in tstore.fail_orphans(root_path):
+        logger.warning("MLflow run %s was left RUNNING by a process that is gone: marked FAILED", run_id)
     states: dict[str, str] = {}
     failures: dict[str, str] = {}
 

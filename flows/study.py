@@ -24,6 +24,7 @@ from components.pipeline.graph import Node
 from components.study import references, report, search
 from components.study.config import study_config
 from components.study.trial import TrialSpec, locate, run_trial, stored
+from components.tracking import store as tstore
 from components.training.loop import pick_device
 from flows.pipeline import transient, walk
 
@@ -70,8 +71,6 @@ def _parent_runs(ctx: Context, ds: str, name: str, families: list[str]) -> dict:
     trials join the same tree in the MLflow UI."""
     from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
-    from components.tracking import store as tstore
-
     root = ctx.root
     client = tstore.client(root)
     path = root / defaults.OUTPUTS_DIR / ds / "study" / f"runs-{name}.json"
@@ -100,6 +99,8 @@ def study(datasets: list[str] | None = None, families: list[str] | None = None, 
     datasets, families = cfg.study.datasets, cfg.study.families
     name = cfg.study.name or cfg.profile
     logger = get_run_logger()
+    for run_id in tstore.fail_orphans(root_path):
+        logger.warning("MLflow run %s was left RUNNING by a process that is gone: marked FAILED", run_id)
     states: dict[str, str] = {}
 
     # the data gates and reference classifiers: the pipeline's own (cached) stage tasks, one walk per dataset
@@ -117,8 +118,6 @@ def study(datasets: list[str] | None = None, families: list[str] | None = None, 
     try:
         return _search_and_report(cfg, root_path, name, parents, classifiers, refs, states, overrides, logger)
     except BaseException:
-        from components.tracking import store as tstore
-
         client = tstore.client(root_path)
         for runs in parents.values():  # an interrupted study never looks finished in the UI
             for run_id in [runs["study"], *runs["families"].values()]:
@@ -192,8 +191,6 @@ def _search_and_report(cfg: Config, root_path: Path, name: str, parents, classif
 def _publish(cfg: Config, root: Path, name: str, parents: dict, classifiers: dict, trials: list[dict],
              best_index: dict, summary: dict, out: Path) -> dict:
     """Log the report to each dataset's study run and register each dataset's winner (once per winner)."""
-    from components.tracking import store as tstore
-
     client = tstore.client(root)
     registered = {}
     for ds, runs in parents.items():

@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
-import socket
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -138,8 +136,7 @@ def _train_and_score(ctx: Context, spec: TrialSpec, key: str, out: Path, parent_
         curve_file.write_text(json.dumps(curve))
 
     tags = {**ctx.tags(spec.dataset, spec.family, "study-trial"), MLFLOW_PARENT_RUN_ID: parent_run_id,
-            "genzoo.trial_key": key, defaults.TAG_FEATURE_SPACE: classifier["feature_space"],
-            "genzoo.worker": f"{socket.gethostname()}:{os.getpid()}"}  # which machine/process of a cluster ran it
+            "genzoo.trial_key": key, defaults.TAG_FEATURE_SPACE: classifier["feature_space"]}
     trained = train_and_log(ctx.root, spec.family, spec.dataset, ds, cfg.hp(spec.family),
                             LoopConfig.from_cfg(cfg.train, spec.seed, steps=steps, checkpoint_every=every), ckpt_dir,
                             tags=tags, params={"trial.index": spec.index}, run_name=spec.name,

@@ -105,3 +105,59 @@ def git_commit(root: Path) -> str:
         return sha + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "none"
+
+
+TAG_WORKER = "genzoo.worker"
+
+
+def worker_id() -> str:
+    """host:pid:start time of this process: which process owns a RUNNING run (the start time tells a reused pid
+    apart)."""
+    import socket
+
+    try:
+        stat = Path("/proc/self/stat").read_bytes()
+        started = stat[stat.rindex(b")") + 2:].split()[19].decode()
+    except (OSError, ValueError, IndexError):
+        started = "0"
+    return f"{socket.gethostname()}:{os.getpid()}:{started}"
+
+
+def _gone(worker: str) -> bool:
+    """True when `worker` (a worker_id on this host) is no longer running; other hosts' are never judged."""
+    import socket
+
+    host, _, rest = worker.partition(":")
+    pid, _, started = rest.partition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+        fields = stat[stat.rindex(b")") + 2:].split()
+        return fields[0] == b"Z" or (started not in ("", "0") and fields[19].decode() != started)
+    except (OSError, ValueError, IndexError):
+        return False
+
+
+def fail_orphans(root: Path) -> list[str]:
+    """Mark FAILED the RUNNING runs whose process on this host is gone (a kill -9, a crash): they never look
+    finished or in progress in the UI. Returns their run ids."""
+    if not (root / defaults.MLFLOW_DB).exists() and tracking_uri(root).startswith("sqlite:"):
+        return []
+    c = client(root)
+    exps = [e.experiment_id for e in c.search_experiments()]
+    if not exps:
+        return []
+    orphans = [r for r in c.search_runs(exps, "attributes.status = 'RUNNING'", max_results=1000)
+               if _gone(r.data.tags.get(TAG_WORKER, ""))]
+    for r in orphans:
+        c.set_tag(r.info.run_id, "genzoo.failed_reason",
+                  f"its process {r.data.tags[TAG_WORKER]} ended without finishing the run (killed or crashed)")
+        c.set_terminated(r.info.run_id, "FAILED")
+    return [r.info.run_id for r in orphans]

@@ -11,7 +11,7 @@ from components import defaults
 def run_tags(root: Path, dataset: str, dataset_hash: str, family: str | None, stage: str,
              profile: str, members: tuple[str, ...] | None = None) -> dict[str, str]:
     """`members`: the datasets `dataset` is made of (a domain pair's two; default: itself)."""
-    from components.tracking.store import data_version, git_commit
+    from components.tracking.store import TAG_WORKER, data_version, git_commit, worker_id
 
     versions = list(dict.fromkeys(data_version(root, d) for d in members or (dataset,)))
     worst = [v for v in versions if v.startswith("modified:")] or [v for v in versions if ":" in v] or versions
@@ -22,6 +22,7 @@ def run_tags(root: Path, dataset: str, dataset_hash: str, family: str | None, st
         defaults.TAG_GIT_COMMIT: git_commit(root),
         "genzoo.stage": stage,
         "genzoo.profile": profile,
+        TAG_WORKER: worker_id(),  # a RUNNING run whose process is gone is marked FAILED by the next run
     }
     if family:
         from components.models.registry import get_family

@@ -1,0 +1,29 @@
+"""A run left RUNNING by a process that is gone (kill -9, crash) is marked FAILED by the next run; a run whose
+process still lives, or that another host owns, is left alone."""
+
+import socket
+import subprocess
+import sys
+
+from components.tracking import store
+
+
+def test_runs_of_dead_processes_are_marked_failed_and_live_ones_are_not(tmp_path, monkeypatch):
+    monkeypatch.setenv("GENZOO_ROOT", str(tmp_path))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    client = store.client(tmp_path)
+    exp = store.experiment_id(client, tmp_path, "toy")
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    owners = {"dead": f"{socket.gethostname()}:{int(gone.stdout)}:1",
+              "alive": store.worker_id(),
+              "elsewhere": "another-host:1:1"}
+    runs = {k: client.create_run(exp, tags={store.TAG_WORKER: w}).info.run_id for k, w in owners.items()}
+    finished = client.create_run(exp, tags={store.TAG_WORKER: owners["dead"]}).info.run_id
+    client.set_terminated(finished, "FINISHED")
+
+    assert store.fail_orphans(tmp_path) == [runs["dead"]]
+    status = {k: client.get_run(r).info.status for k, r in runs.items()}
+    assert status == {"dead": "FAILED", "alive": "RUNNING", "elsewhere": "RUNNING"}
+    assert "killed or crashed" in client.get_run(runs["dead"]).data.tags["genzoo.failed_reason"]
+    assert client.get_run(finished).info.status == "FINISHED"
+    assert store.fail_orphans(tmp_path) == []  # nothing left to mark
