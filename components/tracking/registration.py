@@ -46,6 +46,8 @@ def register_model(root: Path, target: str, family: str, model_dir: Path, metric
                      existing.tags[defaults.TAG_DECISION])
             return _result(name, str(existing.version), existing.tags[defaults.TAG_DECISION],
                            existing.tags.get(defaults.TAG_REASON, ""), existing.tags.get(TAG_PROTOCOL), run_id)
+        if existing is None:
+            _drop_unregistered(client, run_id)
         version = str(existing.version) if existing is not None else _log_model(name, model_dir)
         for k, v in {**tags, **protocol_tags}.items():
             client.set_model_version_tag(name, version, k, v)
@@ -78,6 +80,16 @@ def version_of_run(client, name: str, run_id: str):
     except MlflowException:  # no such registered model yet
         return None
     return min(found, key=lambda v: int(v.version)) if found else None
+
+
+def _drop_unregistered(client, run_id: str) -> None:
+    """Models this run logged that no version uses: what a kill inside log_model leaves. Registration logs the
+    model afresh, so they would only sit in the UI as a second, versionless copy."""
+    exp = client.get_run(run_id).info.experiment_id
+    for model in client.search_logged_models([exp], filter_string=f"source_run_id = '{run_id}'"):
+        log.info("removing logged model %s of run %s: an interrupted registration left it without a version",
+                 model.model_id, run_id)
+        client.delete_logged_model(model.model_id)
 
 
 def _log_model(name: str, model_dir: Path) -> str:

@@ -93,3 +93,14 @@ def test_data_that_is_not_the_pinned_version_is_refused_unless_allowed(setup, tm
                             Registry(allow_unpinned=True), tags)
     version = client.get_model_version(NAME, result["version"])
     assert version.tags[defaults.TAG_DATA_VERSION] == changed  # the data it trained on, never the pin
+
+
+def test_a_model_logged_by_an_interrupted_registration_is_not_left_beside_the_version(setup):
+    """What a kill -9 inside log_model leaves: a logged model of the run that no version uses."""
+    root, model_dir, client, exp = setup
+    run_id = client.create_run(exp).info.run_id
+    leftover = client.create_logged_model(exp, name="generator", source_run_id=run_id).model_id
+    result = register(root, model_dir, run_id)
+    models = client.search_logged_models([exp], filter_string=f"source_run_id = '{run_id}'")
+    assert len(models) == 1 and models[0].model_id != leftover and models[0].status.name == "READY"
+    assert result["version"] == "1"
