@@ -82,6 +82,7 @@ def _parent_runs(ctx: Context, ds: str, name: str, families: list[str]) -> dict:
     if "study" not in runs:
         runs["study"] = client.create_run(exp, run_name=f"study-{name}", tags=base).info.run_id
     client.update_run(runs["study"], status="RUNNING")
+    client.set_tag(runs["study"], tstore.TAG_WORKER, tstore.worker_id())
     for fam in families:
         if not tstore.run_exists(root, runs["families"].get(fam, "")):
             tags = ctx.tags(ds, fam, "study") | {"genzoo.study": name, MLFLOW_PARENT_RUN_ID: runs["study"]}

@@ -40,6 +40,7 @@ def register_model(root: Path, target: str, family: str, model_dir: Path, metric
     with locked(project_lock(root, f"registry-{name}")), \
             mlflow.start_run(run_id=run_id) as run:
         client = mlflow.MlflowClient()
+        mlflow.set_tag(tstore.TAG_WORKER, tstore.worker_id())  # RUNNING again, owned by this process
         existing = version_of_run(client, name, run_id)
         if existing is not None and defaults.TAG_DECISION in existing.tags:
             log.info("%s v%s: run %s is registered already (%s)", name, existing.version, run_id,

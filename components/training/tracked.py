@@ -90,6 +90,7 @@ def _resume_or_start(client, root: Path, run_file: Path, experiment: str, tags: 
     run_id = json.loads(run_file.read_text())["run_id"] if run_file.exists() else None
     if run_id and tstore.run_exists(root, run_id):
         client.update_run(run_id, status="RUNNING")
+        client.set_tag(run_id, tstore.TAG_WORKER, tstore.worker_id())  # this process owns it now
         return run_id
     run_id = client.create_run(tstore.experiment_id(client, root, experiment), tags=tags, run_name=name).info.run_id
     client.log_batch(run_id, params=[Param(k, str(v)) for k, v in params.items()])
