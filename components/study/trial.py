@@ -136,7 +136,8 @@ def _train_and_score(ctx: Context, spec: TrialSpec, key: str, out: Path, parent_
         curve_file.write_text(json.dumps(curve))
 
     tags = {**ctx.tags(spec.dataset, spec.family, "study-trial"), MLFLOW_PARENT_RUN_ID: parent_run_id,
-            "genzoo.trial_key": key, defaults.TAG_FEATURE_SPACE: classifier["feature_space"]}
+            "genzoo.trial_key": key, defaults.TAG_FEATURE_SPACE: classifier["feature_space"],
+            "genzoo.trained_by": tstore.worker_id()}  # which machine/process of a cluster ran it
     trained = train_and_log(ctx.root, spec.family, spec.dataset, ds, cfg.hp(spec.family),
                             LoopConfig.from_cfg(cfg.train, spec.seed, steps=steps, checkpoint_every=every), ckpt_dir,
                             tags=tags, params={"trial.index": spec.index}, run_name=spec.name,

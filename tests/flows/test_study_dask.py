@@ -46,5 +46,5 @@ def test_two_trials_on_a_dask_local_cluster_land_in_one_store(prefect_api, tmp_p
     # they ran in the cluster's worker processes, not in this one
     import os
 
-    pids = {r.data.tags["genzoo.worker"].split(":")[1] for r in runs}
+    pids = {r.data.tags["genzoo.trained_by"].split(":")[1] for r in runs}
     assert str(os.getpid()) not in pids
