@@ -14,28 +14,33 @@ from pathlib import Path
 PROC = Path("/proc")
 
 
+def stat_fields(pid: int | str) -> list[bytes] | None:
+    """/proc/<pid>/stat after the command name (state, ppid, ...; [19] is the start time, which tells a reused
+    pid apart), or None when it cannot be read."""
+    try:
+        stat = (PROC / str(pid) / "stat").read_bytes()
+        fields = stat[stat.rindex(b")") + 2:].split()
+        return fields if len(fields) > 19 else None
+    except (OSError, ValueError):
+        return None
+
+
 def _children(pid: int, marker: bytes) -> dict[int, bytes]:
     """{child pid: its start time} of `pid`'s children whose command line contains `marker`."""
     out = {}
     for entry in PROC.iterdir():
-        if not entry.name.isdigit():
-            continue
+        fields = stat_fields(entry.name) if entry.name.isdigit() else None
         try:
-            stat = (entry / "stat").read_bytes()
-            fields = stat[stat.rindex(b")") + 2:].split()
-            if int(fields[1]) == pid and marker in (entry / "cmdline").read_bytes():
-                out[int(entry.name)] = fields[19]  # starttime: tells a reused pid apart
-        except (OSError, ValueError, IndexError):
+            if fields and int(fields[1]) == pid and marker in (entry / "cmdline").read_bytes():
+                out[int(entry.name)] = fields[19]
+        except (OSError, ValueError):
             continue
     return out
 
 
 def _start_time(pid: int) -> bytes | None:
-    try:
-        stat = (PROC / str(pid) / "stat").read_bytes()
-        return stat[stat.rindex(b")") + 2:].split()[19]
-    except (OSError, ValueError, IndexError):
-        return None
+    fields = stat_fields(pid)
+    return fields[19] if fields else None
 
 
 def watch(parent: int, marker: bytes = b"uvicorn", every: float = 1.0) -> None:

@@ -115,12 +115,10 @@ def worker_id() -> str:
     apart)."""
     import socket
 
-    try:
-        stat = Path("/proc/self/stat").read_bytes()
-        started = stat[stat.rindex(b")") + 2:].split()[19].decode()
-    except (OSError, ValueError, IndexError):
-        started = "0"
-    return f"{socket.gethostname()}:{os.getpid()}:{started}"
+    from components.reaper import stat_fields
+
+    fields = stat_fields("self")
+    return f"{socket.gethostname()}:{os.getpid()}:{fields[19].decode() if fields else '0'}"
 
 
 def _gone(worker: str) -> bool:
@@ -137,12 +135,12 @@ def _gone(worker: str) -> bool:
         return True
     except PermissionError:
         return False
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_bytes()
-        fields = stat[stat.rindex(b")") + 2:].split()
-        return fields[0] == b"Z" or (started not in ("", "0") and fields[19].decode() != started)
-    except (OSError, ValueError, IndexError):
+    from components.reaper import stat_fields
+
+    fields = stat_fields(pid)
+    if fields is None:
         return False
+    return fields[0] == b"Z" or (started not in ("", "0") and fields[19].decode() != started)
 
 
 def fail_orphans(root: Path) -> list[str]:
