@@ -1,7 +1,8 @@
-"""Children that must not outlive a killed genzoo: Prefect's temporary API server (uvicorn) is a child process
-that keeps running when its parent gets `kill -9`, holding a port and a database. A watcher process, started
-first and in its own session, notes the parent's uvicorn children while the parent lives and stops them once
-it is gone. Linux only (/proc); elsewhere it does nothing."""
+"""Processes that must not outlive a killed genzoo: Prefect's temporary API server (uvicorn), task-runner
+workers and any other process the run started keep running when their parent gets `kill -9`, holding ports,
+memory and a database. Each such process inherits a mark in its environment (GENZOO_OWNER=<pid>:<start time>);
+a watcher process, forked first and in its own session, waits for the parent to go and then stops every
+process that carries the mark, wherever it was reparented to. Linux only (/proc); elsewhere it does nothing."""
 
 from __future__ import annotations
 
@@ -9,65 +10,63 @@ import os
 import signal
 import sys
 import time
-from pathlib import Path
 
-PROC = Path("/proc")
+from components.processes import PROC, start_time
 
-
-def stat_fields(pid: int | str) -> list[bytes] | None:
-    """/proc/<pid>/stat after the command name (state, ppid, ...; [19] is the start time, which tells a reused
-    pid apart), or None when it cannot be read."""
-    try:
-        stat = (PROC / str(pid) / "stat").read_bytes()
-        fields = stat[stat.rindex(b")") + 2:].split()
-        return fields if len(fields) > 19 else None
-    except (OSError, ValueError):
-        return None
+MARK = "GENZOO_OWNER"
 
 
-def _children(pid: int, marker: bytes) -> dict[int, bytes]:
-    """{child pid: its start time} of `pid`'s children whose command line contains `marker`."""
+def marked(mark: str) -> dict[int, bytes]:
+    """{pid: start time} of the live processes whose environment carries GENZOO_OWNER=mark."""
+    needle = f"{MARK}={mark}".encode() + b"\0"
     out = {}
     for entry in PROC.iterdir():
-        fields = stat_fields(entry.name) if entry.name.isdigit() else None
-        try:
-            if fields and int(fields[1]) == pid and marker in (entry / "cmdline").read_bytes():
-                out[int(entry.name)] = fields[19]
-        except (OSError, ValueError):
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
+        try:
+            environ = (entry / "environ").read_bytes() + b"\0"
+        except OSError:
+            continue
+        started = start_time(entry.name)
+        if started and (environ.startswith(needle) or b"\0" + needle in environ):
+            out[int(entry.name)] = started
     return out
 
 
-def _start_time(pid: int) -> bytes | None:
-    fields = stat_fields(pid)
-    return fields[19] if fields else None
+def stop(processes: dict[int, bytes], grace: float = 10.0) -> None:
+    """SIGTERM each (a server shuts down cleanly), SIGKILL whatever still runs after `grace` seconds."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid, started in processes.items():
+            if start_time(pid) == started:
+                try:
+                    os.kill(pid, sig)
+                except OSError:
+                    pass
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and any(start_time(p) == s for p, s in processes.items()):
+            time.sleep(0.2)
 
 
-def watch(parent: int, marker: bytes = b"uvicorn", every: float = 1.0) -> None:
-    seen: dict[int, bytes] = {}
+def watch(parent: int, mark: str, every: float = 0.5) -> None:
     while os.getppid() == parent:  # reparented (to init or a subreaper) once the parent is gone
-        seen.update(_children(parent, marker))
         time.sleep(every)
-    for pid, started in seen.items():
-        if _start_time(pid) == started:
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except OSError:
-                pass
+    stop(marked(mark))
 
 
 def start() -> None:
-    """Fork the watcher for this process when Prefect will start a temporary server (no PREFECT_API_URL). Call it
-    first thing, before threads exist. It runs until this process is gone, then stops what it left behind."""
+    """Mark this process's future children and fork their watcher. Call it first thing, before threads exist
+    and before any child is started. Skipped when Prefect's API is a server of the user's (PREFECT_API_URL)."""
     if not sys.platform.startswith("linux") or not PROC.is_dir() or os.environ.get("PREFECT_API_URL"):
         return
     parent = os.getpid()
+    mark = f"{parent}:{start_time(parent).decode()}"
+    os.environ[MARK] = mark  # inherited by every process started from here on, and by theirs
     if os.fork() == 0:  # the watcher: detached, quiet, never returns to the caller's code
         try:
             os.setsid()
             devnull = os.open(os.devnull, os.O_RDWR)
             for fd in (0, 1, 2):
                 os.dup2(devnull, fd)
-            watch(parent)
+            watch(parent, mark)
         finally:
             os._exit(0)

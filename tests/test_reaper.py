@@ -9,8 +9,21 @@ from pathlib import Path
 
 import pytest
 
-from components import reaper
+from components import processes, reaper
 from tests.flows.conftest import make_project
+
+
+def _children(pid: int, marker: bytes) -> dict[int, bytes]:
+    """{pid: start time} of `pid`'s live children whose command line contains `marker`."""
+    out = {}
+    for entry in processes.PROC.iterdir():
+        fields = processes.stat_fields(entry.name) if entry.name.isdigit() else None
+        try:
+            if fields and int(fields[1]) == pid and marker in (entry / "cmdline").read_bytes():
+                out[int(entry.name)] = fields[19]
+        except (OSError, ValueError):
+            continue
+    return out
 
 
 def _wait_for(predicate, timeout: float):
@@ -33,14 +46,27 @@ def test_a_killed_run_takes_its_temporary_prefect_server_with_it(tmp_path, mnist
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     servers = {}
     try:
-        servers = _wait_for(lambda: reaper._children(proc.pid, b"uvicorn"), timeout=180) or {}
+        servers = _wait_for(lambda: _children(proc.pid, b"uvicorn"), timeout=180) or {}
         assert servers, "the run never started Prefect's temporary server"
-        proc.send_signal(signal.SIGKILL)
+        proc.send_signal(signal.SIGKILL)  # at once: the watcher must not need to have seen the server start
         proc.wait()
-        assert _wait_for(lambda: all(reaper._start_time(pid) is None for pid in servers), timeout=30), \
+        assert _wait_for(lambda: all(processes.start_time(pid) != s for pid, s in servers.items()), timeout=30), \
             f"uvicorn {sorted(servers)} outlived its killed parent"
     finally:
         proc.kill()
         for pid, started in servers.items():  # never leave one behind, whatever failed above
-            if reaper._start_time(pid) == started:
+            if processes.start_time(pid) == started:
                 os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the watcher reads /proc")
+def test_stop_ends_every_marked_process_wherever_it_was_reparented_even_one_that_ignores_sigterm(tmp_path):
+    mark = f"test:{os.getpid()}:{time.monotonic_ns()}"
+    env = {**os.environ, reaper.MARK: mark}
+    # the shell exits at once: its children are orphans, one of them deaf to SIGTERM
+    subprocess.run(["bash", "-c", "sleep 300 & (trap '' TERM; sleep 300) & exit 0"], env=env, check=True)
+    found = _wait_for(lambda: (lambda m: m if len(m) >= 2 else None)(reaper.marked(mark)), timeout=10)
+    assert found, "the marked orphans were not found"
+    assert reaper.marked(f"other:{mark}") == {}  # another run's mark finds none of them
+    reaper.stop(found, grace=1.0)
+    assert all(processes.start_time(pid) != started for pid, started in found.items())

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from components import defaults
+from components import defaults, processes
 
 
 def tracking_uri(root: Path) -> str:
@@ -111,36 +111,8 @@ TAG_WORKER = "genzoo.worker"
 
 
 def worker_id() -> str:
-    """host:pid:start time of this process: which process owns a RUNNING run (the start time tells a reused pid
-    apart)."""
-    import socket
-
-    from components.reaper import stat_fields
-
-    fields = stat_fields("self")
-    return f"{socket.gethostname()}:{os.getpid()}:{fields[19].decode() if fields else '0'}"
-
-
-def _gone(worker: str) -> bool:
-    """True when `worker` (a worker_id on this host) is no longer running; other hosts' are never judged."""
-    import socket
-
-    host, _, rest = worker.partition(":")
-    pid, _, started = rest.partition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    from components.reaper import stat_fields
-
-    fields = stat_fields(pid)
-    if fields is None:
-        return False
-    return fields[0] == b"Z" or (started not in ("", "0") and fields[19].decode() != started)
+    """host:pid:start time of this process: which process owns a RUNNING run."""
+    return processes.identity()
 
 
 def fail_orphans(root: Path) -> list[str]:
@@ -153,7 +125,7 @@ def fail_orphans(root: Path) -> list[str]:
     if not exps:
         return []
     orphans = [r for r in c.search_runs(exps, "attributes.status = 'RUNNING'", max_results=1000)
-               if _gone(r.data.tags.get(TAG_WORKER, ""))]
+               if processes.gone(r.data.tags.get(TAG_WORKER, ""))]
     for r in orphans:
         c.set_tag(r.info.run_id, "genzoo.failed_reason",
                   f"its process {r.data.tags[TAG_WORKER]} ended without finishing the run (killed or crashed)")
