@@ -158,7 +158,8 @@ def cmd_ui(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    """`mlflow models serve` for a registered model: the champion of <dataset>-<family> unless told otherwise."""
+    """Serve a registered model (the champion of <dataset>-<family> unless told otherwise) with MLflow's scoring
+    app, guarded (components/tracking/serving.py)."""
     from mlflow.exceptions import MlflowException
 
     from components.tracking.store import client, tracking_uri
@@ -180,9 +181,12 @@ def cmd_serve(args) -> int:
         known = ", ".join(m.name for m in registry.search_registered_models()) or "none yet"
         raise GenzooError(f"{ref} is not in the registry at {registry.tracking_uri} (registered models: "
                           f"{known}); `genzoo registry list` shows versions and aliases") from None
-    cmd = [sys.executable, "-m", "mlflow", "models", "serve", "-m", ref, "--env-manager", "local",
-           "-h", args.host, "-p", str(args.port)]
-    return _exec(cmd, _store_env())
+    from components.tracking.serving import MODEL_ENV
+
+    # MLflow's scoring app (what `mlflow models serve` runs) behind genzoo's request guard, one worker
+    cmd = [sys.executable, "-m", "uvicorn", "--factory", "components.tracking.serving:create_app",
+           "--host", args.host, "--port", str(args.port), "--no-access-log"]
+    return _exec(cmd, {**_store_env(), MODEL_ENV: ref})
 
 
 def cmd_schedule(args) -> int:

@@ -13,7 +13,7 @@ from prefect import flow, get_run_logger, task
 from components import defaults
 from components.config import load_config
 from components.errors import GenzooError
-from components.pipeline import dvc, graph, runner
+from components.pipeline import cache, dvc, graph, runner
 from components.pipeline.context import Context
 from components.pipeline.graph import Node
 from components.tracking import store as tstore
@@ -36,7 +36,7 @@ def _node_cache_key(context, parameters) -> str:
 
 def _stage_task(name: str):
     def run(ctx: Context, node: Node, inputs: dict) -> dict:
-        return runner.run(ctx, node, inputs)
+        return cache.portable(runner.run(ctx, node, inputs), ctx.root)  # Prefect's copy outlives a move too
 
     run.__name__ = name
     return task(name=name, task_run_name="{node.label}", cache_key_fn=_node_cache_key, persist_result=True,
@@ -54,7 +54,7 @@ def run_node(ctx: Context, node: Node, inputs: dict, states: dict) -> dict:
         fn = fn.with_options(refresh_cache=True)
     state = fn(ctx=ctx, node=node, inputs=inputs, return_state=True)
     states[node.label] = state.name
-    return state.result()  # raises the stage's own error when it failed
+    return cache.local(state.result(), ctx.root)  # raises the stage's own error when it failed
 
 
 def walk(ctx: Context, nodes: list[Node], states: dict, on_failure=None) -> dict[Node, dict]:

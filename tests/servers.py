@@ -56,7 +56,13 @@ def _answers(url: str) -> bool:
 def post_json(url: str, body: dict, timeout: float = 60) -> tuple[int, dict]:
     import json
 
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    return post_raw(url, json.dumps(body).encode(), timeout=timeout)
+
+
+def post_raw(url: str, data: bytes, content_type: str = "application/json", timeout: float = 60) -> tuple[int, dict]:
+    import json
+
+    req = urllib.request.Request(url, data=data, headers={"Content-Type": content_type})
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:
             return r.status, json.loads(r.read())

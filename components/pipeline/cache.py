@@ -1,7 +1,8 @@
 """The one cache of the project: `key -> stored result, or compute it`, for pipeline stages and study trials.
 
 A result is stored in a marker file beside its outputs, written last and atomically, together with the key it
-was computed under. It counts only while the key matches and its files and MLflow run still exist; Prefect's
+was computed under. Paths inside the project are stored relative to it (`portable`), so a moved or copied
+project finds its own results and never the original folder's. It counts only while the key matches and its files and MLflow run still exist; Prefect's
 task cache uses the same keys (flows/pipeline.py) and is refreshed whenever this says the outputs are gone.
 """
 
@@ -9,12 +10,35 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 from typing import Callable
 
 from components.files import atomic_write_text, locked, project_lock
 
 log = logging.getLogger(__name__)
+PROJECT = "<project>"  # stands for the project folder in stored results
+
+
+def _swap(obj, old: str, new: str):
+    pattern = re.compile(re.escape(old) + r"(?=/|$)")
+    if isinstance(obj, str):
+        return pattern.sub(lambda _: new, obj)
+    if isinstance(obj, dict):
+        return {k: _swap(v, old, new) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_swap(v, old, new) for v in obj]
+    return obj
+
+
+def portable(result, root: Path):
+    """`result` with the project folder written as <project> wherever it starts a path (file URIs too)."""
+    return _swap(result, str(Path(root).resolve()), PROJECT)
+
+
+def local(result, root: Path):
+    """The inverse of `portable`, for the project at `root`."""
+    return _swap(result, PROJECT, str(Path(root).resolve()))
 
 
 def read(marker: Path, key: str, root: Path) -> dict | None:
@@ -29,7 +53,7 @@ def read(marker: Path, key: str, root: Path) -> dict | None:
         return None
     if saved.get("key") != key:
         return None
-    result = saved["result"]
+    result = local(saved["result"], root)
     if not all(Path(p).exists() for p in result.get("files", [])):
         return None
     if result.get("run_id") and not run_exists(root, result["run_id"]):
@@ -37,8 +61,9 @@ def read(marker: Path, key: str, root: Path) -> dict | None:
     return result
 
 
-def write(marker: Path, key: str, result: dict) -> None:
-    atomic_write_text(marker, json.dumps({"key": key, "result": result}, indent=2, default=str) + "\n")
+def write(marker: Path, key: str, result: dict, root: Path) -> None:
+    stored = portable(json.loads(json.dumps(result, default=str)), root)
+    atomic_write_text(marker, json.dumps({"key": key, "result": stored}, indent=2) + "\n")
 
 
 def cached(marker: Path, key: str, root: Path, compute: Callable[[], dict], *, force: bool = False,
@@ -59,5 +84,5 @@ def cached(marker: Path, key: str, root: Path, compute: Callable[[], dict], *, f
         marker.unlink(missing_ok=True)
         marker.parent.mkdir(parents=True, exist_ok=True)
         result = compute()
-        write(marker, key, result)
+        write(marker, key, result, root)
     return result

@@ -11,6 +11,13 @@ from components.data import sources, store, tensors
 from components.pipeline import keys
 from components.pipeline.graph import STAGES, Node, datasets_of, inputs_of, members
 
+def resolved_precision(train) -> str:
+    from components.training.loop import pick_device
+    from components.training.precision import resolve
+
+    return resolve(train.precision, pick_device(train.device))
+
+
 # keys that change how a stage reports, not what it computes
 NOT_IN_KEY = {"train": ("progress",)}
 
@@ -23,6 +30,7 @@ class Context:
         self._keys: dict[Node, str] = {}
         self._hashes: dict[str, str] = {}
         self._params = cfg.model_dump()  # what keys read params from (the configuration does not change)
+        self._params["train"]["precision"] = resolved_precision(cfg.train)  # auto -> what this machine trains in
 
     @property
     def data_dir(self) -> Path:
@@ -61,7 +69,7 @@ class Context:
     def key(self, node: Node) -> str:
         """The stage's real inputs: data, params, code, upstream keys and (when it tracks) the tracking store."""
         if node not in self._keys:
-            from components.tracking.store import tracking_uri
+            from components.tracking.store import store_id
 
             spec = STAGES[node.stage]
             parts = {
@@ -71,7 +79,7 @@ class Context:
                 "data": (sources.dataset_spec(node.target, self.cfg.data) if node.stage == "prepare"
                          else self.dataset_hash(node.target)),
                 "upstream": {s: {t: self.key(n) for t, n in ns.items()} for s, ns in inputs_of(self.cfg, node).items()},
-                "store": tracking_uri(self.root) if spec.tracked else None,
+                "store": store_id(self.root) if spec.tracked else None,
             }
             self._keys[node] = keys.digest(parts)
         return self._keys[node]

@@ -56,7 +56,7 @@ def budget(cfg: Config, dataset: str, n_train: int) -> tuple[int, int]:
 
 def trial_key(ctx: Context, spec: TrialSpec) -> str:
     from components.models.registry import get_family
-    from components.tracking.store import tracking_uri
+    from components.tracking.store import store_id
 
     study = ctx.cfg.study
     return keys.digest({
@@ -68,7 +68,7 @@ def trial_key(ctx: Context, spec: TrialSpec) -> str:
         "classifier": ctx.key(Node("classifier", spec.dataset)),
         "data": ctx.dataset_hash(spec.dataset),
         "code": keys.code_hash(__name__, get_family(spec.family).model.__module__),
-        "store": tracking_uri(ctx.root),
+        "store": store_id(ctx.root),
     })
 
 

@@ -22,6 +22,7 @@ from components.models.stored import build as build_model
 from components.training.loop import to_float_images, to_uint8_images
 
 MAX_IMAGES = 1024  # per request, all rows together
+MAX_SEED = 2**63 - 1
 FORMATS = ("array", "png")
 
 
@@ -115,20 +116,35 @@ def _rows(model_input) -> list[dict]:
     missing = {"n", "seed"} - set(model_input.columns)
     if missing:
         raise _bad(f"missing column(s) {sorted(missing)}; expected n, seed and optionally label")
+    unknown = sorted(set(model_input.columns) - {"n", "seed", "label"})
+    if unknown:
+        raise _bad(f"unknown column(s) {unknown}; expected n, seed and optionally label")
     rows = []
     for i, rec in enumerate(model_input.to_dict("records")):
-        try:
-            n, seed = int(rec["n"]), int(rec["seed"])
-            label = rec.get("label")
-            label = None if label is None or (isinstance(label, float) and np.isnan(label)) else int(label)
-        except (TypeError, ValueError):
-            raise _bad(f"row {i}: n, seed and label must be integers, got {rec}") from None
+        n, seed = _integer(rec["n"], "n", i), _integer(rec["seed"], "seed", i)
+        label = _integer(rec.get("label"), "label", i, missing_ok=True, whole_float_ok=True)
+        if n is None or seed is None:
+            raise _bad(f"row {i}: n and seed are required")
         if not 1 <= n <= MAX_IMAGES:
             raise _bad(f"row {i}: n={n} must be between 1 and {MAX_IMAGES}")
-        if seed < 0:
-            raise _bad(f"row {i}: seed={seed} must be >= 0")
+        if not 0 <= seed <= MAX_SEED:
+            raise _bad(f"row {i}: seed={seed} must be between 0 and {MAX_SEED}")
         rows.append({"n": n, "seed": seed, "label": label})
     return rows
+
+
+def _integer(value, field: str, row: int, missing_ok: bool = False, whole_float_ok: bool = False) -> int | None:
+    """A JSON integer, strictly: 4.5, "4" and true are refused, not cast. A float is accepted only where pandas
+    makes one of an integer (`label`, a column some rows leave out, arrives as float with NaN)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        if missing_ok:
+            return None
+        raise _bad(f"row {row}: {field} is required")
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return int(value)
+    if whole_float_ok and isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return int(value)
+    raise _bad(f"row {row}: {field} must be an integer, got {value!r} ({type(value).__name__})")
 
 
 def signature_and_example(spec: dict):
@@ -154,11 +170,15 @@ def signature_and_example(spec: dict):
 
 
 def signature(image_shape_hwc: tuple[int, int, int]):
+    """Columns typed Any on purpose: with `long`, MLflow's scoring server casts each value before `predict` sees
+    it (4.5 -> 4, "4" -> 4, true -> 1); `_rows` checks them as they were sent."""
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema, TensorSpec
+    from mlflow.types.schema import AnyType
 
     return ModelSignature(
-        inputs=Schema([ColSpec("long", "n"), ColSpec("long", "seed"), ColSpec("long", "label", required=False)]),
+        inputs=Schema([ColSpec(AnyType(), "n"), ColSpec(AnyType(), "seed"),
+                       ColSpec(AnyType(), "label", required=False)]),
         outputs=Schema([TensorSpec(np.dtype(np.uint8), (-1, *image_shape_hwc))]),
     )
 

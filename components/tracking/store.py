@@ -10,10 +10,27 @@ from pathlib import Path
 import yaml
 
 from components import defaults, processes
+from components.tracking.relocate import relocate
+
+
+def _own_store(root: Path) -> str:
+    return f"sqlite:///{(root / defaults.MLFLOW_DB).as_posix()}"
 
 
 def tracking_uri(root: Path) -> str:
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(root / defaults.MLFLOW_DB).as_posix()}"
+    return os.environ.get("MLFLOW_TRACKING_URI") or _own_store(root)
+
+
+def embedded(root: Path) -> bool:
+    """True when runs go to the project's own SQLite store (mlflow.set_tracking_uri exports it, so a set
+    MLFLOW_TRACKING_URI may name it too)."""
+    return tracking_uri(root) == _own_store(root)
+
+
+def store_id(root: Path) -> str:
+    """The store as stage keys name it: the project's own by its name in the project, so that moving or copying
+    the folder keeps every key; a server by its URI."""
+    return f"project:{defaults.MLFLOW_DB}" if embedded(root) else tracking_uri(root)
 
 
 def setup(root: Path, experiment: str) -> str:
@@ -21,6 +38,8 @@ def setup(root: Path, experiment: str) -> str:
     import mlflow
 
     uri = tracking_uri(root)
+    if embedded(root):
+        relocate(root)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(os.environ.get("MLFLOW_REGISTRY_URI") or uri)
     experiment_id(client(root), root, experiment)
@@ -33,6 +52,8 @@ def client(root: Path):
     import mlflow
 
     uri = tracking_uri(root)
+    if embedded(root):
+        relocate(root)
     return mlflow.MlflowClient(uri, os.environ.get("MLFLOW_REGISTRY_URI") or uri)
 
 

@@ -33,15 +33,19 @@ class LoopConfig:
     precision: str = "fp32"
     device: str = "auto"
     compile: bool = False
-    fused_adam: bool = False
+    fused_adam: bool = True
     progress: bool = True
     seed: int = 0
 
     @classmethod
     def from_cfg(cls, train, seed: int, **changes) -> "LoopConfig":
         """From the run's typed `train` settings; `changes` replace fields (a study trial's own budget)."""
+        from components.training.precision import resolve
+
         known = {f for f in cls.__dataclass_fields__ if f != "seed"}
-        return cls(**{**{k: getattr(train, k) for k in known}, **changes}, seed=seed)
+        fields = {**{k: getattr(train, k) for k in known}, **changes}
+        fields["precision"] = resolve(fields["precision"], pick_device(fields["device"]))  # what is logged
+        return cls(**fields, seed=seed)
 
 
 @dataclass
@@ -58,11 +62,14 @@ def pick_device(name: str = "auto") -> torch.device:
 
 
 def autocast_factory(device: torch.device, precision: str) -> Callable[[], contextlib.AbstractContextManager]:
+    from components.training.precision import resolve
+
+    precision = resolve(precision, device)
     if precision == "fp32":
         return contextlib.nullcontext
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
     if dtype is None:
-        raise ValueError(f"train.precision={precision!r}: expected fp32, bf16 or fp16")
+        raise ValueError(f"train.precision={precision!r}: expected auto, fp32, bf16 or fp16")
     if dtype is torch.float16 and device.type != "cuda":
         raise ValueError("train.precision=fp16 needs CUDA; use bf16 on CPU")
     return lambda: torch.autocast(device.type, dtype=dtype)

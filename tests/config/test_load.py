@@ -30,7 +30,7 @@ def test_family_overrides_are_checked_against_the_family_and_filled_from_its_def
     ("train.stepz=60", "--set: unknown key train.stepz; did you mean train.steps?"),
     ("nosuch.key=1", "--set: unknown key nosuch; known here: classifier, data, dataset"),
     ("train.steps=abc", "--set: train.steps='abc': input should be a valid integer"),
-    ("train.precision=fp8", "--set: train.precision='fp8': expected one of 'fp32', 'bf16' or 'fp16'"),
+    ("train.precision=fp8", "--set: train.precision='fp8': expected one of 'auto', 'fp32', 'bf16' or 'fp16'"),
     ("train.device=gpu", "--set: train.device: expected auto, cpu, mps, cuda or cuda:N, got 'gpu'"),
     ("study.task_runner=spark", "study.task_runner='spark': expected one of 'threads', 'processes', 'dask' or 'ray'"),
     ("families=nsgan,nosuch", "unknown model family 'nosuch' (in families); registered: "),

@@ -1,4 +1,5 @@
 import shutil
+import sqlite3
 
 import mlflow
 import numpy as np
@@ -72,6 +73,36 @@ def test_registered_champion_generates_images_like_a_served_model(ran):
     assert not np.array_equal(a, model.predict(pd.DataFrame([{"n": 3, "seed": 8}])))
     with pytest.raises(mlflow.exceptions.MlflowException, match="n=5000 must be between 1 and 1024"):
         model.predict(pd.DataFrame([{"n": 5000, "seed": 0}]))
+
+
+def _contents(root):
+    """Every file of a project's outputs, artifacts and store, with its bytes' digest."""
+    import hashlib
+
+    files = [p for d in ("outputs", "mlartifacts") for p in (root / d).rglob("*") if p.is_file()]
+    return {str(p.relative_to(root)): hashlib.md5(p.read_bytes()).hexdigest()
+            for p in [*files, root / "mlflow.db"]}
+
+
+def test_a_copied_project_reuses_its_results_and_never_touches_the_original(ran, tmp_path):
+    root, first = ran
+    dst = tmp_path / "copy"
+    shutil.copytree(root, dst, symlinks=True, ignore=shutil.ignore_patterns("locks"))
+    before = _contents(root)
+    with in_project(dst):
+        summary = pipeline(root=str(dst))
+    assert set(summary["states"].values()) == {"Cached"}, summary["states"]  # the same keys in a new folder
+    reg = summary["families"]["nsgan"]["register"]
+    assert reg["version"] == first["families"]["nsgan"]["register"]["version"]
+    assert len(registered_versions(dst, NAME)) == 1
+    assert str(root) not in str(summary["families"]) and str(dst) in str(summary["families"])
+    uri = f"sqlite:///{dst / 'mlflow.db'}"
+    client = mlflow.MlflowClient(uri, registry_uri=uri)
+    version = client.get_model_version_by_alias(NAME, "champion")
+    assert client.get_run(version.run_id).info.artifact_uri.startswith(dst.as_uri())
+    dump = "\n".join(sqlite3.connect(dst / "mlflow.db").iterdump())
+    assert str(root) not in dump and root.as_uri() not in dump  # no location in the copy's store names the original
+    assert _contents(root) == before  # nothing of the original was read into, written or rewritten
 
 
 def _copy(ran, tmp_path):

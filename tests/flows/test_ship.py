@@ -1,5 +1,6 @@
-"""Shipping against the real servers. `mlflow models serve` answers valid requests for the champion with images
-(same seed, same images; PNG on request) and bad ones with a 4xx that says what is wrong, and keeps serving;
+"""Shipping against the real servers. `genzoo serve` (MLflow's scoring app, guarded) answers valid requests for the
+champion with images (same seed, same images; PNG on request) and bad ones with a 4xx that says what is wrong and
+carries no stack trace, and keeps serving;
 `genzoo ui` (an `mlflow server`) shows the pipeline's runs and versions through its REST API."""
 
 import base64
@@ -11,7 +12,7 @@ import urllib.parse
 import numpy as np
 from PIL import Image
 
-from tests.servers import free_port, get_json, post_json, running
+from tests.servers import free_port, get_json, post_json, post_raw, running
 
 
 def store_env(root):
@@ -20,14 +21,14 @@ def store_env(root):
     return {**os.environ, "PATH": path, "MLFLOW_TRACKING_URI": uri, "MLFLOW_REGISTRY_URI": uri}
 
 
-def test_models_serve_answers_images_and_clear_4xx_and_keeps_serving(ran, tmp_path):
+def test_genzoo_serve_answers_images_and_clear_4xx_and_keeps_serving(ran, tmp_path):
     root, summary = ran
     name = summary["families"]["nsgan"]["register"]["name"]
     port = free_port()
-    cmd = [sys.executable, "-m", "mlflow", "models", "serve", "-m", f"models:/{name}@champion",
-           "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)]
+    cmd = [sys.executable, "-m", "flows.cli", "serve", "--name", name, "--port", str(port)]
     base = f"http://127.0.0.1:{port}"
-    with running(cmd, f"{base}/ping", store_env(root), tmp_path / "serve.log"):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")} | {"GENZOO_ROOT": str(root)}
+    with running(cmd, f"{base}/ping", env, tmp_path / "serve.log", cwd=root):
         status, body = post_json(f"{base}/invocations", {"dataframe_records": [{"n": 3, "seed": 7}]})
         assert status == 200, body
         images = np.asarray(body["predictions"])
@@ -45,9 +46,22 @@ def test_models_serve_answers_images_and_clear_4xx_and_keeps_serving(ran, tmp_pa
 
         for bad, says in (({"n": 5000, "seed": 0}, "between 1 and 1024"),
                           ({"n": 2}, "seed"),
-                          ({"n": 2, "seed": 0, "label": 3}, "not class-conditional")):
+                          ({"n": 2, "seed": 0, "label": 3}, "not class-conditional"),
+                          ({"n": 4.5, "seed": 0}, "n must be an integer"),  # never cast to 4
+                          ({"n": "4", "seed": 0}, "n must be an integer"),
+                          ({"n": True, "seed": 0}, "n must be an integer"),
+                          ({"n": 2, "seed": 1.5}, "seed must be an integer"),
+                          ({"n": 2, "seed": -1}, "seed=-1"),
+                          ({"n": 2, "seed": 0, "temperature": 2}, "unknown column(s) ['temperature']")):
             status, body = post_json(f"{base}/invocations", {"dataframe_records": [bad]})
             assert 400 <= status < 500 and says in body["message"], (bad, status, body)
+            assert "stack_trace" not in body
+        status, body = post_json(f"{base}/invocations", {"dataframe_records": [{"n": 1, "seed": 0}], "extra": 1})
+        assert status == 400 and "unknown field(s) ['extra']" in body["message"], body
+        status, body = post_raw(f"{base}/invocations", b"[" * 100_000 + b"]" * 100_000)
+        assert status == 400 and "nests 100000 levels" in body["message"], body  # MLflow alone: 500
+        status, body = post_raw(f"{base}/invocations", b"\0not parquet", "application/vnd.apache.parquet")
+        assert status == 400 and "Parquet" in body["message"] and "stack_trace" not in body, body
         status, body = post_json(f"{base}/invocations",
                                  {"dataframe_records": [{"n": 1, "seed": 0}], "params": {"format": "gif"}})
         assert 400 <= status < 500 and "format" in body["message"]

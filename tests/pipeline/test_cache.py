@@ -48,3 +48,25 @@ def test_a_stage_run_on_its_own_reads_its_inputs_or_names_the_missing_one(projec
     with pytest.raises(GenzooError, match=r"train\[mnist5k/nsgan\] needs validate\[mnist5k\], which has no current "
                                           r"result: run `genzoo stage validate`"):
         runner.run(ctx, TRAIN)
+
+
+def test_stored_results_name_the_project_relatively_and_read_back_in_a_moved_copy(tmp_path):
+    import json
+
+    from components.pipeline import cache
+
+    here, there = tmp_path / "proj", tmp_path / "moved"
+    result = {"files": [str(here / "outputs/x.png")], "uri": (here / "mlartifacts/1").as_uri(),
+              "store": f"sqlite:///{here}/mlflow.db", "n": 3, "other": str(tmp_path / "proj2/y"),
+              "nested": [{"path": str(here)}]}
+    (here / "outputs").mkdir(parents=True)
+    (here / "outputs/x.png").write_bytes(b"png")
+    cache.write(here / "stage.json", "k", result, here)
+    text = (here / "stage.json").read_text()
+    assert str(here) + "/" not in text and json.loads(text)["result"]["other"] == str(tmp_path / "proj2/y")
+    assert cache.read(here / "stage.json", "k", here) == result
+
+    here.rename(there)
+    moved = cache.read(there / "stage.json", "k", there)
+    assert moved["files"] == [str(there / "outputs/x.png")] and moved["uri"] == (there / "mlartifacts/1").as_uri()
+    assert moved["nested"] == [{"path": str(there)}] and moved["n"] == 3

@@ -21,12 +21,12 @@ def _data(data_dir):
     return torch.from_numpy(ds.arrays["train_images"][:512]), torch.from_numpy(ds.arrays["train_labels"][:512])
 
 
-def _train(data_dir, ckpt, steps=STEPS, seed=0):
+def _train(data_dir, ckpt, steps=STEPS, seed=0, **loop):
     torch.manual_seed(seed)
     model = get_family("nsgan").build((1, 28, 28), 10, {"z_dim": 8, "width": 0.125})
     x, y = _data(data_dir)
     res = fit(model, x, y, LoopConfig(steps=steps, batch_size=32, checkpoint_every=3, log_every=3, progress=False,
-                                      seed=seed), ckpt)
+                                      seed=seed, **loop), ckpt)
     return model, res
 
 
@@ -34,11 +34,12 @@ def _same(a, b):
     return all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
 
 
-def test_resume_after_stop_matches_uninterrupted(mnist5k_data, tmp_path):
-    full, res = _train(mnist5k_data, tmp_path / "a")
+@pytest.mark.parametrize("fused", [True, False], ids=["fused-adam", "foreach-adam"])
+def test_resume_after_stop_matches_uninterrupted(mnist5k_data, tmp_path, fused):
+    full, res = _train(mnist5k_data, tmp_path / "a", fused_adam=fused)
     assert res.resumed_from == 0 and [h["step"] for h in res.history] == [3, 6, 9, 12]
-    _train(mnist5k_data, tmp_path / "b", steps=6)
-    resumed, res_b = _train(mnist5k_data, tmp_path / "b")
+    _train(mnist5k_data, tmp_path / "b", steps=6, fused_adam=fused)
+    resumed, res_b = _train(mnist5k_data, tmp_path / "b", fused_adam=fused)
     assert res_b.resumed_from == 6
     assert _same(full, resumed)
     assert res_b.history == res.history

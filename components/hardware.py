@@ -1,0 +1,41 @@
+"""What this machine is, as far as the choice of kernels and precision goes: the CPU's feature flags (AVX2,
+AVX-512, native bf16) and a description written beside every benchmark figure."""
+
+from __future__ import annotations
+
+import functools
+import platform
+from pathlib import Path
+
+FLAGS_THAT_MATTER = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_flags() -> frozenset[str]:
+    """The processor's feature flags from /proc/cpuinfo (Linux); empty where it cannot be read."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return frozenset(line.partition(":")[2].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def describe() -> dict:
+    import torch
+
+    return {"processor": cpu_name(), "cpu_flags": [f for f in FLAGS_THAT_MATTER if f in cpu_flags()],
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(), "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
