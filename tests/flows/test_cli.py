@@ -30,7 +30,7 @@ BAD = {
     "misspelt key": (["run", "--set", "train.stepz=60"], "unknown key train.stepz; did you mean train.steps?"),
     "unknown section": (["run", "--set", "nosuch.key=1"], "unknown key nosuch;"),
     "wrong type": (["run", "--set", "train.steps=abc"], "train.steps='abc': input should be a valid integer"),
-    "unknown precision": (["run", "--set", "train.precision=fp8"], "expected one of 'fp32', 'bf16' or 'fp16'"),
+    "unknown precision": (["run", "--set", "train.precision=fp8"], "expected one of 'auto', 'fp32', 'bf16' or 'fp16'"),
     "unknown device": (["run", "--set", "train.device=gpu"], "expected auto, cpu, mps, cuda or cuda:N"),
     "unknown task runner": (["study", "--set", "study.task_runner=spark"],
                             "expected one of 'threads', 'processes', 'dask' or 'ray'"),

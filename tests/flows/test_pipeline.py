@@ -202,6 +202,7 @@ def test_cli_reports_bad_input_in_one_line(project, capsys):
 def test_a_champion_scored_on_another_sample_count_is_rescored_not_compared(ran, tmp_path):
     """FID is biased by N: the same model on 100 samples must not be compared with its 200-sample FID."""
     root = _copy(ran, tmp_path)
+    shutil.rmtree(root / "outputs" / "mnist5k" / "nsgan" / "train")  # a new training run (the same weights)
     with in_project(root):
         summary = pipeline(root=str(root), overrides=["eval.num_samples=100"])
     reg, ev = summary["families"]["nsgan"]["register"], summary["families"]["nsgan"]["evaluate"]
