@@ -66,6 +66,8 @@ ENV_DEFAULTS = {
     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
     # Prefect's temporary local API migrates a new database on first start: ~20 s on 2 cores, its default limit.
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
+    # genzoo's own log lines ("mnist-nsgan v1 -> champion", "resumed from ...") reach each Prefect run's logs
+    "PREFECT_LOGGING_EXTRA_LOGGERS": "components",
 }
 
 

@@ -76,7 +76,9 @@ def cmd_run(args) -> int:
     from flows.pipeline import pipeline
 
     summary = pipeline(dataset=args.dataset, families=families, profile=args.profile, overrides=args.overrides)
-    print(report(summary))
+    from flows.summary import text
+
+    print(text(summary))
     return 0
 
 
@@ -97,31 +99,6 @@ def cmd_study(args) -> int:
     print(f"trials: {len(trials)}, cached: {sum(v == 'Cached' for v in trials.values())}")
     print(f"report: {summary['files'][0]} (and report.html beside it)")
     return 0
-
-
-def report(summary: dict) -> str:
-    from components.tracking.store import tracking_uri, ui_command
-
-    lines = [f"\n== genzoo: {summary['dataset']} ({summary['profile']} profile) =="]
-    for name, stages in summary["data"].items():
-        clf = stages["classifier"]
-        lines.append(f"reference classifier of {name}: test accuracy {clf['test_accuracy']:.4f}  "
-                     f"(feature space {clf['feature_space']})")
-    for family, res in summary["families"].items():
-        m = res["evaluate"]["metrics"]
-        reg = res["register"]
-        lines.append(f"\n-- {family} on {res['target']} --")
-        width = max(len(k) for k in m)
-        for k in sorted(m):
-            lines.append(f"  {k:<{width}}  {m[k]:.4f}")
-        lines.append(f"  sample grid: {res['evaluate']['samples']}")
-        lines.append(f"  registered:  {reg['name']} v{reg['version']} -> @{reg['alias']} ({reg['reason']})")
-    cached = [name for name, state in summary["states"].items() if state == "Cached"]
-    lines.append(f"\nstages: {len(summary['states'])}, cached: {len(cached)} ({', '.join(cached) or 'none'})")
-    root = Path(summary["root"])
-    ui = ui_command(root)
-    lines.append(f"MLflow UI: genzoo ui  (= {' '.join(ui)})" if ui else f"MLflow UI: {tracking_uri(root)}")
-    return "\n".join(lines)
 
 
 def _store_env() -> dict:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
+from prefect.runtime import flow_run as prefect_flow_run
 
 from components import defaults
 from components.config import load_config
@@ -47,13 +48,15 @@ TASKS = {name: _stage_task(name) for name in graph.STAGES}
 
 
 def run_node(ctx: Context, node: Node, inputs: dict, states: dict) -> dict:
-    """Run a node's task, recording its state ("Cached" or "Completed") under its label; when the stage's
-    outputs are missing or stale, refresh Prefect's cache entry instead of hitting it."""
+    """Run a node's task, recording its state under its label: "Cached" when Prefect's cache or the stage's own
+    stored result answered (nothing was computed), else Prefect's state name. When the stage's outputs are
+    missing or stale, Prefect's cache entry is refreshed instead of hit."""
     fn = TASKS[node.stage]
-    if runner.stored(ctx, node) is None:
+    stored = runner.stored(ctx, node) is not None
+    if not stored:
         fn = fn.with_options(refresh_cache=True)
     state = fn(ctx=ctx, node=node, inputs=inputs, return_state=True)
-    states[node.label] = state.name
+    states[node.label] = "Cached" if stored and state.is_completed() else state.name
     return cache.local(state.result(), ctx.root)  # raises the stage's own error when it failed
 
 
@@ -102,4 +105,24 @@ def pipeline(dataset: str | None = None, families: list[str] | None = None, prof
     if failures:
         raise GenzooError("; ".join(f"{f}: {msg}" for f, msg in failures.items()) + " (nothing registered for these)")
     summary["dvc_lock"] = dvc.record(ctx, results)
+    summary["flow_run_id"] = str(prefect_flow_run.id)
+    publish_summary(summary, root_path)
     return summary
+
+
+def publish_summary(summary: dict, root: Path) -> None:
+    """The run's table, registry decisions and MLflow links as a markdown artifact of the flow run, and the
+    decisions in its log (the Prefect UI shows both on the run's page)."""
+    import re
+
+    from prefect.artifacts import create_markdown_artifact
+
+    from flows import summary as report
+
+    logger = get_run_logger()
+    for line in report.decisions(summary):
+        logger.info("registered: %s", line)
+    links = {f: tstore.run_url(root, res["evaluate"]["run_id"]) for f, res in summary["families"].items()}
+    create_markdown_artifact(key=re.sub(r"[^a-z0-9-]", "-", f"genzoo-{summary['dataset']}".lower()),
+                             markdown=report.markdown(summary, links),
+                             description="metrics, registry decisions and MLflow runs of this pipeline run")

@@ -64,7 +64,8 @@ class Node:
 
     @property
     def label(self) -> str:
-        return f"{self.stage}[{self.target}]" if self.family is None else f"{self.stage}[{self.target}/{self.family}]"
+        """stage@dataset or stage:family@dataset: what Prefect names the task run and the summary prints."""
+        return f"{self.stage}@{self.target}" if self.family is None else f"{self.stage}:{self.family}@{self.target}"
 
 
 def translates(family: str) -> bool:

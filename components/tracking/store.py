@@ -76,6 +76,14 @@ def experiment_id(mlflow_client, root: Path, name: str) -> str:
         return found.experiment_id
 
 
+def run_url(root: Path, run_id: str) -> str:
+    """Where a run opens in the MLflow UI: the tracking server's, or `genzoo ui`'s over the project's store."""
+    uri = tracking_uri(root)
+    base = uri.rstrip("/") if uri.startswith(("http://", "https://")) else f"http://127.0.0.1:{defaults.UI_PORT}"
+    experiment = client(root).get_run(run_id).info.experiment_id
+    return f"{base}/#/experiments/{experiment}/runs/{run_id}"
+
+
 def run_exists(root: Path, run_id: str) -> bool:
     from mlflow.exceptions import MlflowException
 

@@ -51,6 +51,29 @@ def test_flow_trains_evaluates_and_registers_a_champion(ran):
     assert clf.data.metrics["test_accuracy"] > 0.5
 
 
+def test_the_prefect_run_names_its_tasks_and_carries_the_summary_and_genzoos_logs(ran):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, FlowRunFilter, LogFilter
+    from prefect.logging.handlers import APILogWorker
+
+    root, summary = ran
+    run_id = summary["flow_run_id"]
+    APILogWorker.drain_all(timeout=30)  # log lines travel to the API in batches
+    with get_client(sync_client=True) as client:
+        tasks = client.read_task_runs(flow_run_filter=FlowRunFilter(id={"any_": [run_id]}))
+        artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id={"any_": [run_id]}))
+        logs = client.read_logs(log_filter=LogFilter(flow_run_id={"any_": [run_id]}))
+    names = {t.name for t in tasks}
+    assert {"validate@mnist5k", "train:nsgan@mnist5k", "register:nsgan@mnist5k"} <= names, names
+    (artifact,) = [a for a in artifacts if a.type == "markdown"]
+    assert "| fid_classifier |" in artifact.data and "(N=200)" in artifact.data
+    assert f"{NAME} v1 -> @champion" in artifact.data
+    train_run = summary["families"]["nsgan"]["train"]["run_id"]
+    assert f"/runs/{train_run}" in artifact.data  # the MLflow run, one click away
+    messages = [log.message for log in logs]
+    assert any(m.startswith("mnist5k-nsgan v1 -> champion") for m in messages), messages  # genzoo's own line
+
+
 def test_second_run_is_all_cached_and_registers_nothing(ran, capsys):
     from flows.cli import main
 

@@ -58,6 +58,6 @@ def test_a_family_module_alone_makes_it_listed_and_trainable(tmp_path, mnist5k_d
 
     assert "hingegan\tgan\thinge-loss GAN (Lim & Ye 2017)" in genzoo("families").splitlines()
     genzoo("stage", "validate")
-    trained = json.loads(genzoo("stage", "train", "--family", "hingegan"))["train[mnist5k/hingegan]"]
+    trained = json.loads(genzoo("stage", "train", "--family", "hingegan"))["train:hingegan@mnist5k"]
     spec = json.loads((Path(trained["model_dir"]) / "model.json").read_text())
     assert spec["family"] == "hingegan" and spec["hp"]["z_dim"] == 8 and trained["steps"] == 8

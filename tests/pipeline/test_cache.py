@@ -45,7 +45,7 @@ def test_a_stage_run_on_its_own_reads_its_inputs_or_names_the_missing_one(projec
     from components.errors import GenzooError
 
     ctx = Context(load_config(project))
-    with pytest.raises(GenzooError, match=r"train\[mnist5k/nsgan\] needs validate\[mnist5k\], which has no current "
+    with pytest.raises(GenzooError, match=r"train:nsgan@mnist5k needs validate@mnist5k, which has no current "
                                           r"result: run `genzoo stage validate`"):
         runner.run(ctx, TRAIN)
 
