@@ -55,6 +55,8 @@ def text(summary: dict) -> str:
         clf = stages["classifier"]
         lines.append(f"reference classifier of {name}: test accuracy {clf['test_accuracy']:.4f}  "
                      f"(feature space {clf['feature_space']})")
+        if "report" in stages.get("validate", {}):
+            lines.append(f"validation of {name}: {stages['validate']['report']}")
     lines += ["", metrics_table(summary), ""]
     for family, res in summary["families"].items():
         lines.append(f"sample grid of {family}: {res['evaluate']['samples']}")

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from components import progress
 from components.config.schema import Classifier
 from components.training.loop import BatchOrder, pick_device, to_float_images
 
@@ -48,7 +49,7 @@ def train_classifier(train_x: torch.Tensor, train_y: torch.Tensor, num_classes: 
     # small datasets (UCI digits: 12 batches an epoch) need more epochs than large ones to become a usable judge
     steps = max(cfg.epochs * order.per_epoch, cfg.min_steps)
     model.train()
-    for step in range(steps):
+    for step in progress.bar(range(steps), "reference classifier", unit="step"):
         idx = order.indices(step)
         x, y = to_float_images(train_x[idx]).to(dev), train_y[idx].to(dev)
         loss = F.cross_entropy(model(x), y)

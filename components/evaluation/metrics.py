@@ -13,6 +13,8 @@ from typing import Callable
 import numpy as np
 import torch
 
+from components import progress
+
 
 def fid_statistics(features: torch.Tensor) -> dict[str, np.ndarray]:
     from torch_fidelity.metric_fid import fid_features_to_statistics
@@ -83,7 +85,7 @@ def extract(fn: Callable[[torch.Tensor], torch.Tensor | tuple], images_uint8_nhw
 
     outs: list[list[torch.Tensor]] = []
     with full_fp32():
-        for i in range(0, len(images_uint8_nhwc), batch_size):
+        for i in progress.bar(range(0, len(images_uint8_nhwc), batch_size), f"features of {len(images_uint8_nhwc)}"):
             res = fn(to_float_images(images_uint8_nhwc[i:i + batch_size]).to(device).float())
             res = res if isinstance(res, tuple) else (res,)
             if not outs:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from components import progress
 from components.errors import GenzooError
 from components.pipeline import cache
 from components.pipeline.context import Context
@@ -46,9 +47,11 @@ def run(ctx: Context, node: Node, inputs: dict[str, dict[str, dict]] | None = No
     if inputs is None:
         inputs = stored_inputs(ctx, node)
     out = ctx.out_dir(node)
-    result = cache.cached(out / MARKER, ctx.key(node), ctx.root,
-                          lambda: STAGES[node.stage].run(ctx, node, out, inputs),
-                          force=ctx.force, store=current().main)
+    def compute() -> dict:
+        with progress.stage(node.label, ctx.cfg.train.progress and current().main):
+            return STAGES[node.stage].run(ctx, node, out, inputs)
+
+    result = cache.cached(out / MARKER, ctx.key(node), ctx.root, compute, force=ctx.force, store=current().main)
     if current().main and out.is_dir():
         publish(out)
     return result

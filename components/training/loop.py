@@ -16,6 +16,7 @@ from typing import Callable
 
 import torch
 
+from components import progress
 from components.errors import TrainingDiverged
 from components.files import atomic_write
 from components.models.base import GenerativeModel, StepContext
@@ -193,8 +194,8 @@ def fit(
     if cfg.progress and rank == 0:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=cfg.steps, initial=start, desc=f"train {type(model).__name__}", unit="step",
-                   mininterval=1.0, dynamic_ncols=True)
+        bar = tqdm(total=cfg.steps, initial=start, desc=progress.label() or f"train {type(model).__name__}",
+                   unit="step", mininterval=1.0, dynamic_ncols=True)
     try:
         for step in range(start, cfg.steps):
             idx = order.indices(step).to(device)

@@ -15,6 +15,7 @@ from pathlib import Path
 from components.config.schema import Validation
 from components.data.store import Dataset
 from components.errors import ValidationFailed
+from components.validation import report
 from components.validation.facts import image_facts
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -107,7 +108,9 @@ def validate(dataset: Dataset, cfg: Validation, out_dir: Path) -> dict:
     ))
     run = checkpoint.run(batch_parameters={"dataframe": facts})
     (result,) = run.run_results.values()
-    (out_dir / "result.json").write_text(json.dumps(result.to_json_dict(), indent=2, default=str))
+    result_dict = json.loads(json.dumps(result.to_json_dict(), default=str))
+    (out_dir / "result.json").write_text(json.dumps(result_dict, indent=2))
+    page = report.write(result_dict, dataset.name, out_dir / "report.html")
     summary = {
         "dataset": dataset.name,
         "success": bool(result.success),
@@ -116,9 +119,10 @@ def validate(dataset: Dataset, cfg: Validation, out_dir: Path) -> dict:
         "failed": [describe_failure(er) for er in result.results if not er.success],
         "result_json": str(out_dir / "result.json"),
         "data_docs": str(out_dir / "data_docs" / "index.html"),
+        "report": str(page),  # the same result readable offline (Data Docs fetch their CSS/JS from CDNs)
     }
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     if not result.success:
-        raise ValidationFailed(dataset.name, summary["failed"], summary["data_docs"])
+        raise ValidationFailed(dataset.name, summary["failed"], summary["report"])
     return summary
 

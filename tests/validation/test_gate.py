@@ -21,6 +21,9 @@ def test_real_data_passes_and_writes_reports(ds, tmp_path):
     assert summary["success"] and summary["rows"] == 5000 and summary["evaluated"] >= 10
     assert json.loads((tmp_path / "result.json").read_text())["success"] is True
     assert (tmp_path / "data_docs" / "index.html").stat().st_size > 1000
+    page = (tmp_path / "report.html").read_text()  # readable offline: no stylesheet or script is fetched
+    assert summary["report"] == str(tmp_path / "report.html") and "mnist5k: <span class=\"ok\">passed" in page
+    assert page.count("<tr>") == summary["evaluated"] + 1 and "http" not in page and "<script" not in page
 
 
 def _float_images(ds):
@@ -43,3 +46,5 @@ def test_each_defect_fails_the_expectation_that_checks_it(ds, tmp_path, corrupt,
     assert err.value.dataset == "mnist5k"
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["success"] is False and any(expectation in f for f in summary["failed"])
+    assert str(tmp_path / "report.html") in str(err.value)  # the error says where to read why
+    assert "FAILED" in (tmp_path / "report.html").read_text()

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from components import progress
 from components.errors import ConfigError
 from components.models import likelihoods as lik
 from components.models.autoregressive.layers import GatedLayer, MaskedConv2d, RowLSTM
@@ -88,7 +89,7 @@ class Autoregressive(lik.LikelihoodScored, GenerativeModel):
         self.eval()
         q = (lik.fixed_binarization(images, seed).long() if self.levels == 2 else self.quantize(images, None))
         nll = torch.cat([-self.log_prob(q[i:i + batch_size], labels[i:i + batch_size] if self.conditional else None)
-                         for i in range(0, len(q), batch_size)]).mean().item()
+                         for i in progress.bar(range(0, len(q), batch_size), "likelihood")]).mean().item()
         self.train()
         return {"test_nll_nats": nll, "test_nll_bits_per_dim": lik.bits_per_dim(nll, math.prod(self.image_shape))}
 

@@ -15,6 +15,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
+from components import progress
 from components.errors import ConfigError
 from components.models import likelihoods as lik
 from components.models.base import GenerativeModel, StepContext
@@ -139,7 +140,7 @@ class VAE(lik.LikelihoodScored, GenerativeModel):
         rng = torch.Generator(device=images.device).manual_seed(seed)
         x_all = lik.fixed_binarization(images, seed) if self.bernoulli else images
         elbo, iwae = [], []
-        for i in range(0, len(x_all), batch_size):
+        for i in progress.bar(range(0, len(x_all), batch_size), "likelihood"):
             x, y = x_all[i:i + batch_size], labels[i:i + batch_size]
             lw = self.log_weights(x, y, k, rng)
             elbo.append(lw.mean(0))

@@ -28,12 +28,13 @@ def run(ctx, node, out: Path, inputs: dict) -> dict:
                             "validation_failed_expectations": len(summary["failed"])})
         mlflow.log_artifact(str(out / "result.json"), "validation")
         mlflow.log_artifact(str(out / "summary.json"), "validation")
+        mlflow.log_artifact(str(out / "report.html"), "validation")
         mlflow.log_artifacts(str(out / "data_docs"), "validation/data_docs")
         if failure is not None:
             mlflow.set_tag("genzoo.validation", "failed")
             raise failure
     check_families(ctx, dataset, ds)
-    return {**summary, "run_id": run.info.run_id, "files": [summary["result_json"]]}
+    return {**summary, "run_id": run.info.run_id, "files": [summary["result_json"], summary["report"]]}
 
 
 def check_families(ctx, dataset: str, ds) -> None:
