@@ -83,7 +83,7 @@ def pipeline(dataset: str | None = None, families: list[str] | None = None, prof
              overrides: list[str] | None = None, root: str | None = None) -> dict:
     root_path = Path(root) if root else defaults.project_root()
     cfg = load_config(root_path, profile, overrides, dataset=dataset, families=families)
-    ctx = Context(cfg, root_path)
+    ctx = Context(cfg, root_path, nest=True)
     logger = get_run_logger()
     for run_id in tstore.fail_orphans(root_path):
         logger.warning("MLflow run %s was left RUNNING by a process that is gone: marked FAILED", run_id)
@@ -94,7 +94,12 @@ def pipeline(dataset: str | None = None, families: list[str] | None = None, prof
         logger.error("family %s failed: %s", family, exc)
         failures[family] = f"{type(exc).__name__}: {exc}"
 
-    results = walk(ctx, graph.plan(cfg), states, failed)
+    try:
+        results = walk(ctx, graph.plan(cfg), states, failed)
+    except BaseException:
+        ctx.close_parent_runs("FAILED")
+        raise
+    ctx.close_parent_runs("FAILED" if failures else "FINISHED")
     summary = {"dataset": cfg.dataset, "profile": cfg.profile, "root": str(root_path), "states": states,
                "data": {}, "families": {}}
     for node, result in results.items():

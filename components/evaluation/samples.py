@@ -9,7 +9,7 @@ from typing import Callable
 
 import torch
 
-from components import progress
+from components.progress import bar
 from components.evaluation import metrics, plots
 from components.evaluation.classifier import ReferenceClassifier, features, load_space
 from components.files import atomic_write_text
@@ -27,7 +27,7 @@ def generate(model, n: int, batch_size: int, seed: int, device, progress: bool =
     rng = torch.Generator(device=device).manual_seed(seed)
     kw = {"progress": True} if progress and model.pixel_by_pixel else {}
     return torch.cat([to_uint8_images(model.sample(min(batch_size, n - i), rng, **kw))
-                      for i in progress.bar(range(0, n, batch_size), f"sampling {n}")])
+                      for i in bar(range(0, n, batch_size), f"sampling {n}")])
 
 
 def save_samples(fake_uint8: torch.Tensor, settings, out: Path) -> Path:

@@ -23,8 +23,11 @@ NOT_IN_KEY = {"train": ("progress",)}
 
 
 class Context:
-    def __init__(self, cfg: Config, root: Path | None = None, force: bool = False):
+    def __init__(self, cfg: Config, root: Path | None = None, force: bool = False, nest: bool = False):
+        """`nest`: the stage runs this invocation starts are children of one parent run per experiment (the
+        Prefect flow sets it; `genzoo stage`, one process per stage, does not)."""
         self.cfg = cfg
+        self.parent_runs: dict[str, str] | None = {} if nest else None
         self.root = Path(root) if root else defaults.project_root()
         self.force = force
         self._keys: dict[Node, str] = {}
@@ -106,6 +109,31 @@ class Context:
 
         return run_tags(self.root, target, self.dataset_hash(target), family, stage, self.cfg.profile,
                         datasets_of(self.cfg, target))
+
+    def run_tags(self, target: str, family: str | None, stage: str) -> dict[str, str]:
+        """tags() for a stage's MLflow run, which nests under this invocation's parent run when there is one."""
+        tags = self.tags(target, family, stage)
+        if self.parent_runs is not None:
+            tags["mlflow.parentRunId"] = self.parent_run(target)
+        return tags
+
+    def parent_run(self, experiment: str) -> str:
+        """This invocation's parent run in `experiment` (stage runs nest only within their own experiment)."""
+        if experiment not in self.parent_runs:
+            from components.tracking import store as tstore
+
+            client = tstore.client(self.root)
+            tags = {**self.tags(experiment, None, "pipeline"), "genzoo.families": ",".join(self.cfg.families)}
+            self.parent_runs[experiment] = client.create_run(
+                tstore.experiment_id(client, self.root, experiment), tags=tags,
+                run_name=f"pipeline@{experiment}").info.run_id
+        return self.parent_runs[experiment]
+
+    def close_parent_runs(self, status: str) -> None:
+        from components.tracking import store as tstore
+
+        for run_id in (self.parent_runs or {}).values():
+            tstore.client(self.root).set_terminated(run_id, status)
 
     def inception_scorer(self, target: str, device):
         """samples -> Inception-space metrics of `target` (real side cached per data version), or None when

@@ -14,6 +14,7 @@ from components.errors import ConfigError
 TAG_PREVIOUS = "genzoo.previous_champion"  # on a champion: the version it replaced (what rollback returns to)
 TAG_SINCE = "genzoo.champion_since"
 TAG_REPLACED_BY = "genzoo.replaced_by"
+REPLACED = "replaced"  # the decision of a version after another took champion from it
 TAG_ROLLED_BACK = "genzoo.rolled_back_from"
 SHOWN_METRICS = ("fid_classifier", "fid_inception", "precision_classifier", "recall_classifier",
                  "label_preservation", "test_nll_bits_per_dim")
@@ -69,6 +70,10 @@ def record_change(client, name: str, new: str, old: str | None, reason: str) -> 
     if old is not None and old != new:
         client.set_model_version_tag(name, new, TAG_PREVIOUS, old)
         client.set_model_version_tag(name, old, TAG_REPLACED_BY, new)
+        # the old version and its run no longer say "champion": the tags stay true when the alias moves
+        client.set_model_version_tag(name, old, defaults.TAG_DECISION, REPLACED)
+        _tag_run(client, name, old, {defaults.TAG_DECISION: REPLACED, TAG_REPLACED_BY: f"{name} v{new}"})
+    _tag_run(client, name, new, {defaults.TAG_DECISION: defaults.CHAMPION})
     client.set_model_version_tag(name, new, defaults.TAG_DECISION, defaults.CHAMPION)  # last: the trail is complete
 
 
@@ -102,7 +107,16 @@ def rollback(client, name: str) -> tuple[str, str]:
     client.set_model_version_tag(name, previous, defaults.TAG_REASON, reason)
     client.set_model_version_tag(name, now, defaults.TAG_DECISION, "rolled-back")
     client.set_model_version_tag(name, now, defaults.TAG_REASON, reason)
+    _tag_run(client, name, previous, {defaults.TAG_DECISION: defaults.CHAMPION})
+    _tag_run(client, name, now, {defaults.TAG_DECISION: "rolled-back"})
     return now, previous
+
+
+def _tag_run(client, name: str, version: str, tags: dict[str, str]) -> None:
+    """The training run behind a version says what the registry now says of it (what the runs table shows)."""
+    run_id = client.get_model_version(name, version).run_id
+    for k, v in tags.items() if run_id else ():
+        client.set_tag(run_id, k, v)
 
 
 def list_versions(client, name: str | None = None) -> list[VersionRow]:

@@ -123,6 +123,20 @@ def data_version(root: Path, dataset: str) -> str:
         return "unreadable"
 
 
+def log_dataset(client, run_id: str, name: str, version: str, sizes: dict[str, int], context: str = "training"):
+    """The run's dataset in MLflow's Dataset column: its name, its content digest (the md5 of DVC's data
+    version; the full version, with a modified:/unpinned: prefix when it is not the pin, stays the
+    genzoo.data_version tag) and its split sizes."""
+    import json
+
+    from mlflow.entities import Dataset, DatasetInput, InputTag
+
+    digest = version.rpartition(":")[2][:36]  # MLflow keeps at most 36 characters
+    dataset = Dataset(name=name, digest=digest, source_type="local",
+                      source=json.dumps({"uri": f"{defaults.DATA_DIR}/{name}"}), profile=json.dumps(sizes))
+    client.log_inputs(run_id, datasets=[DatasetInput(dataset, tags=[InputTag("mlflow.data.context", context)])])
+
+
 def git_commit(root: Path) -> str:
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,

@@ -1,3 +1,4 @@
+import json
 import shutil
 import sqlite3
 
@@ -43,6 +44,15 @@ def test_flow_trains_evaluates_and_registers_a_champion(ran):
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "evaluation")}
     assert {"evaluation/samples.png", "evaluation/losses.png", "evaluation/metrics.json"} <= artifacts
     assert (root / "outputs/mnist5k/nsgan/evaluate/latest/metrics.json").exists()
+    # lined up in MLflow without clean-up: nested under the invocation's parent, named, its dataset and grid shown
+    parent = client.get_run(run.data.tags["mlflow.parentRunId"])
+    assert parent.info.run_name == "pipeline@mnist5k" and parent.info.status == "FINISHED"
+    assert run.info.run_name.startswith("nsgan@mnist5k-")
+    (used,) = run.inputs.dataset_inputs
+    assert used.dataset.name == "mnist5k" and used.dataset.digest == \
+        run.data.tags[defaults.TAG_DATA_VERSION].rpartition(":")[2][:36]
+    assert json.loads(used.dataset.profile) == {"train": 4000, "test": 1000}
+    assert any(a.path.startswith("images/") for a in client.list_artifacts(run.info.run_id, "images"))
 
     validation = client.get_run(summary["data"]["mnist5k"]["validate"]["run_id"])
     assert validation.data.metrics["validation_success"] == 1.0

@@ -81,3 +81,17 @@ def test_cli_commands(store, capsys):
     assert version(store) == "3"
     assert main(["registry", "promote", NAME, "7"]) == 2  # a clear error, not a traceback
     assert "has no version 7" in capsys.readouterr().err
+
+
+def test_decision_tags_stay_true_when_the_champion_alias_moves(store):
+    """v3 took champion from v1: v1 and its run no longer say champion; a rollback swaps them again."""
+    def decision(v):
+        mv = store.get_model_version(NAME, v)
+        return mv.tags[defaults.TAG_DECISION], store.get_run(mv.run_id).data.tags.get(defaults.TAG_DECISION)
+
+    assert decision("1") == (registry_ops.REPLACED, registry_ops.REPLACED)
+    assert store.get_run(store.get_model_version(NAME, "1").run_id).data.tags[registry_ops.TAG_REPLACED_BY] == \
+        f"{NAME} v3"
+    assert decision("3") == ("champion", "champion")
+    registry_ops.rollback(store, NAME)
+    assert decision("1") == ("champion", "champion") and decision("3") == ("rolled-back", "rolled-back")

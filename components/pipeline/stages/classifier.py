@@ -18,7 +18,7 @@ def run(ctx, node, out: Path, inputs: dict) -> dict:
     dataset, ccfg, ecfg = node.target, ctx.cfg.classifier, ctx.cfg.eval
     ds = ctx.tensors(dataset)
     tstore.setup(ctx.root, dataset)
-    with mlflow.start_run(run_name=f"classifier-{dataset}", tags=ctx.tags(dataset, None, "classifier")) as run:
+    with mlflow.start_run(run_name=f"classifier@{dataset}", tags=ctx.run_tags(dataset, None, "classifier")) as run:
         mlflow.log_params({f"classifier.{k}": v for k, v in ccfg.model_dump().items()})
         model = ref.train_classifier(ds["train_x"], ds["train_y"], len(ds["classes"]), ccfg, ctx.cfg.seed,
                                      ctx.cfg.train.device)

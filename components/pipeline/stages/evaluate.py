@@ -30,6 +30,10 @@ def run(ctx, node, out: Path, inputs: dict) -> dict:
         client.set_tag(trained["run_id"], k, v)
     for f in (metrics_path, curves, *pictures):
         client.log_artifact(trained["run_id"], str(f), "evaluation")
+    from PIL import Image
+
+    with Image.open(pictures[0]) as grid:  # an image with its step: the run and compare views show it
+        client.log_image(trained["run_id"], grid.convert("RGB"), key="samples", step=int(trained["steps"]))
     return {"run_id": trained["run_id"], "metrics": m, "feature_space": space, "protocol": protocol.digest,
             "protocol_fields": protocol.tags(), "samples": str(pictures[0]), "model_dir": str(model_dir),
             "files": [str(metrics_path), str(pictures[0])]}

@@ -6,8 +6,10 @@ from pathlib import Path
 
 
 def run(ctx, node, out: Path, inputs: dict) -> dict:
+    from components import defaults
     from components.models import shapes
     from components.pipeline.graph import members
+    from components.tracking import store as tstore
     from components.training.loop import LoopConfig
     from components.training.tracked import train_and_log
 
@@ -15,12 +17,16 @@ def run(ctx, node, out: Path, inputs: dict) -> dict:
         x = ctx.tensors(node.target)
         shapes.check(node.family, tuple(x["train_x"].shape[1:]), len(x["classes"]), ctx.cfg.hp(node.family),
                      str(ctx.data_dir / node.target / "train_images.npy"))
+    tags = ctx.run_tags(node.target, node.family, "train")
     trained = train_and_log(ctx.root, node.family, node.target, ctx.tensors(node.target), ctx.cfg.hp(node.family),
                             LoopConfig.from_cfg(ctx.cfg.train, ctx.cfg.seed), ctx.checkpoint_dir(node),
-                            tags=ctx.tags(node.target, node.family, "train"), params={"profile": ctx.cfg.profile},
-                            save_to=out)
+                            tags=tags, params={"profile": ctx.cfg.profile},
+                            run_name=f"{node.family}@{node.target}-{ctx.key(node)[:6]}", save_to=out)
     if trained.run_id is None:  # another torchrun rank: it trained its share and stores nothing
         return {}
+    data = ctx.tensors(node.target)
+    tstore.log_dataset(tstore.client(ctx.root), trained.run_id, node.target, tags[defaults.TAG_DATA_VERSION],
+                       {split: len(data[f"{split}_x"]) for split in ("train", "test") if f"{split}_x" in data})
     return {"run_id": trained.run_id, "steps": trained.loop.steps, "resumed_from": trained.loop.resumed_from,
             "world_size": len(trained.digests), "rank_digests": trained.digests, "model_dir": str(out),
             "model": str(out / "model.pt"), "files": [str(out / "model.pt"), str(out / "model.json")]}

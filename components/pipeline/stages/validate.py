@@ -17,7 +17,7 @@ def run(ctx, node, out: Path, inputs: dict) -> dict:
     dataset = node.target
     ds = store.read(dataset, ctx.data_dir)
     tstore.setup(ctx.root, dataset)
-    with mlflow.start_run(run_name=f"validate-{dataset}", tags=ctx.tags(dataset, None, "validate")) as run:
+    with mlflow.start_run(run_name=f"validate@{dataset}", tags=ctx.run_tags(dataset, None, "validate")) as run:
         try:
             summary = run_gate(ds, ctx.cfg.validation, out)
             failure = None
