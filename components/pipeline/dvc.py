@@ -1,6 +1,7 @@
 """The stage graph as DVC sees it: dvc.yaml is rendered from graph.STAGES (`python -m components.pipeline.dvc
 > dvc.yaml`; a test keeps the file in step), and each stage leaves a small index under outputs/dvc/ for DVC to
-track: the stage's results ({target: result}), and per family the evaluation's metrics for `dvc metrics`.
+track: the stage's results ({target: result}); and per family, in evaluation/<family>/ (tracked by git), the
+evaluation's metrics for `dvc metrics` / `dvc exp show` and the loss history for `dvc plots`.
 
 DVC's view is deliberately coarse (all of params.yaml, whole code packages): it decides when to call a stage,
 and the stage's own key (pipeline/keys.py) decides whether anything really runs.
@@ -27,8 +28,16 @@ def index_name(stage: str, family: str | None = None) -> str:
     return f"{INDEX_DIR}/{stage}@{family}.json" if family else f"{INDEX_DIR}/{stage}.json"
 
 
+EVAL_DIR = "evaluation"  # tracked by git (not ignored), so `dvc exp show` and `dvc metrics diff` see every commit's
+
+
 def metrics_name(family: str) -> str:
-    return f"{INDEX_DIR}/metrics@{family}.json"
+    return f"{EVAL_DIR}/{family}/metrics.json"
+
+
+def losses_name(family: str) -> str:
+    """The training losses as data ({step, <loss>: value} rows): `dvc plots show|diff` draws the curves."""
+    return f"{EVAL_DIR}/{family}/losses.json"
 
 
 def code_deps(stage: str) -> list[str]:
@@ -59,7 +68,8 @@ def render() -> str:
                 *[f"  - {d}" for d in deps], "params:", "  - params.yaml:", "outs:",
                 f"  - {index_name(name, fam)}:", "      cache: false"]
         if name == "evaluate":
-            body += ["metrics:", f"  - {metrics_name(ITEM)}:", "      cache: false"]
+            body += ["metrics:", f"  - {metrics_name(ITEM)}:", "      cache: false",
+                     "plots:", f"  - {losses_name(ITEM)}:", "      cache: false", "      x: step"]
         indent = "      " if fam else "    "
         lines += [f"  {name}:"] + (["    foreach: ${families}", "    do:"] if fam else [])
         lines += [indent + b for b in body] + [""]
@@ -80,9 +90,12 @@ def write_index(root: Path, results: dict[Node, dict]) -> None:
         if stage == "evaluate":
             (result,) = by_target.values()
             _write(root / metrics_name(family), result["metrics"])
+            history = Path(result["model_dir"]) / "history.json"
+            _write(root / losses_name(family), json.loads(history.read_text()) if history.exists() else [])
 
 
 def _write(path: Path, obj) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 

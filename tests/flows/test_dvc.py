@@ -76,3 +76,44 @@ def test_dvc_repro_runs_the_stages_then_is_up_to_date(tmp_path, mnist5k_data):
     assert "Data and pipelines are up to date" in second.stdout
     assert "Running stage" not in second.stdout
     assert len(registered_versions(repo, "mnist5k-nsgan")) == 1
+
+
+def _experiments(shown) -> dict[str, dict]:
+    """{experiment name: its data (params, metrics)} from `dvc exp show --json`, wherever DVC nests them."""
+    found = {}
+    if isinstance(shown, dict):
+        if shown.get("name") and isinstance(shown.get("data"), dict):
+            found[shown["name"]] = shown["data"]
+        for value in shown.values():
+            found.update(_experiments(value))
+    elif isinstance(shown, list):
+        for value in shown:
+            found.update(_experiments(value))
+    return found
+
+
+def test_dvc_experiments_set_params_and_each_shows_its_own_metrics_and_loss_curve(tmp_path, mnist5k_data):
+    """`dvc exp run -S` as DVC users tune: params.yaml's own keys beat the profile, and `dvc exp show` reads each
+    experiment's params and metrics (evaluation/ is tracked by git, so every experiment commit holds them)."""
+    repo = new_repo(tmp_path / "exp", "dvc.yaml")
+    (repo / "params.yaml").write_text(yaml.safe_dump(TINY_PARAMS, sort_keys=False))
+    shutil.copytree(REPO / "components", repo / "components", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(mnist5k_data / "mnist5k", repo / "data" / "mnist5k")
+    sh(repo, "git", "add", "-A")
+    sh(repo, "git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "init")
+    for steps in (4, 6):
+        # ++: add or override (params.yaml sets train.steps only in its profile): Hydra syntax, as DVC takes it
+        sh(repo, "dvc", "exp", "run", "-n", f"steps{steps}", "-S", f"++train.steps={steps}")
+    runs = _experiments(json.loads(sh(repo, "dvc", "exp", "show", "--json").stdout))
+    assert {"steps4", "steps6"} <= set(runs), sorted(runs)
+    fids = {}
+    for steps in (4, 6):
+        data = runs[f"steps{steps}"]
+        assert data["params"]["params.yaml"]["data"]["train"]["steps"] == steps
+        metrics = data["metrics"]["evaluation/nsgan/metrics.json"]["data"]
+        assert metrics["num_samples"] == 200
+        fids[steps] = metrics["fid_classifier"]
+    assert fids[4] != fids[6]  # each experiment's own evaluation, not one file shown twice
+    losses = json.loads((repo / "evaluation" / "nsgan" / "losses.json").read_text())
+    assert [row["step"] for row in losses] == [2, 4, 6] and {"d_loss", "g_loss"} <= set(losses[0])
+    assert "d_loss" in sh(repo, "dvc", "plots", "show", "--json").stdout
