@@ -1,7 +1,9 @@
 """Resolve a run's configuration: DEFAULTS <- profile <- params.yaml <- `--set`, then validate it.
 
 params.yaml's explicit keys beat its profile's, so `dvc exp run -S train.steps=40` changes what runs; `--set`
-beats both. Every problem is one ConfigError naming the key, where it was set and what is allowed.
+beats both. A null among params.yaml's own keys means "the profile's value": params.yaml lists the knobs DVC
+experiments turn that way, since `dvc exp run -S` only overrides keys that exist. Every problem is one
+ConfigError naming the key, where it was set and what is allowed.
 """
 
 from __future__ import annotations
@@ -27,6 +29,11 @@ def deep_merge(base: dict, override: dict) -> dict:
         else:
             out[key] = copy.deepcopy(value)
     return out
+
+
+def without_nulls(params: dict) -> dict:
+    """params.yaml's own keys less those set to null (= take the profile's value)."""
+    return {k: without_nulls(v) if isinstance(v, dict) else v for k, v in params.items() if v is not None}
 
 
 def read_params(path: Path) -> dict:
@@ -61,6 +68,7 @@ def load_config(root: Path | None = None, profile: str | None = None, overrides:
     root = Path(root) if root else defaults.project_root()
     params = read_params(root / "params.yaml")
     profiles = params.pop("profiles", None) or {}
+    params = without_nulls(params)
     cli: dict = {}
     for item in ([overrides] if isinstance(overrides, dict) else overrides or []):
         cli = deep_merge(cli, item if isinstance(item, dict) else parse_override(item))

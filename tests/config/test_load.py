@@ -64,3 +64,19 @@ def test_bad_config_is_named(tmp_path):
     (tmp_path / "params.yaml").write_text("train: [unclosed\n")
     with pytest.raises(ConfigError, match="params.yaml: not valid YAML"):
         load_config(tmp_path)
+
+
+def test_a_null_in_params_yaml_takes_the_profiles_value_and_a_number_beats_it(tmp_path):
+    """params.yaml lists knobs as null so `dvc exp run -S train.steps=40` finds the key to override."""
+    import yaml
+
+    from components.config import load_config
+
+    params = {"profile": "quick", "train": {"steps": None, "precision": None},
+              "profiles": {"quick": {"train": {"steps": 600, "precision": "fp32"}}}}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    cfg = load_config(tmp_path)
+    assert cfg.train.steps == 600 and cfg.train.precision == "fp32"
+    params["train"]["steps"] = 40  # what `dvc exp run -S train.steps=40` writes
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    assert load_config(tmp_path).train.steps == 40

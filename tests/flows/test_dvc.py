@@ -96,14 +96,14 @@ def test_dvc_experiments_set_params_and_each_shows_its_own_metrics_and_loss_curv
     """`dvc exp run -S` as DVC users tune: params.yaml's own keys beat the profile, and `dvc exp show` reads each
     experiment's params and metrics (evaluation/ is tracked by git, so every experiment commit holds them)."""
     repo = new_repo(tmp_path / "exp", "dvc.yaml")
-    (repo / "params.yaml").write_text(yaml.safe_dump(TINY_PARAMS, sort_keys=False))
+    knobs = {"train": {"steps": None}}  # as the project's params.yaml lists them: null = the profile's value
+    (repo / "params.yaml").write_text(yaml.safe_dump({**TINY_PARAMS, **knobs}, sort_keys=False))
     shutil.copytree(REPO / "components", repo / "components", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(mnist5k_data / "mnist5k", repo / "data" / "mnist5k")
     sh(repo, "git", "add", "-A")
     sh(repo, "git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "init")
     for steps in (4, 6):
-        # ++: add or override (params.yaml sets train.steps only in its profile): Hydra syntax, as DVC takes it
-        sh(repo, "dvc", "exp", "run", "-n", f"steps{steps}", "-S", f"++train.steps={steps}")
+        sh(repo, "dvc", "exp", "run", "-n", f"steps{steps}", "-S", f"train.steps={steps}", "-S", "dataset=mnist5k")
     runs = _experiments(json.loads(sh(repo, "dvc", "exp", "show", "--json").stdout))
     assert {"steps4", "steps6"} <= set(runs), sorted(runs)
     fids = {}
