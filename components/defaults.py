@@ -68,6 +68,7 @@ ENV_DEFAULTS = {
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
     # genzoo's own log lines ("mnist-nsgan v1 -> champion", "resumed from ...") reach each Prefect run's logs
     "PREFECT_LOGGING_EXTRA_LOGGERS": "components",
+    "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",  # outside a flow (`genzoo stage`, DVC) they stay local
 }
 
 
