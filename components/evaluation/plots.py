@@ -16,6 +16,14 @@ def save_grid(images: torch.Tensor, path: Path, nrow: int = 8) -> Path:
     return path
 
 
+def grid_image(images: torch.Tensor, nrow: int = 8):
+    """images: float NCHW in [0, 1] -> the same grid as save_grid, as a uint8 HWC array (for mlflow log_image)."""
+    from torchvision.utils import make_grid
+
+    grid = make_grid(images.float().clamp(0, 1), nrow=nrow, padding=2, pad_value=1.0)
+    return (grid * 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+
+
 def save_loss_curves(history: list[dict], path: Path, title: str = "") -> Path:
     import matplotlib
 

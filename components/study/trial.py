@@ -104,11 +104,11 @@ def _train_and_score(ctx: Context, spec: TrialSpec, key: str, out: Path, parent_
     from mlflow.entities import Metric
     from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
-    from components.evaluation import metrics, samples
+    from components.evaluation import metrics, plots, samples
     from components.evaluation.classifier import load_space
     from components.models import stored as stored_model
     from components.tracking import store as tstore
-    from components.training.loop import LoopConfig, pick_device
+    from components.training.loop import LoopConfig, pick_device, to_float_images
     from components.training.tracked import train_and_log
 
     cfg = ctx.cfg
@@ -120,6 +120,7 @@ def _train_and_score(ctx: Context, spec: TrialSpec, key: str, out: Path, parent_
     ckpt_dir = ctx.state_dir("checkpoints", spec.dataset, "study", key[:16])
     curve_file, best_file = ckpt_dir / "curve.json", ckpt_dir / "best.pt"
     curve: list[list[float]] = json.loads(curve_file.read_text()) if curve_file.exists() else []
+    grids: dict[int, object] = {}  # step -> sample grid, logged as an image of that step once the run is known
 
     def score(step: int, model) -> None:
         """FID (and KID, unbiased at this small N) of this checkpoint on `checkpoint_samples` samples; the best
@@ -131,6 +132,7 @@ def _train_and_score(ctx: Context, spec: TrialSpec, key: str, out: Path, parent_
         value = metrics.fid(real_stats, metrics.fid_statistics(fake_f))
         kid = metrics.kid(fake_f, real["features"], cfg.eval.kid_subset_size, cfg.eval.kid_subsets)["kid"]
         curve = [c for c in curve if c[0] < step] + [[step, value, kid]]
+        grids[step] = plots.grid_image(to_float_images(fake[:cfg.eval.grid_size]))
         if value == min(c[1] for c in curve):
             atomic_write(best_file, lambda tmp: torch.save(model.state_dict(), tmp))
         curve_file.write_text(json.dumps(curve))
@@ -149,6 +151,8 @@ def _train_and_score(ctx: Context, spec: TrialSpec, key: str, out: Path, parent_
     now = int(time.time() * 1000)
     client.log_batch(run_id, metrics=[Metric(f"checkpoint_{name}_classifier", c[i], now, int(c[0]))
                                       for c in curve for i, name in ((1, "fid"), (2, "kid")) if len(c) > i])
+    for step, grid_image in grids.items():  # one grid per scored checkpoint: the run view's image slider
+        client.log_image(run_id, grid_image, key="samples", step=int(step))
     result = {"spec": asdict(spec), "key": key, "run_id": run_id, "status": status, "error": trained.diverged,
               "steps": steps, "curve": curve, "best_step": None, "best_fid": None, "metrics": {},
               "feature_space": classifier["feature_space"], "files": []}

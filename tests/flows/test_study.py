@@ -80,6 +80,10 @@ def test_study_nests_runs_in_mlflow_and_promotes_the_winner(studied):
     trials = [r for r in runs if parent[r.info.run_id] in {f.info.run_id for f in fam_runs}]
     assert len(trials) == 9 and all(r.info.status == "FINISHED" for r in trials)
     assert all("checkpoint_fid_classifier" in r.data.metrics for r in trials)
+    # one sample grid per scored checkpoint, as an image at that step (the run view's image slider)
+    scored = client.get_metric_history(trials[0].info.run_id, "checkpoint_fid_classifier")
+    grids = [a.path for a in client.list_artifacts(trials[0].info.run_id, "images") if a.path.endswith(".png")]
+    assert len(scored) >= 1 and len(grids) == len(scored), (grids, scored)
     assert study.data.tags["genzoo.winner"] == first["winners"]["mnist5k"]
     assert any(a.path == "report" for a in client.list_artifacts(study.info.run_id))
 
