@@ -26,12 +26,11 @@ from pathlib import Path
 import torch
 
 from components.data import sources
-from components.hardware import describe
+from components.hardware import cpu_flags, describe
 from components.models.base import StepContext
 from components.models.registry import get_family
 from components.training.loop import BatchOrder, LoopConfig, fit, to_float_images
-from components.hardware import cpu_flags
-from components.training.precision import NATIVE_BF16_CPU_FLAGS, resolve
+from components.training.precision import NATIVE_BF16_CPU_FLAGS, native_bf16, resolve
 
 BATCH = 64
 
@@ -152,7 +151,7 @@ def main() -> None:
         "loop_fp32": lambda n: loop_steps(images, n, "fp32", tmp),
         "loop_auto": lambda n: loop_steps(images, n, "auto", tmp),
     }
-    native = bool(cpu_flags() & NATIVE_BF16_CPU_FLAGS)
+    native = native_bf16(torch.device("cpu"))
     if not native:  # emulated bf16 runs ~17x slower: a few steps tell as much
         variants["bf16"] = lambda n: family_steps(images, max(3, n // 10), "bf16")
         variants["bf16_fused"] = lambda n: family_steps(images, max(3, n // 10), "bf16", fused=True)
@@ -168,7 +167,8 @@ def main() -> None:
     gflop = step_gflop(images)
     out = {
         "command": " ".join(["benchmarks/train_throughput.py", *sys.argv[1:]]),
-        **describe(), "native_bf16": native, "bf16_flags": sorted(cpu_flags() & NATIVE_BF16_CPU_FLAGS), "auto_resolves_to": auto,
+        **describe(), "native_bf16": native, "bf16_flags": sorted(cpu_flags() & NATIVE_BF16_CPU_FLAGS),
+        "auto_resolves_to": auto,
         "peak_gflops_fp32": peak["fp32"], "peak_gflops_bf16": peak["bf16"], "step_gflop": gflop,
         "steps_per_s": steps_per_s,
         "percent_of_peak": {k: 100 * gflop * r / peak["bf16" if k.startswith("bf16") or

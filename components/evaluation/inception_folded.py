@@ -17,7 +17,8 @@ BN_EPS = 1e-3  # the constant in the TorchScript's batch_norm calls (TF's Incept
 
 
 class FoldedConv(nn.Module):
-    """relu(conv(x, w) -> batch_norm(mean, var, beta)) as relu(conv(x, w * s) + beta - mean * s), s = 1/sqrt(var+eps)."""
+    """relu(batch_norm(conv(x, w), mean, var, beta)) as relu(conv(x, w * s) + beta - mean * s),
+    s = 1 / sqrt(var + eps)."""
 
     def __init__(self, layer):
         super().__init__()

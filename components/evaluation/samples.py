@@ -9,10 +9,10 @@ from typing import Callable
 
 import torch
 
-from components.progress import bar
 from components.evaluation import metrics, plots
 from components.evaluation.classifier import ReferenceClassifier, features, load_space
 from components.files import atomic_write_text
+from components.progress import bar
 from components.training.loop import to_float_images, to_uint8_images
 
 

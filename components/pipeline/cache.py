@@ -2,8 +2,9 @@
 
 A result is stored in a marker file beside its outputs, written last and atomically, together with the key it
 was computed under. Paths inside the project are stored relative to it (`portable`), so a moved or copied
-project finds its own results and never the original folder's. It counts only while the key matches and its files and MLflow run still exist; Prefect's
-task cache uses the same keys (flows/pipeline.py) and is refreshed whenever this says the outputs are gone.
+project finds its own results and never the original folder's. It counts only while the key matches and its
+files and MLflow run still exist; Prefect's task cache uses the same keys (flows/pipeline.py) and is refreshed
+whenever this says the outputs are gone.
 """
 
 from __future__ import annotations
@@ -22,13 +23,17 @@ PROJECT = "<project>"  # stands for the project folder in stored results
 
 def _swap(obj, old: str, new: str):
     pattern = re.compile(re.escape(old) + r"(?=/|$)")
-    if isinstance(obj, str):
-        return pattern.sub(lambda _: new, obj)
-    if isinstance(obj, dict):
-        return {k: _swap(v, old, new) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_swap(v, old, new) for v in obj]
-    return obj
+
+    def walk(o):
+        if isinstance(o, str):
+            return pattern.sub(lambda _: new, o)
+        if isinstance(o, dict):
+            return {k: walk(v) for k, v in o.items()}
+        if isinstance(o, (list, tuple)):
+            return [walk(v) for v in o]
+        return o
+
+    return walk(obj)
 
 
 def portable(result, root: Path):

@@ -11,13 +11,6 @@ from components.data import sources, store, tensors
 from components.pipeline import keys
 from components.pipeline.graph import STAGES, Node, datasets_of, inputs_of, members
 
-def resolved_precision(train) -> str:
-    from components.training.loop import pick_device
-    from components.training.precision import resolve
-
-    return resolve(train.precision, pick_device(train.device))
-
-
 # keys that change how a stage reports, not what it computes
 NOT_IN_KEY = {"train": ("progress",)}
 
@@ -33,7 +26,12 @@ class Context:
         self._keys: dict[Node, str] = {}
         self._hashes: dict[str, str] = {}
         self._params = cfg.model_dump()  # what keys read params from (the configuration does not change)
-        self._params["train"]["precision"] = resolved_precision(cfg.train)  # auto -> what this machine trains in
+        self._params["train"]["precision"] = self._loop_precision()  # auto -> what this machine trains in
+
+    def _loop_precision(self) -> str:
+        from components.training.loop import LoopConfig
+
+        return LoopConfig.from_cfg(self.cfg.train, self.cfg.seed).precision
 
     @property
     def data_dir(self) -> Path:
@@ -132,8 +130,10 @@ class Context:
     def close_parent_runs(self, status: str) -> None:
         from components.tracking import store as tstore
 
-        for run_id in (self.parent_runs or {}).values():
-            tstore.client(self.root).set_terminated(run_id, status)
+        if self.parent_runs:
+            client = tstore.client(self.root)
+            for run_id in self.parent_runs.values():
+                client.set_terminated(run_id, status)
 
     def inception_scorer(self, target: str, device):
         """samples -> Inception-space metrics of `target` (real side cached per data version), or None when

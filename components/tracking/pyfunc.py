@@ -123,8 +123,6 @@ def _rows(model_input) -> list[dict]:
     for i, rec in enumerate(model_input.to_dict("records")):
         n, seed = _integer(rec["n"], "n", i), _integer(rec["seed"], "seed", i)
         label = _integer(rec.get("label"), "label", i, missing_ok=True, whole_float_ok=True)
-        if n is None or seed is None:
-            raise _bad(f"row {i}: n and seed are required")
         if not 1 <= n <= MAX_IMAGES:
             raise _bad(f"row {i}: n={n} must be between 1 and {MAX_IMAGES}")
         if not 0 <= seed <= MAX_SEED:

@@ -54,7 +54,8 @@ def relocate(root: Path) -> Path | None:
                 for table, column in _text_columns(con):
                     for before, after in pairs:
                         con.execute(f'UPDATE "{table}" SET "{column}" = ? || substr("{column}", ?) '
-                                    f'WHERE substr("{column}", 1, ?) = ?', (after, len(before) + 1, len(before), before))
+                                    f'WHERE substr("{column}", 1, ?) = ?',
+                                    (after, len(before) + 1, len(before), before))
         finally:
             con.close()
     _done.add(root)

@@ -38,11 +38,9 @@ def setup(root: Path, experiment: str) -> str:
     import mlflow
 
     uri = tracking_uri(root)
-    if embedded(root):
-        relocate(root)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(os.environ.get("MLFLOW_REGISTRY_URI") or uri)
-    experiment_id(client(root), root, experiment)
+    experiment_id(client(root), root, experiment)  # client() re-points a moved store before anything is read
     mlflow.set_experiment(experiment)
     return uri
 
