@@ -53,8 +53,11 @@ def test_ns_and_mm_losses_on_known_logits():
 def test_ml_ls_and_wasserstein_losses_on_known_outputs():
     x = torch.tensor([0.0, math.log(3.0)])
     assert games.ML.g_loss(x).item() == pytest.approx(-0.5 * (1 + 3) / 2)  # -1/2 E[exp(logit)]
-    assert games.LS.d_loss(torch.ones(3), torch.zeros(3)).item() == 0
-    assert games.LS.g_loss(torch.zeros(3)).item() == 1
+    # least squares on D = sigmoid(logit) (Lucic et al.): a perfect D pays 0, D = 1/2 pays 1/8 per term
+    assert games.LS.d_loss(torch.full((3,), 30.0), torch.full((3,), -30.0)).item() == pytest.approx(0, abs=1e-12)
+    assert games.LS.d_loss(torch.zeros(3), torch.zeros(3)).item() == pytest.approx(0.25)
+    assert games.LS.g_loss(torch.zeros(3)).item() == pytest.approx(0.125)
+    assert games.LS.g_loss(torch.full((3,), -30.0)).item() == pytest.approx(0.5)
     assert games.WGAN.d_loss(torch.full((2,), 3.0), torch.full((2,), 1.0)).item() == -2
     assert games.WGAN.g_loss(torch.full((2,), 1.0)).item() == -1
 

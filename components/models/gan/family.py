@@ -148,7 +148,7 @@ register(Family("mmgan", GAN, GanHp(), "minimax GAN (Goodfellow et al. 2014)", {
 register(Family("nsgan", GAN, GanHp(), "non-saturating GAN (Goodfellow et al. 2014)", {"game": games.NS}))
 register(Family("mlgan", GAN, GanHp(), "maximum-likelihood game (Goodfellow 2014, distinguishability criteria)",
                 {"game": games.ML}))
-# Mao et al. 2017, Sec. 4: Adam, lr 2e-4, beta1 0.5
+# Mao et al. 2017, Sec. 4: Adam, lr 2e-4, beta1 0.5; the loss on sigmoid outputs, as Lucic et al. ran it (games.py)
 register(Family("lsgan", GAN, GanHp(), "least-squares GAN (Mao et al. 2017)", {"game": games.LS}))
 # Arjovsky et al. 2017, Algorithm 1: lr 5e-5, c 0.01, n_critic 5, RMSProp (no momentum: Adam with beta1 0)
 register(Family("wgan", GAN, ClippedHp(disc_iters=5, lr=5e-5, beta1=0.0),
