@@ -63,6 +63,10 @@ def start() -> None:
     os.environ[MARK] = mark  # inherited by every process started from here on, and by theirs
     if os.fork() == 0:  # the watcher: detached, quiet, never returns to the caller's code
         try:
+            # it has the parent's command line, so `pkill -f genzoo` (or a SIGTERM to the group) reaches it
+            # too; it must outlive the parent to do its job, and it ends by itself once the marked are gone
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                signal.signal(sig, signal.SIG_IGN)
             os.setsid()
             devnull = os.open(os.devnull, os.O_RDWR)
             for fd in (0, 1, 2):

@@ -1,4 +1,5 @@
-"""`kill -9` of a genzoo run leaves no Prefect temporary server (uvicorn) behind."""
+"""`kill -9` of a genzoo run leaves no Prefect temporary server (uvicorn) behind, even after a `pkill -f genzoo`
+has sent its watcher SIGTERM."""
 
 import os
 import signal
@@ -48,6 +49,10 @@ def test_a_killed_run_takes_its_temporary_prefect_server_with_it(tmp_path, mnist
     try:
         servers = _wait_for(lambda: _children(proc.pid, b"uvicorn"), timeout=180) or {}
         assert servers, "the run never started Prefect's temporary server"
+        watchers = _children(proc.pid, b"flows.cli")  # forked: it has the run's command line
+        assert watchers, "the run forked no watcher"
+        for pid in watchers:  # what `pkill -f genzoo` sends it: it must not die of it
+            os.kill(pid, signal.SIGTERM)
         proc.send_signal(signal.SIGKILL)  # at once: the watcher must not need to have seen the server start
         proc.wait()
         assert _wait_for(lambda: all(processes.start_time(pid) != s for pid, s in servers.items()), timeout=30), \
