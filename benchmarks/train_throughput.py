@@ -2,7 +2,7 @@
 matmul peak, every variant in one process, interleaved, so drift hits all alike:
 
 * `bare`: the step written as plain PyTorch (no checkpoints, no bookkeeping), fp32, `torch.optim.Adam` defaults;
-* the family's own `train_step` in fp32 / fused Adam / channels_last / bf16 autocast / bf16 + fused;
+* the family's own `train_step` in fp32 / fused Adam / channels_last / bf16 autocast / bf16 + fused (+ channels_last);
 * `fit()` (genzoo's loop: checkpoints, loss bookkeeping, a real SQLite MLflow run) at fp32 and at `auto`;
 * with `--compile`, `torch.compile` of both nets: its compile time and steady rate.
 
@@ -148,6 +148,7 @@ def main() -> None:
         "fp32_fused_channels_last": lambda n: family_steps(images, n, fused=True, channels_last=True),
         "bf16": lambda n: family_steps(images, n, "bf16"),
         "bf16_fused": lambda n: family_steps(images, n, "bf16", fused=True),
+        "bf16_fused_channels_last": lambda n: family_steps(images, n, "bf16", fused=True, channels_last=True),
         "loop_fp32": lambda n: loop_steps(images, n, "fp32", tmp),
         "loop_auto": lambda n: loop_steps(images, n, "auto", tmp),
     }
@@ -155,6 +156,8 @@ def main() -> None:
     if not native:  # emulated bf16 runs ~17x slower: a few steps tell as much
         variants["bf16"] = lambda n: family_steps(images, max(3, n // 10), "bf16")
         variants["bf16_fused"] = lambda n: family_steps(images, max(3, n // 10), "bf16", fused=True)
+        variants["bf16_fused_channels_last"] = lambda n: family_steps(images, max(3, n // 10), "bf16", fused=True,
+                                                                      channels_last=True)
     for run in variants.values():
         run(3)  # warm-up: allocator, oneDNN kernels
     rates: dict[str, list[float]] = {k: [] for k in variants}
