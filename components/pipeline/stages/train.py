@@ -13,18 +13,17 @@ def run(ctx, node, out: Path, inputs: dict) -> dict:
     from components.training.loop import LoopConfig
     from components.training.tracked import train_and_log
 
+    data = ctx.tensors(node.target)
     if not members(ctx.cfg, node.target):  # a family added after validate ran: still checked before training
-        x = ctx.tensors(node.target)
-        shapes.check(node.family, tuple(x["train_x"].shape[1:]), len(x["classes"]), ctx.cfg.hp(node.family),
+        shapes.check(node.family, tuple(data["train_x"].shape[1:]), len(data["classes"]), ctx.cfg.hp(node.family),
                      str(ctx.data_dir / node.target / "train_images.npy"))
     tags = ctx.run_tags(node.target, node.family, "train")
-    trained = train_and_log(ctx.root, node.family, node.target, ctx.tensors(node.target), ctx.cfg.hp(node.family),
+    trained = train_and_log(ctx.root, node.family, node.target, data, ctx.cfg.hp(node.family),
                             LoopConfig.from_cfg(ctx.cfg.train, ctx.cfg.seed), ctx.checkpoint_dir(node),
                             tags=tags, params={"profile": ctx.cfg.profile},
                             run_name=f"{node.family}@{node.target}-{ctx.key(node)[:6]}", save_to=out)
     if trained.run_id is None:  # another torchrun rank: it trained its share and stores nothing
         return {}
-    data = ctx.tensors(node.target)
     tstore.log_dataset(tstore.client(ctx.root), trained.run_id, node.target, tags[defaults.TAG_DATA_VERSION],
                        {split: len(data[f"{split}_x"]) for split in ("train", "test") if f"{split}_x" in data})
     return {"run_id": trained.run_id, "steps": trained.loop.steps, "resumed_from": trained.loop.resumed_from,
