@@ -28,4 +28,8 @@ class TrainingDiverged(GenzooError):
     """A loss became NaN or infinite: the run is marked failed and never registered."""
 
 
-__all__ = ["ConfigError", "GenzooError", "DataError", "ValidationFailed", "TrainingDiverged"]
+class Interrupted(GenzooError):
+    """Work stopped by a signal (Ctrl-C, SIGTERM) before it finished: never retried, nothing of it promoted."""
+
+
+__all__ = ["ConfigError", "GenzooError", "DataError", "ValidationFailed", "TrainingDiverged", "Interrupted"]

@@ -74,8 +74,10 @@ def cmd_run(args) -> int:
     families = _split(args.families)
     load_config(None, args.profile, args.overrides, dataset=args.dataset, families=families)  # fail before Prefect
     from flows.pipeline import pipeline
+    from flows.prefect_api import temporary_api
 
-    summary = pipeline(dataset=args.dataset, families=families, profile=args.profile, overrides=args.overrides)
+    with temporary_api():
+        summary = pipeline(dataset=args.dataset, families=families, profile=args.profile, overrides=args.overrides)
     from flows.summary import text
 
     print(text(summary))
@@ -87,10 +89,12 @@ def cmd_study(args) -> int:
 
     _unpinned(args)
     study_config(None, args.profile, args.overrides, _split(args.datasets), _split(args.families))
+    from flows.prefect_api import temporary_api
     from flows.study import run_study
 
-    summary = run_study(datasets=_split(args.datasets), families=_split(args.families), profile=args.profile,
-                        overrides=args.overrides)
+    with temporary_api():
+        summary = run_study(datasets=_split(args.datasets), families=_split(args.families), profile=args.profile,
+                            overrides=args.overrides)
     trials = {k: v for k, v in summary["states"].items() if k.startswith("trial")}
     print(f"\n== genzoo study {summary['meta']['name']} ==\n\n{summary['table_markdown']}")
     print("winners: " + ", ".join(f"{ds}: {fam}" for ds, fam in summary["winners"].items()))
@@ -169,11 +173,13 @@ def cmd_serve(args) -> int:
 def cmd_schedule(args) -> int:
     load_config(None, args.profile, args.overrides, dataset=args.dataset, families=_split(args.families))
     from flows.deploy import serve
+    from flows.prefect_api import temporary_api
 
     params = {k: v for k, v in {"dataset": args.dataset, "profile": args.profile, "overrides": args.overrides or None,
                                 "families": args.families.split(",") if args.families else None}.items() if v}
     print(f"serving deployment genzoo-scheduled/{args.name} (cron {args.cron!r}, one run at a time); Ctrl-C stops")
-    serve(args.cron, args.name, params)
+    with temporary_api():
+        serve(args.cron, args.name, params)
     return 0
 
 
@@ -278,6 +284,12 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"genzoo: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print("genzoo: interrupted; what finished is kept (stage results, trials, checkpoints) and a rerun "
+              "resumes from it", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -17,7 +17,8 @@ from prefect import flow, get_run_logger, task
 
 from components import defaults
 from components.config import Config
-from components.errors import ConfigError, GenzooError
+from components.errors import GenzooError
+from components.files import atomic_write_text
 from components.pipeline import cache, graph, keys
 from components.pipeline.context import Context
 from components.pipeline.graph import Node
@@ -27,32 +28,7 @@ from components.study.trial import TrialSpec, locate, run_trial, stored
 from components.tracking import store as tstore
 from components.training.loop import pick_device
 from flows.pipeline import transient, walk
-
-
-def task_runner(scfg):
-    """The task runner named by study.task_runner; Dask and Ray come from their Prefect integrations."""
-    kind, workers, address = scfg.task_runner, scfg.workers, scfg.address
-    if kind == "threads":
-        from prefect.task_runners import ThreadPoolTaskRunner
-
-        return ThreadPoolTaskRunner(max_workers=workers)
-    if kind == "processes":
-        from prefect.task_runners import ProcessPoolTaskRunner
-
-        return ProcessPoolTaskRunner(max_workers=workers)
-    if kind in ("dask", "ray"):
-        try:
-            if kind == "dask":
-                from prefect_dask import DaskTaskRunner
-
-                return DaskTaskRunner(address=address) if address else DaskTaskRunner(
-                    cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True})
-            from prefect_ray import RayTaskRunner
-
-            return RayTaskRunner(address=address) if address else RayTaskRunner()
-        except ImportError:
-            raise ConfigError(f"study.task_runner={kind}: pip install prefect-{kind}") from None
-    raise ConfigError(f"study.task_runner={kind!r}: expected threads, processes, dask or ray")
+from flows.task_runners import interruptible, task_runner
 
 
 def _trial_cache_key(context, parameters) -> str:
@@ -63,7 +39,8 @@ def _trial_cache_key(context, parameters) -> str:
 @task(name="trial", cache_key_fn=_trial_cache_key, persist_result=True, result_serializer="json",
       retries=1, retry_delay_seconds=5, retry_condition_fn=transient)
 def trial_task(cfg: Config, root: str, spec: dict, parent_run_id: str, classifier: dict) -> dict:
-    return run_trial(cfg, Path(root), TrialSpec(**spec), parent_run_id, classifier)
+    with interruptible():
+        return run_trial(cfg, Path(root), TrialSpec(**spec), parent_run_id, classifier)
 
 
 def _parent_runs(ctx: Context, ds: str, name: str, families: list[str]) -> dict:
@@ -87,8 +64,7 @@ def _parent_runs(ctx: Context, ds: str, name: str, families: list[str]) -> dict:
         if not tstore.run_exists(root, runs["families"].get(fam, "")):
             tags = ctx.tags(ds, fam, "study") | {"genzoo.study": name, MLFLOW_PARENT_RUN_ID: runs["study"]}
             runs["families"][fam] = client.create_run(exp, run_name=f"{name}-{fam}", tags=tags).info.run_id
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(runs, indent=2))
+    atomic_write_text(path, json.dumps(runs, indent=2))  # read back by every later invocation
     return runs
 
 

@@ -20,7 +20,7 @@ import torch
 
 from components import defaults
 from components.config import Config
-from components.files import atomic_write
+from components.files import atomic_write, atomic_write_text
 from components.pipeline import cache, keys
 from components.pipeline.context import Context
 from components.pipeline.graph import Node
@@ -135,7 +135,7 @@ def _train_and_score(ctx: Context, spec: TrialSpec, key: str, out: Path, parent_
         grids[step] = plots.grid_image(to_float_images(fake[:cfg.eval.grid_size]))
         if value == min(c[1] for c in curve):
             atomic_write(best_file, lambda tmp: torch.save(model.state_dict(), tmp))
-        curve_file.write_text(json.dumps(curve))
+        atomic_write_text(curve_file, json.dumps(curve))  # what a resumed trial reads back
 
     tags = {**ctx.tags(spec.dataset, spec.family, "study-trial"), MLFLOW_PARENT_RUN_ID: parent_run_id,
             "genzoo.trial_key": key, defaults.TAG_FEATURE_SPACE: classifier["feature_space"],

@@ -16,6 +16,7 @@ from typing import Callable
 
 import torch
 
+from components.files import atomic_write_text
 from components.training import distributed
 from components.training.loop import LoopConfig, LoopResult, fit
 
@@ -94,5 +95,5 @@ def _resume_or_start(client, root: Path, run_file: Path, experiment: str, tags: 
         return run_id
     run_id = client.create_run(tstore.experiment_id(client, root, experiment), tags=tags, run_name=name).info.run_id
     client.log_batch(run_id, params=[Param(k, str(v)) for k, v in params.items()])
-    run_file.write_text(json.dumps({"run_id": run_id}))
+    atomic_write_text(run_file, json.dumps({"run_id": run_id}))  # read back on resume: never half-written
     return run_id

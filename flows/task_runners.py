@@ -1,0 +1,123 @@
+"""The task runner a study's trials go to (`study.task_runner`), and a process pool that stops when told to.
+
+Prefect's ProcessPoolTaskRunner shuts down with `cancel_futures=True, wait=True`: on Ctrl-C or SIGTERM the flow
+ends, but the pool waits for every running trial to finish training first, so `genzoo study` stayed alive for
+minutes after it was told to stop. A trial stopped mid-way loses nothing that a `kill -9` would not: its
+checkpoints are atomic and written after its scores, and a rerun resumes it from the last one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+import time
+
+from prefect.task_runners import ProcessPoolTaskRunner
+
+from components import processes
+from components.errors import ConfigError, Interrupted
+
+STOP_GRACE_S = 15.0  # for a trial told SIGTERM to end between two steps; then its worker gets SIGKILL
+
+
+class StoppingProcessPool(ProcessPoolTaskRunner):
+    """Prefect's process pool, except that a flow leaving by an exception stops the running trials instead of
+    waiting for them: each worker gets one SIGTERM, which `interruptible` turns into an exception in its trial
+    (the trial's own `except` marks its MLflow run FAILED), queued trials are cancelled, and once the trials
+    have ended (or STOP_GRACE_S seconds have passed) a worker still there gets SIGKILL: by then it holds
+    nothing. A normal exit waits for the trials, as Prefect's does."""
+
+    def __enter__(self):
+        self._submitted = []
+        return super().__enter__()
+
+    def submit(self, *args, **kwargs):
+        future = super().submit(*args, **kwargs)
+        self._submitted.append(future)
+        return future
+
+    def __exit__(self, exc_type, exc_value, traceback) -> None:
+        if exc_type is not None and self._executor is not None:
+            # the stdlib gives no public handle on a pool's worker processes; _processes is {pid: Process}
+            workers = {pid: processes.start_time(pid) for pid in list(self._executor._processes)}
+            workers = {pid: started for pid, started in workers.items() if started}
+            _signal(workers, signal.SIGTERM)
+            self._executor.shutdown(wait=False, cancel_futures=True)  # the queued trials never start
+            deadline = time.monotonic() + STOP_GRACE_S
+            for future in self._submitted:
+                with contextlib.suppress(Exception):  # a cancelled one raises; its outcome is not ours to judge
+                    future.wait(timeout=max(0.0, deadline - time.monotonic()))
+            _signal(workers, signal.SIGKILL)
+        super().__exit__(exc_type, exc_value, traceback)
+
+
+class Stopped(KeyboardInterrupt):
+    """The interrupt `interruptible` raises: a BaseException, as Ctrl-C's, so that no `except Exception` on the
+    way swallows it and trains on."""
+
+
+def _signal(workers: dict[int, bytes], sig: int) -> int:
+    """Send `sig` to each worker still running (0 sends nothing); how many were."""
+    alive = [pid for pid, started in workers.items() if processes.start_time(pid) == started]
+    for pid in alive:
+        if sig:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+    return len(alive)
+
+
+@contextlib.contextmanager
+def interruptible():
+    """Within it, the first SIGTERM or SIGINT raises Stopped where the code runs, as Ctrl-C does by default, so a
+    pool worker's trial ends through its own `except` (MLflow run FAILED, temporary files removed) instead of
+    the process vanishing mid-step; later ones are ignored so that they cannot cut that cleanup short (Ctrl-C
+    reaches the workers and then the pool's SIGTERM does). It leaves as Interrupted, an ordinary exception:
+    Prefect's pool forwards only those, and a BaseException from a worker kills the pool's manager thread, after
+    which the pool never reports a trial again. A task in a thread (threads, Dask) is left as it is: only a
+    process's main thread can take a signal. A signal the process was started ignoring (`nohup`, `cmd &` in a
+    script) stays ignored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signals = [sig for sig in (signal.SIGTERM, signal.SIGINT) if signal.getsignal(sig) is not signal.SIG_IGN]
+
+    def stop(signum, frame):
+        for sig in signals:
+            signal.signal(sig, signal.SIG_IGN)
+        raise Stopped(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, stop) for sig in signals}
+    try:
+        yield
+    except Stopped as exc:
+        raise Interrupted(f"stopped by {exc} before it finished; a rerun resumes it from its last checkpoint") \
+            from exc
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def task_runner(scfg):
+    """The task runner named by study.task_runner; Dask and Ray come from their Prefect integrations."""
+    kind, workers, address = scfg.task_runner, scfg.workers, scfg.address
+    if kind == "threads":
+        from prefect.task_runners import ThreadPoolTaskRunner
+
+        return ThreadPoolTaskRunner(max_workers=workers)
+    if kind == "processes":
+        return StoppingProcessPool(max_workers=workers)
+    if kind in ("dask", "ray"):
+        try:
+            if kind == "dask":
+                from prefect_dask import DaskTaskRunner
+
+                return DaskTaskRunner(address=address) if address else DaskTaskRunner(
+                    cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True})
+            from prefect_ray import RayTaskRunner
+
+            return RayTaskRunner(address=address) if address else RayTaskRunner()
+        except ImportError:
+            raise ConfigError(f"study.task_runner={kind}: pip install prefect-{kind}") from None
+    raise ConfigError(f"study.task_runner={kind!r}: expected threads, processes, dask or ray")
