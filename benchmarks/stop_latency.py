@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import signal
 import subprocess
@@ -86,8 +85,7 @@ def measure(command: str, how: str, root: Path, data: Path, code: Path) -> dict:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     client, runs = _training_runs(root, stage)
-    return {"case": f"{command}:{how}", "seconds": seconds, "rc": rc,
-            "runs": ", ".join(sorted(r.info.status for r in runs))}
+    return {"seconds": seconds, "rc": rc, "runs": ", ".join(sorted(r.info.status for r in runs))}
 
 
 def main() -> None:
@@ -97,14 +95,14 @@ def main() -> None:
     ap.add_argument("--root", type=Path, default=Path(tempfile.gettempdir()) / "genzoo-bench-stop")
     args = ap.parse_args()
 
+    from components import hardware
     from components.data import sources, store
 
     data = args.root / "data"
     if not (data / "mnist5k").is_dir():
         store.write(sources.fetch("mnist5k", {}), "mnist5k", data)
-    flags = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in Path("/proc/cpuinfo").read_text()]
-    print(f"code: {args.code}; {platform.processor() or platform.machine()}, flags {' '.join(flags)}, "
-          f"{os.cpu_count()} CPUs\n")
+    flags = [f for f in hardware.FLAGS_THAT_MATTER if f in hardware.cpu_flags()]
+    print(f"code: {args.code}; {hardware.cpu_name()}, flags {' '.join(flags)}, {os.cpu_count()} CPUs\n")
     print("| case | seconds to exit | exit status | training runs left |\n|---|---|---|---|")
     for case in args.cases.split(","):
         command, how = case.split(":")

@@ -33,17 +33,24 @@ def marked(mark: str) -> dict[int, bytes]:
     return out
 
 
+def send(processes: dict[int, bytes], sig: int) -> int:
+    """Send `sig` to each of {pid: start time} that still runs (0 sends nothing: a count); how many did."""
+    alive = [pid for pid, started in processes.items() if start_time(pid) == started]
+    for pid in alive:
+        if sig:
+            try:
+                os.kill(pid, sig)
+            except OSError:
+                pass
+    return len(alive)
+
+
 def stop(processes: dict[int, bytes], grace: float = 10.0) -> None:
     """SIGTERM each (a server shuts down cleanly), SIGKILL whatever still runs after `grace` seconds."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
-        for pid, started in processes.items():
-            if start_time(pid) == started:
-                try:
-                    os.kill(pid, sig)
-                except OSError:
-                    pass
+        send(processes, sig)
         deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and any(start_time(p) == s for p, s in processes.items()):
+        while time.monotonic() < deadline and send(processes, 0):
             time.sleep(0.2)
 
 

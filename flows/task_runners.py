@@ -9,14 +9,14 @@ checkpoints are atomic and written after its scores, and a rerun resumes it from
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import threading
 import time
 
 from prefect.task_runners import ProcessPoolTaskRunner
 
-from components import processes
+from components import reaper
+from components.processes import start_time
 from components.errors import ConfigError, Interrupted
 
 STOP_GRACE_S = 15.0  # for a trial told SIGTERM to end between two steps; then its worker gets SIGKILL
@@ -41,31 +41,20 @@ class StoppingProcessPool(ProcessPoolTaskRunner):
     def __exit__(self, exc_type, exc_value, traceback) -> None:
         if exc_type is not None and self._executor is not None:
             # the stdlib gives no public handle on a pool's worker processes; _processes is {pid: Process}
-            workers = {pid: processes.start_time(pid) for pid in list(self._executor._processes)}
-            workers = {pid: started for pid, started in workers.items() if started}
-            _signal(workers, signal.SIGTERM)
+            workers = {pid: started for pid in list(self._executor._processes) if (started := start_time(pid))}
+            reaper.send(workers, signal.SIGTERM)
             self._executor.shutdown(wait=False, cancel_futures=True)  # the queued trials never start
             deadline = time.monotonic() + STOP_GRACE_S
             for future in self._submitted:
                 with contextlib.suppress(Exception):  # a cancelled one raises; its outcome is not ours to judge
                     future.wait(timeout=max(0.0, deadline - time.monotonic()))
-            _signal(workers, signal.SIGKILL)
+            reaper.send(workers, signal.SIGKILL)
         super().__exit__(exc_type, exc_value, traceback)
 
 
 class Stopped(KeyboardInterrupt):
     """The interrupt `interruptible` raises: a BaseException, as Ctrl-C's, so that no `except Exception` on the
     way swallows it and trains on."""
-
-
-def _signal(workers: dict[int, bytes], sig: int) -> int:
-    """Send `sig` to each worker still running (0 sends nothing); how many were."""
-    alive = [pid for pid, started in workers.items() if processes.start_time(pid) == started]
-    for pid in alive:
-        if sig:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
-    return len(alive)
 
 
 @contextlib.contextmanager
