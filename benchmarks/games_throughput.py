@@ -36,7 +36,7 @@ def rate(family: str, hp: dict, images, steps: int, precision: str, tmp: Path) -
                      progress=False)
     labels = torch.zeros(len(images), dtype=torch.long)
     ckpt = Path(tempfile.mkdtemp(dir=tmp))
-    fit(model, images, labels, LoopConfig(**{**cfg.__dict__, "steps": 2}), ckpt)  # warm-up, then resume
+    fit(model, images, labels, cfg.model_copy(update={"steps": 2}), ckpt)  # warm-up, then resume
     start = time.perf_counter()
     fit(model, images, labels, cfg, ckpt)
     return steps / (time.perf_counter() - start)

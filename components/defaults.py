@@ -50,13 +50,6 @@ UI_PORT = 5000
 SERVE_PORT = 5001
 
 
-def family_defaults() -> dict[str, dict]:
-    """Every family's typed hyperparameter defaults, declared next to its model (components/models/*)."""
-    from components.models.registry import families
-
-    return {name: fam.hyperparameters() for name, fam in families().items()}
-
-
 # --- environment the stack reads at import time: offline and quiet by default, never overriding the user ----
 ENV_DEFAULTS = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",

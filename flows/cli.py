@@ -8,6 +8,7 @@ import argparse
 import json
 import logging
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -41,25 +42,25 @@ def cmd_families(args) -> int:
 def cmd_prepare(args) -> int:
     from components.pipeline import runner
     from components.pipeline.context import Context
-    from components.pipeline.graph import Node
+    from components.pipeline.graph import node
 
     ctx = Context(load_config(None, args.profile, args.overrides))
     for name in args.dataset or [defaults.DEFAULT_DATASET]:
-        res = runner.run(ctx, Node("prepare", name), {})
-        print(f"{name}: {res['path']} (written: {', '.join(res['created']) or 'nothing'}; data.dvc: {res['data_pin']})")
+        res = runner.run(ctx, node("prepare", name), {})
+        print(f"{name}: {res.path} (written: {', '.join(res.created) or 'nothing'}; data.dvc: {res.data_pin})")
     return 0
 
 
 def cmd_stage(args) -> int:
     from components.models.registry import get_family
-    from components.pipeline import dvc
+    from components.pipeline import dvc, results
     from components.pipeline.context import Context
 
     cfg = load_config(None, args.profile, args.overrides, dataset=args.dataset)
     if args.family:
         get_family(args.family)
     res = dvc.run_stage(Context(cfg, force=args.force), args.name, args.family)
-    print(json.dumps(res, indent=2, default=str))
+    print(json.dumps({label: results.dump(r) for label, r in res.items()}, indent=2, default=str))
     return 0
 
 
@@ -71,13 +72,13 @@ def _unpinned(args) -> None:
 
 def cmd_run(args) -> int:
     _unpinned(args)
-    families = _split(args.families)
-    load_config(None, args.profile, args.overrides, dataset=args.dataset, families=families)  # fail before Prefect
+    cfg = load_config(None, args.profile, args.overrides, dataset=args.dataset,
+                      families=_split(args.families))  # checked before Prefect starts, and loaded only here
     from flows.pipeline import pipeline
     from flows.prefect_api import temporary_api
 
     with temporary_api():
-        summary = pipeline(dataset=args.dataset, families=families, profile=args.profile, overrides=args.overrides)
+        summary = pipeline(config=cfg.model_dump())
     from flows.summary import text
 
     print(text(summary))
@@ -88,13 +89,12 @@ def cmd_study(args) -> int:
     from components.study.config import study_config
 
     _unpinned(args)
-    study_config(None, args.profile, args.overrides, _split(args.datasets), _split(args.families))
+    cfg = study_config(None, args.profile, args.overrides, _split(args.datasets), _split(args.families))
     from flows.prefect_api import temporary_api
     from flows.study import run_study
 
     with temporary_api():
-        summary = run_study(datasets=_split(args.datasets), families=_split(args.families), profile=args.profile,
-                            overrides=args.overrides)
+        summary = run_study(cfg, command="genzoo study " + " ".join(shlex.quote(a) for a in sys.argv[2:]))
     trials = {k: v for k, v in summary["states"].items() if k.startswith("trial")}
     print(f"\n== genzoo study {summary['meta']['name']} ==\n\n{summary['table_markdown']}")
     print("winners: " + ", ".join(f"{ds}: {fam}" for ds, fam in summary["winners"].items()))

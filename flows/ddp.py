@@ -19,8 +19,9 @@ import logging
 import sys
 
 from components.config import load_config
-from components.pipeline import graph, runner
+from components.pipeline import graph, results
 from components.pipeline.context import Context
+from components.pipeline.walk import walk
 from components.training import distributed
 
 
@@ -37,28 +38,23 @@ def main(argv: list[str] | None = None) -> int:
     cfg = load_config(None, args.profile, args.overrides, dataset=args.dataset, families=args.families)
     cfg = cfg.merged({"train": {"world_size": world.size, "progress": cfg.train.progress and world.main}})
     nodes = graph.plan(cfg)
-    results: dict = {}
+    done: dict = {}
     try:
-        ctx = Context(cfg)
         if world.main:  # data stages: rank 0 only
-            for node in (n for n in nodes if n.family is None):
-                results[node] = runner.run(ctx, node, graph.gather(cfg, node, results))
+            done = walk(Context(cfg), [n for n in nodes if n.family is None])
         distributed.barrier()
         ctx = Context(cfg)  # rank 0 may have just written the data: every rank re-reads its hash
-        for node in (n for n in nodes if n.family is not None):
-            if node.stage == "train":  # collective: every rank trains
-                results[node] = runner.run(ctx, node, graph.gather(cfg, node, results) if world.main else None)
-            elif world.main:
-                results[node] = runner.run(ctx, node, graph.gather(cfg, node, results))
-            if node.stage == graph.FAMILY_STAGES[-1]:
-                distributed.barrier()
+        for family in cfg.families:  # every rank trains (a collective stage); the rest is rank 0's
+            mine = [n for n in nodes if n.family == family and (world.main or n.stage.collective)]
+            done = walk(ctx, mine, done=done)
+            distributed.barrier()
     finally:
         distributed.finish()
     if world.main:
         summary = {"dataset": cfg.dataset, "world_size": world.size, "families": {}}
-        for node, result in results.items():
+        for node, result in done.items():
             if node.family:
-                summary["families"].setdefault(node.family, {})[node.stage] = result
+                summary["families"].setdefault(node.family, {})[node.stage.name] = results.dump(result)
         print(json.dumps(summary, indent=2, default=str))
     return 0
 

@@ -51,9 +51,9 @@ def scheduled(dataset: str | None = None, families: list[str] | None = None, pro
     root_path = Path(root) if root else defaults.project_root()
     get_run_logger().info(pull_data(root_path))
     summary = pipeline(dataset=dataset, families=families, profile=profile, overrides=overrides, root=str(root_path))
-    return {"states": summary["states"],
-            "registered": {f: r["register"]["model_uri"] + " @" + r["register"]["alias"]
-                           for f, r in summary["families"].items()}}
+    # the run's record in Prefect's result store (JSON): what ran, and what each family registered
+    return {"states": summary.states,
+            "registered": {f: f"{run.register.model_uri} @{run.register.alias}" for f, run in summary.families.items()}}
 
 
 def serve(cron: str, name: str = DEPLOYMENT, parameters: dict | None = None) -> None:

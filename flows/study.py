@@ -8,9 +8,8 @@ holds a study run, a child run per family and a grandchild per trial.
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import shlex
-import sys
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
@@ -20,14 +19,15 @@ from components.config import Config
 from components.errors import GenzooError
 from components.files import atomic_write_text
 from components.pipeline import cache, graph, keys
-from components.pipeline.context import Context
-from components.pipeline.graph import Node
+from components.pipeline.context import Context, feature_space
+from components.pipeline.stage import Node
+from components.pipeline.results import ClassifierReady
 from components.study import references, report, search
 from components.study.config import study_config
 from components.study.trial import TrialSpec, locate, run_trial, stored
 from components.tracking import store as tstore
 from components.training.loop import pick_device
-from flows.pipeline import transient, walk
+from flows.pipeline import run_nodes, transient
 from flows.task_runners import interruptible, task_runner
 
 
@@ -38,7 +38,7 @@ def _trial_cache_key(context, parameters) -> str:
 
 @task(name="trial", cache_key_fn=_trial_cache_key, persist_result=True, result_serializer="json",
       retries=1, retry_delay_seconds=5, retry_condition_fn=transient)
-def trial_task(cfg: Config, root: str, spec: dict, parent_run_id: str, classifier: dict) -> dict:
+def trial_task(cfg: Config, root: str, spec: dict, parent_run_id: str, classifier: ClassifierReady) -> dict:
     with interruptible():
         return run_trial(cfg, Path(root), TrialSpec(**spec), parent_run_id, classifier)
 
@@ -55,24 +55,24 @@ def _parent_runs(ctx: Context, ds: str, name: str, families: list[str]) -> dict:
     if runs.get("dataset_hash") != ctx.dataset_hash(ds) or not tstore.run_exists(root, runs.get("study", "")):
         runs = {"dataset_hash": ctx.dataset_hash(ds), "families": {}}
     exp = tstore.experiment_id(client, root, ds)
-    base = ctx.tags(ds, None, "study") | {"genzoo.study": name}
+    base = ctx.runs.tags(ds, None, "study") | {"genzoo.study": name}
     if "study" not in runs:
         runs["study"] = client.create_run(exp, run_name=f"study-{name}", tags=base).info.run_id
     client.update_run(runs["study"], status="RUNNING")
     client.set_tag(runs["study"], tstore.TAG_WORKER, tstore.worker_id())
     for fam in families:
         if not tstore.run_exists(root, runs["families"].get(fam, "")):
-            tags = ctx.tags(ds, fam, "study") | {"genzoo.study": name, MLFLOW_PARENT_RUN_ID: runs["study"]}
+            tags = ctx.runs.tags(ds, fam, "study") | {"genzoo.study": name, MLFLOW_PARENT_RUN_ID: runs["study"]}
             runs["families"][fam] = client.create_run(exp, run_name=f"{name}-{fam}", tags=tags).info.run_id
     atomic_write_text(path, json.dumps(runs, indent=2))  # read back by every later invocation
     return runs
 
 
 @flow(name="genzoo-study")
-def study(datasets: list[str] | None = None, families: list[str] | None = None, profile: str | None = None,
-          overrides: list[str] | None = None, root: str | None = None) -> dict:
-    root_path = Path(root) if root else defaults.project_root()
-    cfg = study_config(root_path, profile, overrides, datasets, families)
+def study(config: dict, root: str, command: str) -> dict:
+    """`config`: the study's configuration as the command loaded and checked it (Config.model_dump())."""
+    root_path = Path(root)
+    cfg = Config.model_validate(config)
     datasets, families = cfg.study.datasets, cfg.study.families
     name = cfg.study.name or cfg.profile
     logger = get_run_logger()
@@ -84,16 +84,16 @@ def study(datasets: list[str] | None = None, families: list[str] | None = None, 
     classifiers, parents, refs = {}, {}, {}
     for ds in datasets:
         ctx = Context(cfg.merged({"dataset": ds}), root_path)
-        results = walk(ctx, [Node(s, ds) for s in graph.DATA_STAGES], states)
-        classifiers[ds] = results[Node("classifier", ds)]
+        done = run_nodes(ctx, [Node(s, ds) for s in graph.DATA_STAGES], states)
+        classifiers[ds] = done[graph.node("classifier", ds)]
         parents[ds] = _parent_runs(ctx, ds, name, families)
-        refs[ds] = references.measure(ctx.cfg, ctx.tensors(ds), classifiers[ds], families[0], ctx.state_dir("floors"),
-                                      pick_device(cfg.train.device))
+        refs[ds] = references.measure(ctx.cfg, ctx.tensors(ds), feature_space(classifiers[ds]), families[0],
+                                      ctx.state_dir("floors"), pick_device(cfg.train.device))
         logger.info("study %s on %s: floor FID %.2f, untrained %s FID %.2f (N=%d)", name, ds, refs[ds]["floor"],
                     families[0], refs[ds]["untrained"], refs[ds]["num_samples"])
 
     try:
-        return _search_and_report(cfg, root_path, name, parents, classifiers, refs, states, overrides, logger)
+        return _search_and_report(cfg, root_path, name, parents, classifiers, refs, states, command, logger)
     except BaseException:
         client = tstore.client(root_path)
         for runs in parents.values():  # an interrupted study never looks finished in the UI
@@ -102,7 +102,7 @@ def study(datasets: list[str] | None = None, families: list[str] | None = None, 
         raise
 
 
-def _search_and_report(cfg: Config, root_path: Path, name: str, parents, classifiers, refs, states, overrides,
+def _search_and_report(cfg: Config, root_path: Path, name: str, parents, classifiers, refs, states, command: str,
                        logger) -> dict:
     """Search, reruns with seeds, report, promotion: the study once its data and parent runs exist."""
     scfg = cfg.study
@@ -152,8 +152,6 @@ def _search_and_report(cfg: Config, root_path: Path, name: str, parents, classif
     logger.info("study %s: %d trials, %d trained now", name, len(trials),
                 sum(v == "Completed" for k, v in states.items() if k.startswith("trial")))
 
-    command = "genzoo study " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if "study" in sys.argv[1:2] else \
-        f"study(datasets={datasets}, families={families}, profile={cfg.profile!r}, overrides={overrides})"
     meta = {"name": name, "profile": cfg.profile, "budget": budget, "seeds": n_seeds,
             "checkpoints": scfg.checkpoints, "checkpoint_samples": scfg.checkpoint_samples, "epochs": scfg.epochs,
             "command": command, "datasets": datasets, "families": families}
@@ -193,31 +191,39 @@ def _publish(cfg: Config, root: Path, name: str, parents: dict, classifiers: dic
     return registered
 
 
-def _register_winner(cfg: Config, root: Path, ds: str, winner: str, best: dict, classifier: dict, out: Path) -> dict:
+def _register_winner(cfg: Config, root: Path, ds: str, winner: str, best: dict, classifier: ClassifierReady,
+                     out: Path) -> dict:
     """Score the winner under the pipeline's own evaluation protocol (not the study's smaller one), so the champion
     rule compares it with pipeline-made versions like for like, then register it."""
+    from components.evaluation import scoring
     from components.models import stored
-    from components.pipeline.stages.evaluate import score
-    from components.pipeline.stages.register import rescore
-    from components.tracking.registration import register_model
+    from components.tracking.registration import register_model, registered_model
 
     ctx = Context(cfg.merged({"dataset": ds}), root)
     device = pick_device(cfg.train.device)
-    node, inputs = Node("register", ds, winner), {"classifier": {ds: classifier}}
-    scored = out / f"winner-{ds}"
-    scored.mkdir(parents=True, exist_ok=True)
-    metrics, _, _, protocol = score(ctx, node, stored.load(Path(best["model_dir"]), str(device)), [classifier],
-                                    scored, device)
-    (scored / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
-    result = register_model(root, ds, winner, Path(best["model_dir"]), metrics, protocol.tags(), best["run_id"],
-                            cfg.registry, ctx.tags(ds, winner, "register"),
-                            rescore=lambda champion: rescore(ctx, node, inputs, champion))
-    return {**result, "metrics": metrics}
+    reference = ctx.reference(ds, [classifier], device)
+    folder = out / f"winner-{ds}"
+    folder.mkdir(parents=True, exist_ok=True)
+    scored = scoring.score(stored.load(Path(best["model_dir"]), str(device)), reference, device, folder)
+    (folder / "metrics.json").write_text(json.dumps(scored.metrics, indent=2, sort_keys=True) + "\n")
+
+    def rescore(version) -> float:
+        with registered_model(version, device) as model:
+            return scoring.rescore(model, reference, device)
+
+    result = register_model(root, ds, winner, Path(best["model_dir"]), scored.metrics, scored.protocol.tags(),
+                            best["run_id"], cfg.registry, ctx.runs.tags(ds, winner, "register"), rescore=rescore)
+    return {**dataclasses.asdict(result), "metrics": scored.metrics}
 
 
-def run_study(datasets=None, families=None, profile=None, overrides=None, root=None) -> dict:
-    """Run the flow on the task runner the config names (a flow's runner is fixed when it is called)."""
+def run_study(cfg: Config | None = None, root: str | None = None, command: str | None = None, **given) -> dict:
+    """Run the flow on the task runner the config names (a flow's runner is fixed when it is called). `cfg`: the
+    configuration the command loaded and checked; else it is loaded from `given` (datasets=, families=,
+    profile=, overrides=) and params.yaml."""
     root_path = Path(root) if root else defaults.project_root()
-    cfg = study_config(root_path, profile, overrides, datasets, families)
-    return study.with_options(task_runner=task_runner(cfg.study))(
-        datasets=datasets, families=families, profile=profile, overrides=overrides, root=str(root_path))
+    if cfg is None:
+        cfg = study_config(root_path, given.get("profile"), given.get("overrides"), given.get("datasets"),
+                           given.get("families"))
+    command = command or f"run_study({', '.join(f'{k}={v!r}' for k, v in given.items())})"
+    return study.with_options(task_runner=task_runner(cfg.study))(config=cfg.model_dump(), root=str(root_path),
+                                                                  command=command)

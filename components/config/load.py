@@ -8,7 +8,6 @@ ConfigError naming the key, where it was set and what is allowed.
 
 from __future__ import annotations
 
-import copy
 import difflib
 from pathlib import Path
 from typing import Any
@@ -17,18 +16,9 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from components import defaults
+from components.config.merge import deep_merge
 from components.config.schema import DEFAULTS, Config
 from components.errors import ConfigError, DataError
-
-
-def deep_merge(base: dict, override: dict) -> dict:
-    out = copy.deepcopy(base)
-    for key, value in (override or {}).items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
 
 
 def without_nulls(params: dict) -> dict:

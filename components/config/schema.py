@@ -8,12 +8,14 @@ flow or run starts. Model hyperparameters are typed next to each model (its fami
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from components import defaults
+from components.config.merge import deep_merge
 
 
 class Section(BaseModel):
@@ -89,6 +91,15 @@ class Registry(Section):
     allow_unpinned: bool = False  # register even when data/ is not data.dvc's version (`--allow-unpinned`)
 
 
+# The hyperparameters a study may search (the keys of study.space), declared once: how each is drawn and the
+# values it may take (an `around` range is clipped to them). study/search.py draws from this table.
+SEARCH_DIMENSIONS: dict[str, tuple[str, tuple[float, float] | None]] = {
+    "lr": ("log-uniform", (0.0, math.inf)), "beta1": ("uniform", (0.0, 0.999)),
+    "beta2": ("uniform", (0.0, 0.9999)), "disc_iters": ("int", (1, math.inf)),
+    "disc_batch_norm": ("choice", None), "gp_lambda": ("log-uniform", (0.0, math.inf)),
+}
+
+
 class Study(Section):
     """flows/study.py: Lucic et al.'s protocol; params.yaml's profiles size it."""
 
@@ -102,7 +113,7 @@ class Study(Section):
     checkpoint_samples: int = Field(2000, ge=1)  # samples per checkpoint FID (the best gets eval.num_samples)
     # setting 0 is each family's own (paper) defaults; settings 1.. come from these ranges (study/search.py):
     # narrow ones around the defaults here, Lucic et al.'s wide absolute ones in params.yaml's `lucic` profile
-    space: dict[Literal["lr", "beta1", "beta2", "disc_iters", "disc_batch_norm", "gp_lambda"], list | dict] = {
+    space: dict[str, list | dict] = {
         "lr": {"around": 3},  # log-uniform in [lr/3, 3 lr]
         "beta1": {"around": 0.2},  # uniform in beta1 +- 0.2, within [0, 1)
     }
@@ -112,6 +123,16 @@ class Study(Section):
     workers: int = Field(1, ge=1)  # concurrent trials; on 2 CPU cores one trial already uses both
     threads_per_trial: int = Field(0, ge=0)  # torch threads per trial (0: leave torch's default)
     address: str | None = None  # a running Dask scheduler / Ray cluster instead of a local one
+
+    @field_validator("space")
+    @classmethod
+    def _space(cls, v: dict) -> dict:
+        for key in v:
+            if key not in SEARCH_DIMENSIONS:
+                near = difflib.get_close_matches(key, list(SEARCH_DIMENSIONS), n=1)
+                hint = f"did you mean study.space.{near[0]}?" if near else f"searchable: {', '.join(SEARCH_DIMENSIONS)}"
+                raise ValueError(f"study.space.{key}: unknown dimension; {hint}")
+        return v
 
     @field_validator("epochs")
     @classmethod
@@ -181,8 +202,6 @@ class Config(Section):
 
     def merged(self, overrides: dict) -> "Config":
         """A copy with a nested mapping of overrides laid over it, validated again."""
-        from components.config.load import deep_merge
-
         return Config.model_validate(deep_merge(self.model_dump(), overrides))
 
 

@@ -8,6 +8,7 @@ seed); the `fid_inception` metrics are the ones comparable with papers.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -93,7 +94,16 @@ def features(model: ReferenceClassifier, images_uint8: torch.Tensor, batch_size:
     return {"features": feats, "logits": logits}
 
 
-def load_space(result: dict, device) -> tuple[ReferenceClassifier, dict[str, torch.Tensor]]:
-    """(classifier, real test features) from a classifier stage's result."""
-    real = torch.load(result["features"], weights_only=True)
-    return load(Path(result["model"]), str(device)), real
+@dataclass(frozen=True)
+class Space:
+    """A trained reference classifier as a feature space: its name (by its weights), its weights file and the
+    real test split's features and logits in it (what the classifier stage stores)."""
+
+    name: str  # "classifier:<weights md5>"
+    model: Path
+    features: Path
+    floor: dict[str, float]  # floor_* metrics at eval.num_samples: real training images against the test split
+
+    def load(self, device) -> tuple[ReferenceClassifier, dict[str, torch.Tensor]]:
+        """(classifier, real test features {"features", "logits"})."""
+        return load(self.model, str(device)), torch.load(self.features, weights_only=True)

@@ -10,7 +10,7 @@ from typing import Callable
 import torch
 
 from components.evaluation import metrics, plots
-from components.evaluation.classifier import ReferenceClassifier, features, load_space
+from components.evaluation.classifier import ReferenceClassifier, Space, features
 from components.files import atomic_write_text
 from components.progress import bar
 from components.training.loop import to_float_images, to_uint8_images
@@ -57,31 +57,31 @@ def classifier_floor(model: ReferenceClassifier, real: dict, train_x: torch.Tens
     return {f"floor_{k}": v for k, v in m.items()}
 
 
-def floor_at(n: int, classifier: dict, clf: ReferenceClassifier, real: dict, train_x: torch.Tensor, settings,
+def floor_at(n: int, space: Space, clf: ReferenceClassifier, real: dict, train_x: torch.Tensor, settings,
              seed: int, cache_dir: Path) -> dict:
     """The floor at the same N as the metrics beside it (FID is biased by N), cached per classifier and N."""
     import hashlib
     import json
 
     setting = hashlib.md5(json.dumps(quality_settings(settings), sort_keys=True).encode()).hexdigest()[:8]
-    path = Path(cache_dir) / f"{classifier['feature_space'].replace(':', '-')}-n{n}-s{seed}-{setting}.json"
+    path = Path(cache_dir) / f"{space.name.replace(':', '-')}-n{n}-s{seed}-{setting}.json"
     if not path.exists():
         atomic_write_text(path, json.dumps(classifier_floor(clf, real, train_x, settings, seed, n)))
     return json.loads(path.read_text())
 
 
-def sample_metrics(model, n: int, classifier: dict, settings, seed: int, device, train_x: torch.Tensor,
+def sample_metrics(model, n: int, space: Space, settings, seed: int, device, train_x: torch.Tensor,
                    cache_dir: Path, progress: bool = False,
                    inception: Callable[[torch.Tensor], dict] | None = None) -> tuple[dict, torch.Tensor]:
-    """(metrics, the uint8 samples) of `model` on n samples, against the classifier stage's result; the floor
+    """(metrics, the uint8 samples) of `model` on n samples in the reference classifier's `space`; the floor
     beside them is measured at the same n."""
     n = sample_cap(settings, model, n)  # m["num_samples"] says how many
     started = time.perf_counter()
     fake = generate(model, n, settings.batch_size, seed, device, progress=progress)
     seconds_per_image = (time.perf_counter() - started) / n
-    clf, real = load_space(classifier, device)
+    clf, real = space.load(device)
     m = quality(real, features(clf, fake, settings.batch_size), settings)
-    m.update(floor_at(n, classifier, clf, real, train_x, settings, seed, cache_dir))
+    m.update(floor_at(n, space, clf, real, train_x, settings, seed, cache_dir))
     m["num_samples"] = float(n)
     m["sample_seconds_per_image"] = seconds_per_image  # on this run's device, batch eval.batch_size
     if inception is not None:

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import torch
 
+from components.data.tensors import Tensors
 from components.evaluation import metrics, plots
-from components.evaluation.classifier import load_space
+from components.evaluation.classifier import Space
 from components.training.loop import to_float_images, to_uint8_images
 
 
@@ -21,25 +22,26 @@ def _translate(model, x_uint8: torch.Tensor, direction: str, batch_size: int, de
     return torch.cat(out)
 
 
-def evaluate_translator(model, ds: dict, classifiers: list[dict], settings, device, out: Path):
+def evaluate_translator(model, ds: Tensors, spaces: list[Space], settings, device, out: Path):
     """(metrics, pictures, feature space) of a Translator: both directions, each in its target domain's reference
-    classifier space (`classifiers`: the classifier stage results of domain A and B); label preservation when
-    the domains share labelled classes (the default digits pair does)."""
-    spaces = {side: load_space(result, device) for side, result in zip("ab", classifiers)}
-    labelled = ds["a_classes"] == ds["b_classes"] and len(ds["a_classes"]) > 1
-    m = translation_metrics(model, ds, spaces, settings, device, labelled)
-    m.update({f"floor_fid_classifier_{side}": r["floor_fid_classifier"] for side, r in zip("ab", classifiers)})
+    classifier space (`spaces`: domain A's and B's); label preservation when the domains share labelled classes
+    (the default digits pair does)."""
+    loaded = {side: space.load(device) for side, space in zip("ab", spaces)}
+    labelled = ds.a.classes == ds.b.classes and len(ds.a.classes) > 1
+    m = translation_metrics(model, ds, loaded, settings, device, labelled)
+    m.update({f"floor_fid_classifier_{side}": s.floor["floor_fid_classifier"] for side, s in zip("ab", spaces)})
     grid = translation_grid(model, ds, device, out / "translations.png")
-    return m, [grid], "+".join(r["feature_space"] for r in classifiers)
+    return m, [grid], "+".join(s.name for s in spaces)
 
 
-def translation_metrics(model, ds: dict, spaces: dict, settings, device, labelled: bool) -> dict[str, float]:
+def translation_metrics(model, ds: Tensors, spaces: dict, settings, device, labelled: bool) -> dict[str, float]:
     """spaces: {"a": (classifier, real test features), "b": (...)}; metric names end in _ab (A -> B) or _ba."""
     bs = settings.batch_size
     m: dict[str, float] = {}
     fids = []
     for src, dst, direction, tag in (("a", "b", "AtoB", "ab"), ("b", "a", "BtoA", "ba")):
-        x = ds[f"{src}_test_x"][: settings.num_samples]
+        domain = getattr(ds, src)
+        x = domain.test_x[: settings.num_samples]
         fake = to_uint8_images(_translate(model, x, direction, bs, device))  # stored as 8-bit pixels, as samples are
         back = _translate(model, fake, "BtoA" if direction == "AtoB" else "AtoB", bs, device)
         clf, real = spaces[dst]
@@ -48,7 +50,7 @@ def translation_metrics(model, ds: dict, spaces: dict, settings, device, labelle
         fids.append(m[f"fid_classifier_{tag}"])
         m[f"cycle_l1_{src}"] = float((back - to_float_images(x)).abs().mean())  # pixels in [0, 1]
         if labelled:
-            m[f"label_preservation_{tag}"] = float((logits.argmax(1) == ds[f"{src}_test_y"][: len(x)]).float().mean())
+            m[f"label_preservation_{tag}"] = float((logits.argmax(1) == domain.test_y[: len(x)]).float().mean())
         m[f"num_translated_{tag}"] = float(len(x))
     m["fid_classifier"] = sum(fids) / 2  # the registry's metric: both directions count
     if labelled:
@@ -56,12 +58,12 @@ def translation_metrics(model, ds: dict, spaces: dict, settings, device, labelle
     return m
 
 
-def translation_grid(model, ds: dict, device, path: Path, n: int = 8) -> Path:
+def translation_grid(model, ds: Tensors, device, path: Path, n: int = 8) -> Path:
     """Rows: A inputs, A -> B, A -> B -> A, then B inputs, B -> A, B -> A -> B. Channel counts may differ
     between domains; grey images are shown as RGB when the other domain has colour."""
     rows = []
     for src, direction, back in (("a", "AtoB", "BtoA"), ("b", "BtoA", "AtoB")):
-        test = ds[f"{src}_test_x"]
+        test = getattr(ds, src).test_x
         pick = test[torch.linspace(0, len(test) - 1, n).long()]  # spread over the split (often sorted by class)
         x = to_float_images(pick)
         y = _translate(model, pick, direction, n, device)

@@ -62,11 +62,12 @@ class GenerativeModel(nn.Module):
     kind: str = "?"  # declared once per model class: gan | vae | autoregressive | translation
     pixel_by_pixel: bool = False  # sampling is slow (one forward pass per pixel): evaluation caps the count
 
-    def __init__(self, image_shape: tuple[int, int, int], num_classes: int, hp: dict):
+    def __init__(self, image_shape: tuple[int, int, int], num_classes: int, hp):
+        """`hp`: the family's typed hyperparameters (an instance of its @hyperparameters class)."""
         super().__init__()
         self.image_shape = tuple(image_shape)  # (C, H, W)
         self.num_classes = num_classes
-        self.hp = dict(hp)
+        self.hp = hp
 
     def configure_optimizers(self, fused: bool = False) -> dict[str, torch.optim.Optimizer]:
         raise NotImplementedError

@@ -40,8 +40,9 @@ class Family:
     def kind(self) -> str:
         return self.model.kind
 
-    def hyperparameters(self, overrides: dict | None = None, where: str | None = None) -> dict:
-        """The defaults with `overrides` laid over them, type-checked; a plain dict (what model.json stores)."""
+    def hyperparameters(self, overrides: dict | None = None, where: str | None = None):
+        """The defaults with `overrides` laid over them, type-checked: an instance of the family's `hp` class
+        (model.json stores it as `dataclasses.asdict`, and rebuilding it reads that dict back through here)."""
         where = where or f"family.{self.name}"
         known = [f.name for f in dataclasses.fields(self.hp)]
         for key in overrides or {}:
@@ -55,10 +56,13 @@ class Family:
             err = exc.errors()[0]
             raise ConfigError(f"{where}.{'.'.join(map(str, err['loc']))}={err.get('input')!r}: "
                               f"{err['msg'].lower()}") from None
-        return dataclasses.asdict(hp)
+        return hp
 
-    def build(self, image_shape, num_classes: int, hp: dict | None = None):
-        return self.model(tuple(image_shape), num_classes, self.hyperparameters(hp), **self.options)
+    def build(self, image_shape, num_classes: int, hp=None):
+        """The model; `hp`: an instance of this family's hp class, or overrides of its defaults (a dict)."""
+        if type(hp) is not type(self.hp):
+            hp = self.hyperparameters(hp)
+        return self.model(tuple(image_shape), num_classes, hp, **self.options)
 
 
 _FAMILIES: dict[str, Family] = {}

@@ -3,16 +3,18 @@ and serving load it the same way, so loading never unpickles code."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import torch
 
 
-def save(model, family: str, dataset: str, data: dict, out: Path) -> Path:
-    spec = {"family": family, "kind": model.kind, "hp": model.hp, "image_shape": list(model.image_shape),
-            "num_classes": len(data["classes"]), "classes": data["classes"], "dataset": dataset,
-            **({"members": data["members"]} if "members" in data else {})}
+def save(model, family: str, dataset: str, data, out: Path) -> Path:
+    """`data`: the Tensors it was trained on (their classes, and a pair's members, go into model.json)."""
+    spec = {"family": family, "kind": model.kind, "hp": dataclasses.asdict(model.hp),
+            "image_shape": list(model.image_shape), "num_classes": len(data.classes), "classes": list(data.classes),
+            "dataset": dataset, **({"members": list(data.members)} if data.members else {})}
     out.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), out / "model.pt")
     (out / "model.json").write_text(json.dumps(spec, indent=2, sort_keys=True) + "\n")

@@ -13,7 +13,7 @@ import json
 import logging
 import re
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from components.files import atomic_write_text, locked, project_lock
 
@@ -46,8 +46,9 @@ def local(result, root: Path):
     return _swap(result, PROJECT, str(Path(root).resolve()))
 
 
-def read(marker: Path, key: str, root: Path) -> dict | None:
-    """The result stored in `marker` if it was written under `key` and its files and MLflow run still exist."""
+def read(marker: Path, key: str, root: Path, decode: Callable[[dict], Any] | None = None):
+    """The result stored in `marker` if it was written under `key` and its files and MLflow run still exist;
+    `decode` turns the stored dict into its typed result (None: it does not fit, so it is recomputed)."""
     from components.tracking.store import run_exists
 
     if not marker.exists():
@@ -63,31 +64,34 @@ def read(marker: Path, key: str, root: Path) -> dict | None:
         return None
     if result.get("run_id") and not run_exists(root, result["run_id"]):
         return None
-    return result
+    return result if decode is None else decode(result)
 
 
 def write(marker: Path, key: str, result: dict, root: Path) -> None:
+    """`result`: JSON-able, with the paths that must stay under "files" and its MLflow run under "run_id"."""
     stored = portable(json.loads(json.dumps(result, default=str)), root)
     atomic_write_text(marker, json.dumps({"key": key, "result": stored}, indent=2) + "\n")
 
 
-def cached(marker: Path, key: str, root: Path, compute: Callable[[], dict], *, force: bool = False,
-           store: bool = True) -> dict:
+def cached(marker: Path, key: str, root: Path, compute: Callable[[], Any], *, force: bool = False,
+           store: bool = True, encode: Callable[[Any], dict] | None = None,
+           decode: Callable[[dict], Any] | None = None):
     """The stored result for `key`, or `compute()` stored under it. One key is computed by one process at a time
     (a lock per key): a second identical run waits and then finds the result. While computing, no marker
-    vouches for the outputs being rewritten. `store=False` (another rank of a torchrun job) computes only."""
-    saved = None if force else read(marker, key, root)
+    vouches for the outputs being rewritten. `store=False` (another rank of a torchrun job) computes only.
+    `encode`/`decode`: a typed result to the stored dict and back (pipeline/results.py)."""
+    saved = None if force else read(marker, key, root, decode)
     if saved is not None:
         log.info("%s: up to date", marker.parent)
         return saved
     if not store:
         return compute()
     with locked(project_lock(root, key)):
-        saved = None if force else read(marker, key, root)  # computed by another run while this one waited
+        saved = None if force else read(marker, key, root, decode)  # computed by another run while it waited
         if saved is not None:
             return saved
         marker.unlink(missing_ok=True)
         marker.parent.mkdir(parents=True, exist_ok=True)
         result = compute()
-        write(marker, key, result, root)
+        write(marker, key, result if encode is None else encode(result), root)
     return result

@@ -1,15 +1,21 @@
 """One pipeline invocation: the validated configuration, the project root, and what is memoised for it (data
-hashes, stage keys, the dataset's tensors). Build one per invocation and hand it to every stage."""
+hashes, stage keys, the datasets' tensors). Build one per invocation and hand it to every stage. What MLflow
+needs of an invocation (its tags and parent runs) is `runs`, kept in tracking/."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from components import defaults
 from components.config import Config
 from components.data import sources, store, tensors
 from components.pipeline import keys
-from components.pipeline.graph import STAGES, Node, datasets_of, inputs_of, members
+from components.evaluation.classifier import Space
+from components.pipeline.stage import HP, Node, inputs_of
+from components.pipeline.results import ClassifierReady
+from components.pipeline.targets import datasets_of, members
+from components.tracking.runs import StageRuns
 
 # keys that change how a stage reports, not what it computes
 NOT_IN_KEY = {"train": ("progress",)}
@@ -20,9 +26,10 @@ class Context:
         """`nest`: the stage runs this invocation starts are children of one parent run per experiment (the
         Prefect flow sets it; `genzoo stage`, one process per stage, does not)."""
         self.cfg = cfg
-        self.parent_runs: dict[str, str] | None = {} if nest else None
         self.root = Path(root) if root else defaults.project_root()
         self.force = force
+        self.runs = StageRuns(self.root, cfg.profile, cfg.families, self.dataset_hash,
+                              lambda target: datasets_of(cfg, target), nest)
         self._keys: dict[Node, str] = {}
         self._hashes: dict[str, str] = {}
         self._params = cfg.model_dump()  # what keys read params from (the configuration does not change)
@@ -40,7 +47,7 @@ class Context:
     def stage_dir(self, node: Node) -> Path:
         """Where the node's outputs are published: its `latest` link points at the newest result."""
         base = self.root / defaults.OUTPUTS_DIR / node.target
-        return base / node.family / node.stage if node.family else base / node.stage
+        return base / node.family / node.stage.name if node.family else base / node.stage.name
 
     def out_dir(self, node: Node) -> Path:
         """The node's own outputs, one folder per key: concurrent runs with other settings never share one."""
@@ -72,12 +79,12 @@ class Context:
         if node not in self._keys:
             from components.tracking.store import store_id
 
-            spec = STAGES[node.stage]
+            spec = node.stage
             parts = {
-                "node": [node.stage, node.target, node.family],
+                "node": [spec.name, node.target, node.family],
                 "params": {p: self.param(p, node.family) for p in spec.params},
                 "code": keys.code_hash(*spec.modules(node.family)),
-                "data": (sources.dataset_spec(node.target, self.cfg.data) if node.stage == "prepare"
+                "data": (sources.dataset_spec(node.target, self.cfg.data) if spec.keyed_by_source
                          else self.dataset_hash(node.target)),
                 "upstream": {s: {t: self.key(n) for t, n in ns.items()} for s, ns in inputs_of(self.cfg, node).items()},
                 "store": store_id(self.root) if spec.tracked else None,
@@ -86,63 +93,37 @@ class Context:
         return self._keys[node]
 
     def param(self, dotted: str, family: str | None = None):
-        if dotted == "hp":
-            return self.cfg.hp(family)
+        """A configuration value as a key sees it; a name that is not in the configuration raises (graph.py checks
+        every stage's params when it loads, so this never hides a setting from a key)."""
+        if dotted == HP:
+            return dataclasses.asdict(self.cfg.hp(family))
         node = self._params
         for part in dotted.split("."):
-            node = node.get(part) if isinstance(node, dict) else None
+            if not isinstance(node, dict) or part not in node:
+                raise KeyError(f"{dotted!r} is not a configuration key")
+            node = node[part]
         if isinstance(node, dict):
             node = {k: v for k, v in node.items() if k not in NOT_IN_KEY.get(dotted, ())}
         return node
 
-    def tensors(self, target: str) -> dict:
+    def tensors(self, target: str) -> tensors.Tensors:
         """The validated dataset (or both domains of a pair) as torch tensors: uint8 NHWC images."""
-        if members(self.cfg, target):
-            a, b = (self.tensors(m) for m in datasets_of(self.cfg, target))
-            return tensors.pair(target, datasets_of(self.cfg, target), a, b, self.cfg.seed)
+        pair = members(self.cfg, target)
+        if pair:
+            a, b = (self.tensors(m) for m in pair)
+            return tensors.pair(target, pair, a, b, self.cfg.seed)
         return tensors.load(self.data_dir, target, self.dataset_hash(target))
 
-    def tags(self, target: str, family: str | None, stage: str) -> dict[str, str]:
-        from components.tracking.tags import run_tags
+    def reference(self, target: str, classifiers, device):
+        """How models of `target` are scored in this run (evaluation/scoring.py): its tensors, the reference
+        spaces of its classifier stage results, the eval settings and where their caches live."""
+        from components.evaluation.scoring import Reference
 
-        return run_tags(self.root, target, self.dataset_hash(target), family, stage, self.cfg.profile,
-                        datasets_of(self.cfg, target))
+        return Reference(self.tensors(target), tuple(feature_space(c) for c in classifiers), self.cfg.eval,
+                         self.cfg.registry.metric, self.cfg.seed, self.state_dir(),
+                         f"{target}-{self.dataset_hash(target)}", self.cfg.train.progress)
 
-    def run_tags(self, target: str, family: str | None, stage: str) -> dict[str, str]:
-        """tags() for a stage's MLflow run, which nests under this invocation's parent run when there is one."""
-        tags = self.tags(target, family, stage)
-        if self.parent_runs is not None:
-            tags["mlflow.parentRunId"] = self.parent_run(target)
-        return tags
 
-    def parent_run(self, experiment: str) -> str:
-        """This invocation's parent run in `experiment` (stage runs nest only within their own experiment)."""
-        if experiment not in self.parent_runs:
-            from components.tracking import store as tstore
-
-            client = tstore.client(self.root)
-            tags = {**self.tags(experiment, None, "pipeline"), "genzoo.families": ",".join(self.cfg.families)}
-            self.parent_runs[experiment] = client.create_run(
-                tstore.experiment_id(client, self.root, experiment), tags=tags,
-                run_name=f"pipeline@{experiment}").info.run_id
-        return self.parent_runs[experiment]
-
-    def close_parent_runs(self, status: str) -> None:
-        from components.tracking import store as tstore
-
-        if self.parent_runs:
-            client = tstore.client(self.root)
-            for run_id in self.parent_runs.values():
-                client.set_terminated(run_id, status)
-
-    def inception_scorer(self, target: str, device):
-        """samples -> Inception-space metrics of `target` (real side cached per data version), or None when
-        eval.inception is off."""
-        if not self.cfg.eval.inception:
-            return None
-        from components.evaluation.inception import inception_metrics
-
-        ds, cache = self.tensors(target), self.state_dir("inception")
-        data_id = f"{target}-{self.dataset_hash(target)}"
-        return lambda fake: inception_metrics(fake, ds["test_x"], ds["train_x"], self.cfg.eval, cache, data_id,
-                                              self.cfg.seed, device)
+def feature_space(classifier: ClassifierReady) -> Space:
+    """A classifier stage's result as the feature space evaluation measures in."""
+    return Space(classifier.feature_space, Path(classifier.model), Path(classifier.features), classifier.floor)

@@ -16,8 +16,9 @@ from pathlib import Path
 from components import defaults
 from components.errors import ConfigError
 from components.files import atomic_write_text
-from components.pipeline import keys
-from components.pipeline.graph import STAGES, Node, plan
+from components.pipeline import keys, results
+from components.pipeline.graph import STAGES, plan
+from components.pipeline.stage import Node
 
 log = logging.getLogger(__name__)
 INDEX_DIR = f"{defaults.OUTPUTS_DIR}/dvc"
@@ -63,11 +64,11 @@ def render() -> str:
             continue
         fam = ITEM if spec.per_family else None
         deps = ["data", *code_deps(name)]
-        deps += [index_name(u, fam if STAGES[u].per_family else None) for u in spec.inputs if STAGES[u].in_dvc_yaml]
+        deps += [index_name(u.name, fam if u.per_family else None) for u in spec.inputs if u.in_dvc_yaml]
         body = [f"cmd: genzoo stage {name}" + (f" --family {ITEM}" if fam else ""), "deps:",
                 *[f"  - {d}" for d in deps], "params:", "  - params.yaml:", "outs:",
                 f"  - {index_name(name, fam)}:", "      cache: false"]
-        if name == "evaluate":
+        if spec.reports_metrics:
             body += ["metrics:", f"  - {metrics_name(ITEM)}:", "      cache: false",
                      "plots:", f"  - {losses_name(ITEM)}:", "      cache: false", "      x: step"]
         indent = "      " if fam else "    "
@@ -76,21 +77,21 @@ def render() -> str:
     return "\n".join(lines)
 
 
-def write_index(root: Path, results: dict[Node, dict]) -> None:
+def write_index(root: Path, done: dict[Node, results.Stored]) -> None:
     """outputs/dvc/<stage>[@family].json for every stage that ran, and the evaluation metrics per family."""
     grouped: dict[tuple[str, str | None], dict] = {}
-    for node, result in results.items():
-        grouped.setdefault((node.stage, node.family), {})[node.target] = result
+    for node, result in done.items():
+        grouped.setdefault((node.stage.name, node.family), {})[node.target] = result
     folder = root / INDEX_DIR
     folder.mkdir(parents=True, exist_ok=True)
     for (stage, family), by_target in grouped.items():
         if not STAGES[stage].in_dvc_yaml:
             continue
-        _write(root / index_name(stage, family), by_target)
-        if stage == "evaluate":
+        _write(root / index_name(stage, family), {t: results.dump(r) for t, r in by_target.items()})
+        if STAGES[stage].reports_metrics:
             (result,) = by_target.values()
-            _write(root / metrics_name(family), result["metrics"])
-            history = Path(result["model_dir"]) / "history.json"
+            _write(root / metrics_name(family), result.metrics)
+            history = Path(result.model_dir) / "history.json"
             _write(root / losses_name(family), json.loads(history.read_text()) if history.exists() else [])
 
 
@@ -99,23 +100,23 @@ def _write(path: Path, obj) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
-def run_stage(ctx, stage: str, family: str | None = None) -> dict[str, dict]:
+def run_stage(ctx, stage: str, family: str | None = None) -> dict[str, results.Stored]:
     """What `genzoo stage NAME [--family F]` (dvc.yaml's command) does: the stage on every target the run needs,
     each with its upstream results read from their markers; then the stage's index for DVC."""
-    from components.pipeline import runner
+    from components.pipeline.walk import walk
 
     if STAGES[stage].per_family and family is None:
         raise ConfigError(f"stage {stage} runs once per family: give --family (one of {', '.join(ctx.cfg.families)})")
-    nodes = [n for n in plan(ctx.cfg) if n.stage == stage and (family is None or n.family == family)]
+    nodes = [n for n in plan(ctx.cfg) if n.stage.name == stage and (family is None or n.family == family)]
     if STAGES[stage].per_family and not nodes:
-        nodes = [n for n in plan(ctx.cfg, [family]) if n.stage == stage]
-    results = {n: runner.run(ctx, n) for n in nodes}
+        nodes = [n for n in plan(ctx.cfg, [family]) if n.stage.name == stage]
+    done = walk(ctx, nodes)
     if ctx.root.joinpath("dvc.yaml").exists():
-        write_index(ctx.root, results)
-    return {n.label: r for n, r in results.items()}
+        write_index(ctx.root, done)
+    return {n.label: r for n, r in done.items()}
 
 
-def record(ctx, results: dict[Node, dict]) -> bool:
+def record(ctx, done: dict[Node, results.Stored]) -> bool:
     """After a flow run that used params.yaml as it is: write the index and `dvc commit` the stages it ran, so
     `dvc status` and `dvc repro` see them as current (dvc.lock records params.yaml's values)."""
     from components.config import load_config
@@ -124,9 +125,9 @@ def record(ctx, results: dict[Node, dict]) -> bool:
     root = ctx.root
     if not (root / "dvc.yaml").exists() or not (root / ".dvc").is_dir() or ctx.cfg != load_config(root):
         return False
-    write_index(root, results)
-    targets = sorted({n.stage if n.family is None else f"{n.stage}@{n.family}"
-                      for n in results if STAGES[n.stage].in_dvc_yaml})
+    write_index(root, done)
+    targets = sorted({n.stage.name if n.family is None else f"{n.stage.name}@{n.family}"
+                      for n in done if n.stage.in_dvc_yaml})
     proc = dvc(root, "commit", "--force", "--quiet", *targets)
     if proc.returncode != 0:
         log.warning("dvc commit failed; `dvc repro` will rerun the stages: %s", proc.stderr.strip()[-500:])

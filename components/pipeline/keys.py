@@ -1,8 +1,9 @@
 """What a stage's key is made of: a digest of JSON-able parts, and the source of the code it runs.
 
 The code is found, not listed: the stage's module and every `components` module it imports, followed
-transitively through the source (function-local imports included), so a key can never miss a helper the stage
-started to use. Per-family stages add the family's own module the same way; other families stay out.
+transitively through the source (function-local imports included; `if TYPE_CHECKING:` imports, which never run,
+left out), so a key can never miss a helper the stage started to use. Per-family stages add the family's own
+module the same way; other families stay out.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def _imported(name: str, path: Path) -> set[str]:
     """The `components` modules that `path` (module `name`) imports, wherever in the file the import is."""
     found: set[str] = set()
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in _runtime_nodes(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -44,6 +45,23 @@ def _imported(name: str, path: Path) -> set[str]:
             found.add(base)
             found.update(f"{base}.{a.name}" for a in node.names)  # `from pkg import module`
     return {m for m in found if m.split(".")[0] == PACKAGE and module_file(m) is not None}
+
+
+def _runtime_nodes(tree: ast.AST):
+    """Every node of `tree` except what sits under `if TYPE_CHECKING:` (annotations only: never run)."""
+    todo = [tree]
+    while todo:
+        node = todo.pop()
+        yield node
+        if isinstance(node, ast.If) and _is_type_checking(node.test):
+            todo += node.orelse
+            continue
+        todo += ast.iter_child_nodes(node)
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or \
+        (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
 
 
 @lru_cache(maxsize=None)

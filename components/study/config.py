@@ -11,7 +11,7 @@ from components.errors import ConfigError
 
 def study_config(root: Path | None, profile: str | None, overrides, datasets: list[str] | None = None,
                  families: list[str] | None = None) -> Config:
-    from components.pipeline.graph import translates
+    from components.pipeline.targets import translates
     from components.study import search
 
     given = {k: v for k, v in (("datasets", datasets), ("families", families)) if v}

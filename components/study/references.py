@@ -9,21 +9,21 @@ import torch
 
 from components.config import Config
 from components.evaluation import metrics, samples
-from components.evaluation.classifier import features, load_space
+from components.data.tensors import Tensors
+from components.evaluation.classifier import Space, features
 
 
-def measure(cfg: Config, ds: dict, classifier: dict, family: str, cache_dir, device) -> dict[str, float]:
+def measure(cfg: Config, ds: Tensors, space: Space, family: str, cache_dir, device) -> dict[str, float]:
     """{"floor": FID, "untrained": FID} at N = study.checkpoint_samples; the untrained generator is `family`'s
     network at its initialisation under the study's seed (the samples are drawn as a trial's are: seed + 1)."""
     from components.models.registry import get_family
 
     n = cfg.study.checkpoint_samples
-    clf, real = load_space(classifier, device)
-    floor = samples.floor_at(n, classifier, clf, real, ds["train_x"], cfg.eval, cfg.seed, cache_dir)
+    clf, real = space.load(device)
+    floor = samples.floor_at(n, space, clf, real, ds.train_x, cfg.eval, cfg.seed, cache_dir)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
-        x = ds["train_x"]  # NHWC
-        model = get_family(family).build((x.shape[-1], *x.shape[1:3]), len(ds["classes"]), cfg.hp(family))
+        model = get_family(family).build(ds.image_shape, len(ds.classes), cfg.hp(family))
     model.to(device)
     fake = samples.generate(model, n, cfg.eval.batch_size, cfg.seed + 1, device)
     fid = metrics.fid(metrics.fid_statistics(real["features"]),

@@ -10,12 +10,8 @@ import hashlib
 import math
 import random
 
+from components.config.schema import SEARCH_DIMENSIONS as KINDS
 from components.errors import ConfigError
-
-# each dimension: how it is drawn, and the values it may take (an `around` range is clipped to them)
-KINDS = {"lr": ("log-uniform", (0.0, math.inf)), "beta1": ("uniform", (0.0, 0.999)),
-         "beta2": ("uniform", (0.0, 0.9999)), "disc_iters": ("int", (1, math.inf)),
-         "disc_batch_norm": ("choice", None), "gp_lambda": ("log-uniform", (0.0, math.inf))}
 
 
 def bounds(key: str, rng_range, default) -> tuple[float, float]:
@@ -38,9 +34,10 @@ def bounds(key: str, rng_range, default) -> tuple[float, float]:
     return max(lo, lo_ok), min(hi, hi_ok)
 
 
-def sample(family: str, index: int, seed: int, space: dict, defaults: dict | None = None) -> dict:
+def sample(family: str, index: int, seed: int, space: dict, defaults=None) -> dict:
     """The index-th setting of `family` as hp overrides ({} for index 0: its defaults). Dimensions the family
-    does not have (not in `defaults`, its hyperparameters) are skipped, so one space serves every family."""
+    does not have (not fields of `defaults`, its typed hyperparameters) are skipped, so one space serves every
+    family."""
     for key in space:
         if key not in KINDS:
             raise ConfigError(f"study.space.{key}: unknown dimension; searchable: {', '.join(KINDS)}")
@@ -49,7 +46,7 @@ def sample(family: str, index: int, seed: int, space: dict, defaults: dict | Non
     rng = random.Random(int(hashlib.md5(f"{seed}/{family}/{index}".encode()).hexdigest()[:12], 16))
     out = {}
     for key in sorted(space):
-        if defaults is not None and key not in defaults:
+        if defaults is not None and not hasattr(defaults, key):
             continue
         kind, rng_range = KINDS[key][0], space[key]
         if kind == "choice":
@@ -57,7 +54,7 @@ def sample(family: str, index: int, seed: int, space: dict, defaults: dict | Non
                 raise ConfigError(f"study.space.{key}: a list of choices, not {rng_range}")
             out[key] = rng.choice(list(rng_range))
             continue
-        lo, hi = bounds(key, rng_range, (defaults or {}).get(key))
+        lo, hi = bounds(key, rng_range, getattr(defaults, key, None))
         if kind == "log-uniform":
             out[key] = float(f"{math.exp(rng.uniform(math.log(lo), math.log(hi))):.4g}")
         elif kind == "uniform":

@@ -22,8 +22,10 @@ from components import defaults
 from components.config import Config
 from components.files import atomic_write, atomic_write_text
 from components.pipeline import cache, keys
-from components.pipeline.context import Context
-from components.pipeline.graph import Node
+from components.pipeline.context import Context, feature_space
+from components.pipeline.graph import node
+from components.pipeline.stage import HP
+from components.pipeline.results import ClassifierReady
 
 log = logging.getLogger(__name__)
 MARKER = "trial.json"
@@ -61,11 +63,11 @@ def trial_key(ctx: Context, spec: TrialSpec) -> str:
     study = ctx.cfg.study
     return keys.digest({
         "trial": [spec.dataset, spec.family, spec.index, spec.seed],
-        "hp": ctx.cfg.hp(spec.family),
+        "hp": ctx.param(HP, spec.family),
         "train": ctx.param("train"),
         "budget": [study.epochs_for(spec.dataset), study.checkpoints, study.checkpoint_samples],
         "eval": ctx.param("eval"),
-        "classifier": ctx.key(Node("classifier", spec.dataset)),
+        "classifier": ctx.key(node("classifier", spec.dataset)),
         "data": ctx.dataset_hash(spec.dataset),
         "code": keys.code_hash(__name__, get_family(spec.family).model.__module__),
         "store": store_id(ctx.root),
@@ -84,7 +86,7 @@ def stored(cfg: Config, root: Path, spec: TrialSpec) -> dict | None:
     return cache.read(out / MARKER, key, root)
 
 
-def run_trial(cfg: Config, root: Path, spec: TrialSpec, parent_run_id: str, classifier: dict) -> dict:
+def run_trial(cfg: Config, root: Path, spec: TrialSpec, parent_run_id: str, classifier: ClassifierReady) -> dict:
     """Train, score every checkpoint, keep and measure the best; `classifier` is the dataset's classifier stage
     result. Returns the trial's result (also stored beside its outputs)."""
     ctx, key, out = locate(cfg, root, spec)
@@ -100,12 +102,11 @@ def run_trial(cfg: Config, root: Path, spec: TrialSpec, parent_run_id: str, clas
 
 
 def _train_and_score(ctx: Context, spec: TrialSpec, key: str, out: Path, parent_run_id: str,
-                     classifier: dict) -> dict:
+                     classifier: ClassifierReady) -> dict:
     from mlflow.entities import Metric
     from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
-    from components.evaluation import metrics, plots, samples
-    from components.evaluation.classifier import load_space
+    from components.evaluation import metrics, plots, samples, scoring
     from components.models import stored as stored_model
     from components.tracking import store as tstore
     from components.training.loop import LoopConfig, pick_device, to_float_images
@@ -113,9 +114,10 @@ def _train_and_score(ctx: Context, spec: TrialSpec, key: str, out: Path, parent_
 
     cfg = ctx.cfg
     ds = ctx.tensors(spec.dataset)
-    steps, every = budget(cfg, spec.dataset, len(ds["train_x"]))
+    steps, every = budget(cfg, spec.dataset, len(ds.train_x))
     device = pick_device(cfg.train.device)
-    clf, real = load_space(classifier, device)
+    space = feature_space(classifier)
+    clf, real = space.load(device)
     real_stats = metrics.fid_statistics(real["features"])
     ckpt_dir = ctx.state_dir("checkpoints", spec.dataset, "study", key[:16])
     curve_file, best_file = ckpt_dir / "curve.json", ckpt_dir / "best.pt"
@@ -137,8 +139,8 @@ def _train_and_score(ctx: Context, spec: TrialSpec, key: str, out: Path, parent_
             atomic_write(best_file, lambda tmp: torch.save(model.state_dict(), tmp))
         atomic_write_text(curve_file, json.dumps(curve))  # what a resumed trial reads back
 
-    tags = {**ctx.tags(spec.dataset, spec.family, "study-trial"), MLFLOW_PARENT_RUN_ID: parent_run_id,
-            "genzoo.trial_key": key, defaults.TAG_FEATURE_SPACE: classifier["feature_space"],
+    tags = {**ctx.runs.tags(spec.dataset, spec.family, "study-trial"), MLFLOW_PARENT_RUN_ID: parent_run_id,
+            "genzoo.trial_key": key, defaults.TAG_FEATURE_SPACE: space.name,
             "genzoo.trained_by": tstore.worker_id()}  # which machine/process of a cluster ran it
     trained = train_and_log(ctx.root, spec.family, spec.dataset, ds, cfg.hp(spec.family),
                             LoopConfig.from_cfg(cfg.train, spec.seed, steps=steps, checkpoint_every=every), ckpt_dir,
@@ -155,14 +157,15 @@ def _train_and_score(ctx: Context, spec: TrialSpec, key: str, out: Path, parent_
         client.log_image(run_id, grid_image, key="samples", step=int(step))
     result = {"spec": asdict(spec), "key": key, "run_id": run_id, "status": status, "error": trained.diverged,
               "steps": steps, "curve": curve, "best_step": None, "best_fid": None, "metrics": {},
-              "feature_space": classifier["feature_space"], "files": []}
+              "feature_space": space.name, "files": []}
     if curve:
         best_step, best_fid = min(curve, key=lambda c: c[1])[:2]
         model = trained.model
         model.load_state_dict(torch.load(best_file, map_location=device, weights_only=True))
-        m, fake = samples.sample_metrics(model, cfg.eval.num_samples, classifier, cfg.eval, spec.seed + 1, device,
-                                         ds["train_x"], ctx.state_dir("floors"),
-                                         inception=ctx.inception_scorer(spec.dataset, device))
+        m, fake = samples.sample_metrics(model, cfg.eval.num_samples, space, cfg.eval, spec.seed + 1, device,
+                                         ds.train_x, ctx.state_dir("floors"),
+                                         inception=scoring.inception(ctx.reference(spec.dataset, [classifier],
+                                                                                   device), device))
         stored_model.save(model, spec.family, spec.dataset, ds, out)
         (out / "metrics.json").write_text(json.dumps(m, indent=2, sort_keys=True) + "\n")
         grid = samples.save_samples(fake, cfg.eval, out)

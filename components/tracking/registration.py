@@ -3,8 +3,11 @@ the champion rule. Shared by the pipeline's register stage and the study's winne
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from components import defaults
@@ -15,8 +18,21 @@ log = logging.getLogger(__name__)
 PACKAGE = Path(__file__).resolve().parents[1]  # components/: shipped with the model as its code
 
 
+@dataclass(frozen=True)
+class Registration:
+    """A registered version and the champion rule's decision on it."""
+
+    name: str
+    version: str
+    alias: str  # champion | challenger
+    reason: str  # which numbers were compared
+    protocol: str | None  # the evaluation protocol's digest its metric was measured under
+    run_id: str
+    model_uri: str
+
+
 def register_model(root: Path, target: str, family: str, model_dir: Path, metrics: dict, protocol_tags: dict,
-                   run_id: str, registry, tags: dict[str, str], rescore=None) -> dict:
+                   run_id: str, registry, tags: dict[str, str], rescore=None) -> Registration:
     """`registry`: the run's registry settings (metric, lower_is_better); `protocol_tags`: how `metrics` were
     measured (Protocol.tags()); `tags` go onto the new version; `rescore(champion_version) -> value` measures the
     champion under this protocol when its own differs (promotion.promote).
@@ -113,6 +129,19 @@ def _log_model(name: str, model_dir: Path) -> str:
     return str(info.registered_model_version)
 
 
-def _result(name: str, version: str, alias: str, reason: str, protocol: str | None, run_id: str) -> dict:
-    return {"name": name, "version": version, "alias": alias, "reason": reason, "protocol": protocol,
-            "run_id": run_id, "model_uri": f"models:/{name}/{version}"}
+def _result(name: str, version: str, alias: str, reason: str, protocol: str | None, run_id: str) -> Registration:
+    return Registration(name, version, alias, reason, protocol, run_id, f"models:/{name}/{version}")
+
+
+@contextlib.contextmanager
+def registered_model(version, device):
+    """A registered version's model, rebuilt from its logged weights and spec (never unpickled), on `device`."""
+    import mlflow
+
+    from components.models import stored
+
+    with tempfile.TemporaryDirectory() as tmp:
+        where = mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{version.name}/{version.version}",
+                                                    dst_path=tmp)
+        (spec_file,) = Path(where).rglob("model.json")
+        yield stored.build(json.loads(spec_file.read_text()), spec_file.with_name("model.pt"), str(device))

@@ -17,6 +17,7 @@ from typing import Callable
 import torch
 
 from components import progress
+from components.config.schema import Train
 from components.errors import TrainingDiverged
 from components.files import atomic_write
 from components.models.base import GenerativeModel, StepContext
@@ -25,27 +26,20 @@ log = logging.getLogger(__name__)
 CHECKPOINT = "last.pt"
 
 
-@dataclass
-class LoopConfig:
-    steps: int
-    batch_size: int = 64
-    checkpoint_every: int = 500
-    log_every: int = 50
-    precision: str = "fp32"
-    device: str = "auto"
-    compile: bool = False
-    fused_adam: bool = True
-    progress: bool = True
+class LoopConfig(Train):
+    """What `fit` runs with: the run's typed `train` settings (config/schema.py, their one declaration and
+    defaults) plus the seed."""
+
     seed: int = 0
 
     @classmethod
-    def from_cfg(cls, train, seed: int, **changes) -> "LoopConfig":
-        """From the run's typed `train` settings; `changes` replace fields (a study trial's own budget)."""
+    def from_cfg(cls, train: Train, seed: int, **changes) -> "LoopConfig":
+        """From the run's `train` settings, `auto` precision resolved to what this machine trains in (that is what
+        is logged and keyed); `changes` replace fields (a study trial's own budget)."""
         from components.training.precision import resolve
 
-        known = {f for f in cls.__dataclass_fields__ if f != "seed"}
-        fields = {**{k: getattr(train, k) for k in known}, **changes}
-        fields["precision"] = resolve(fields["precision"], pick_device(fields["device"]))  # what is logged
+        fields = {**train.model_dump(), **changes}
+        fields["precision"] = resolve(fields["precision"], pick_device(fields["device"]))
         return cls(**fields, seed=seed)
 
 

@@ -16,6 +16,7 @@ from typing import Callable
 
 import torch
 
+from components.data.tensors import Tensors
 from components.files import atomic_write_text
 from components.training import distributed
 from components.training.loop import LoopConfig, LoopResult, fit
@@ -30,10 +31,11 @@ class Trained:
     diverged: str | None = None  # the TrainingDiverged message, when `allow_divergence` kept it from raising
 
 
-def train_and_log(root: Path, family: str, dataset: str, data: dict, hp: dict, loop: LoopConfig, ckpt_dir: Path,
+def train_and_log(root: Path, family: str, dataset: str, data: Tensors, hp, loop: LoopConfig, ckpt_dir: Path,
                   tags: dict, params: dict | None = None, run_name: str | None = None, save_to: Path | None = None,
                   on_checkpoint: Callable | None = None, allow_divergence: bool = False) -> Trained:
-    """`allow_divergence`: a NaN/inf loss marks the run FAILED and is returned, not raised (a search's outcome)."""
+    """`hp`: the family's typed hyperparameters; `allow_divergence`: a NaN/inf loss marks the run FAILED and is
+    returned, not raised (a search's outcome)."""
     from mlflow.entities import Metric
 
     from components.errors import TrainingDiverged
@@ -43,18 +45,18 @@ def train_and_log(root: Path, family: str, dataset: str, data: dict, hp: dict, l
 
     world = distributed.current()
     fam = get_family(family)
-    hp = {**hp, **data.get("hp", {})}  # a pair adds its domains' channel split
+    hp = dataclasses.replace(hp, **data.hp_overrides)  # a pair adds its domains' channel split
     torch.manual_seed(loop.seed)
-    model = fam.build((data["train_x"].shape[-1], *data["train_x"].shape[1:3]), len(data["classes"]), hp)
+    model = fam.build(data.image_shape, len(data.classes), hp)
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     if not world.main:  # another rank of a torchrun job: train its share, log nothing, write nothing
-        res = fit(model, data["train_x"], data["train_y"], loop, ckpt_dir, rank=world.rank, world=world.size)
+        res = fit(model, data.train_x, data.train_y, loop, ckpt_dir, rank=world.rank, world=world.size)
         return Trained(model, res, None, distributed.gather_digests(model))
 
     client = tstore.client(root)
     run_params = {"family": family, "dataset": dataset, "seed": loop.seed, "kind": fam.kind,
-                  **{f"hp.{k}": v for k, v in model.hp.items()},
-                  **{f"train.{k}": v for k, v in dataclasses.asdict(loop).items() if k != "seed"},
+                  **{f"hp.{k}": v for k, v in dataclasses.asdict(model.hp).items()},
+                  **{f"train.{k}": v for k, v in loop.model_dump().items() if k != "seed"},
                   "train.world_size": world.size, "train.effective_batch_size": loop.batch_size * world.size,
                   **(params or {})}
     run_id = _resume_or_start(client, root, ckpt_dir / "run.json", dataset, tags, run_name or family, run_params)
@@ -64,7 +66,7 @@ def train_and_log(root: Path, family: str, dataset: str, data: dict, hp: dict, l
         client.log_batch(run_id, metrics=[Metric(f"train/{k}", v, now, step) for k, v in means.items()])
 
     try:
-        res = fit(model, data["train_x"], data["train_y"], loop, ckpt_dir, on_log=on_log, world=world.size,
+        res = fit(model, data.train_x, data.train_y, loop, ckpt_dir, on_log=on_log, world=world.size,
                   on_checkpoint=on_checkpoint)
         digests = distributed.gather_digests(model)
     except BaseException as exc:

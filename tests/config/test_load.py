@@ -22,8 +22,8 @@ def test_params_yaml_beats_its_profile_and_set_beats_both(tmp_path):
 def test_family_overrides_are_checked_against_the_family_and_filled_from_its_defaults(tmp_path):
     cfg = load_config(tmp_path, overrides=["family.wgan.lr=0.001"])
     hp = cfg.hp("wgan")
-    assert hp["lr"] == 0.001 and hp["clip"] == 0.01 and hp["disc_iters"] == 5  # wgan's own defaults
-    assert "clip" not in cfg.hp("nsgan")  # only the clipped game has a clip
+    assert hp.lr == 0.001 and hp.clip == 0.01 and hp.disc_iters == 5  # wgan's own defaults
+    assert not hasattr(cfg.hp("nsgan"), "clip")  # only the clipped game has a clip
 
 
 @pytest.mark.parametrize("override, message", [

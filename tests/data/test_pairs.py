@@ -10,7 +10,7 @@ from components.data import sources, store
 from components.errors import DataError
 from components.pipeline import runner
 from components.pipeline.context import Context
-from components.pipeline.graph import Node
+from components.pipeline.graph import node
 from components.validation.gate import validate
 
 
@@ -79,8 +79,8 @@ def test_a_good_folder_becomes_two_datasets_each_validated_by_its_own_suite(tmp_
     ctx = Context(cfg, project)
     assert sources.pair_members("mine", cfg.data) == ("mine-a", "mine-b")
     for member, inverted in (("mine-a", False), ("mine-b", True)):
-        res = runner.run(ctx, Node("prepare", member), {})
-        assert res["created"] == [member]
+        res = runner.run(ctx, node("prepare", member), {})
+        assert res.created == (member,)
         ds = store.read(member, project / "data")
         assert ds.arrays["train_images"].shape == (6, 12, 12, 1) and ds.classes == [f"domain {member[-1].upper()}"]
         assert (ds.arrays["train_images"].mean() > 128) == inverted

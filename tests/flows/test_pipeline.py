@@ -20,8 +20,8 @@ METRICS = ["fid_classifier", "kid_classifier", "kid_classifier_std", "is_classif
 
 def test_flow_trains_evaluates_and_registers_a_champion(ran):
     root, summary = ran
-    assert set(summary["states"].values()) == {"Completed"}
-    metrics = summary["families"]["nsgan"]["evaluate"]["metrics"]
+    assert set(summary.states.values()) == {"Completed"}
+    metrics = summary.families["nsgan"].evaluate.metrics
     assert all(np.isfinite(metrics[k]) for k in METRICS)
     assert metrics["floor_fid_classifier"] < metrics["fid_classifier"]  # 8 steps of training are far from data
     assert 1 <= metrics["is_classifier"] <= 10
@@ -31,10 +31,10 @@ def test_flow_trains_evaluates_and_registers_a_champion(ran):
     client = mlflow.MlflowClient(uri, registry_uri=uri)
     assert client.get_model_version_by_alias(NAME, defaults.CHAMPION).version == version.version
     assert version.tags[defaults.TAG_DECISION] == "champion" and "first version" in version.tags[defaults.TAG_REASON]
-    protocol = summary["families"]["nsgan"]["evaluate"]["protocol"]
+    protocol = summary.families["nsgan"].evaluate.protocol
     assert version.tags["genzoo.eval_protocol"] == protocol and version.tags["eval_protocol.num_samples"] == "200"
 
-    run = client.get_run(summary["families"]["nsgan"]["train"]["run_id"])
+    run = client.get_run(summary.families["nsgan"].train.run_id)
     assert run.info.status == "FINISHED"
     assert run.data.metrics["fid_classifier"] == pytest.approx(metrics["fid_classifier"])
     assert run.data.params["family"] == "nsgan" and run.data.params["train.steps"] == "8"
@@ -54,10 +54,10 @@ def test_flow_trains_evaluates_and_registers_a_champion(ran):
     assert json.loads(used.dataset.profile) == {"train": 4000, "test": 1000}
     assert any(a.path.startswith("images/") for a in client.list_artifacts(run.info.run_id, "images"))
 
-    validation = client.get_run(summary["data"]["mnist5k"]["validate"]["run_id"])
+    validation = client.get_run(summary.data["mnist5k"].validate.run_id)
     assert validation.data.metrics["validation_success"] == 1.0
     assert any(a.path == "validation/data_docs" for a in client.list_artifacts(validation.info.run_id, "validation"))
-    clf = client.get_run(summary["data"]["mnist5k"]["classifier"]["run_id"])
+    clf = client.get_run(summary.data["mnist5k"].classifier.run_id)
     assert clf.data.metrics["test_accuracy"] > 0.5
 
 
@@ -67,7 +67,7 @@ def test_the_prefect_run_names_its_tasks_and_carries_the_summary_and_genzoos_log
     from prefect.logging.handlers import APILogWorker
 
     root, summary = ran
-    run_id = summary["flow_run_id"]
+    run_id = summary.flow_run_id
     APILogWorker.drain_all(timeout=30)  # log lines travel to the API in batches
     with get_client(sync_client=True) as client:
         tasks = client.read_task_runs(flow_run_filter=FlowRunFilter(id={"any_": [run_id]}))
@@ -78,7 +78,7 @@ def test_the_prefect_run_names_its_tasks_and_carries_the_summary_and_genzoos_log
     (artifact,) = [a for a in artifacts if a.type == "markdown"]
     assert "| fid_classifier |" in artifact.data and "(N=200)" in artifact.data
     assert f"{NAME} v1 -> @champion" in artifact.data
-    train_run = summary["families"]["nsgan"]["train"]["run_id"]
+    train_run = summary.families["nsgan"].train.run_id
     assert f"/runs/{train_run}" in artifact.data  # the MLflow run, one click away
     messages = [log.message for log in logs]
     assert any(m.startswith("mnist5k-nsgan v1 -> champion") for m in messages), messages  # genzoo's own line
@@ -91,7 +91,7 @@ def test_second_run_is_all_cached_and_registers_nothing(ran, capsys):
     with in_project(root):
         assert main(["run"]) == 0
     out = capsys.readouterr().out
-    assert f"stages: {len(first['states'])}, cached: {len(first['states'])}" in out
+    assert f"stages: {len(first.states)}, cached: {len(first.states)}" in out
     assert "fid_classifier" in out and f"{NAME} v1 -> @champion" in out and "--host 127.0.0.1" in out
     assert len(registered_versions(root, NAME)) == 1
 
@@ -124,11 +124,11 @@ def test_a_copied_project_reuses_its_results_and_never_touches_the_original(ran,
     before = _contents(root)
     with in_project(dst):
         summary = pipeline(root=str(dst))
-    assert set(summary["states"].values()) == {"Cached"}, summary["states"]  # the same keys in a new folder
-    reg = summary["families"]["nsgan"]["register"]
-    assert reg["version"] == first["families"]["nsgan"]["register"]["version"]
+    assert set(summary.states.values()) == {"Cached"}, summary.states  # the same keys in a new folder
+    reg = summary.families["nsgan"].register
+    assert reg.version == first.families["nsgan"].register.version
     assert len(registered_versions(dst, NAME)) == 1
-    assert str(root) not in str(summary["families"]) and str(dst) in str(summary["families"])
+    assert str(root) not in str(summary.families) and str(dst) in str(summary.families)
     uri = f"sqlite:///{dst / 'mlflow.db'}"
     client = mlflow.MlflowClient(uri, registry_uri=uri)
     version = client.get_model_version_by_alias(NAME, "champion")
@@ -238,9 +238,9 @@ def test_a_champion_scored_on_another_sample_count_is_rescored_not_compared(ran,
     shutil.rmtree(root / "outputs" / "mnist5k" / "nsgan" / "train")  # a new training run (the same weights)
     with in_project(root):
         summary = pipeline(root=str(root), overrides=["eval.num_samples=100"])
-    reg, ev = summary["families"]["nsgan"]["register"], summary["families"]["nsgan"]["evaluate"]
-    assert ev["metrics"]["num_samples"] == 100 and reg["protocol"] == ev["protocol"]
+    reg, ev = summary.families["nsgan"].register, summary.families["nsgan"].evaluate
+    assert ev.metrics["num_samples"] == 100 and reg.protocol == ev.protocol
     # the champion (the same deterministic training, in the copied project) re-scored under N=100 ties with it
-    assert reg["alias"] == "challenger" and "re-scored under this version's protocol" in reg["reason"]
-    assert f"does not beat champion v1's {ev['metrics']['fid_classifier']:.4g}" in reg["reason"]
+    assert reg.alias == "challenger" and "re-scored under this version's protocol" in reg.reason
+    assert f"does not beat champion v1's {ev.metrics['fid_classifier']:.4g}" in reg.reason
     assert len(registered_versions(root, NAME)) == 2

@@ -23,7 +23,7 @@ def store_env(root):
 
 def test_genzoo_serve_answers_images_and_clear_4xx_and_keeps_serving(ran, tmp_path):
     root, summary = ran
-    name = summary["families"]["nsgan"]["register"]["name"]
+    name = summary.families["nsgan"].register.name
     port = free_port()
     cmd = [sys.executable, "-m", "flows.cli", "serve", "--name", name, "--port", str(port)]
     base = f"http://127.0.0.1:{port}"
@@ -91,10 +91,10 @@ def test_genzoo_ui_serves_runs_and_versions_through_rest(ran, tmp_path):
         assert params["family"] == "nsgan" and params["dataset"] == "mnist5k"
         metrics = {m["key"] for m in run["data"]["metrics"]}
         assert {"fid_classifier", "precision_classifier", "recall_classifier"} <= metrics
-        reg = summary["families"]["nsgan"]["register"]
-        model = get_json(f"{base}/api/2.0/mlflow/registered-models/get?name={reg['name']}")["registered_model"]
-        assert {"alias": "champion", "version": reg["version"]} in model["aliases"]
-        query = urllib.parse.urlencode({"filter": f"name='{reg['name']}'"})
+        reg = summary.families["nsgan"].register
+        model = get_json(f"{base}/api/2.0/mlflow/registered-models/get?name={reg.name}")["registered_model"]
+        assert {"alias": "champion", "version": reg.version} in model["aliases"]
+        query = urllib.parse.urlencode({"filter": f"name='{reg.name}'"})
         versions = get_json(f"{base}/api/2.0/mlflow/model-versions/search?{query}")["model_versions"]
         assert [v["run_id"] for v in versions] == [run["info"]["run_id"]]
 

@@ -1,5 +1,6 @@
 """Every GAN game on tiny networks: the losses on known inputs, one step of each, and each stabiliser."""
 
+import dataclasses
 import math
 
 import pytest
@@ -135,7 +136,7 @@ def test_began_k_stays_in_unit_interval_and_follows_its_update_rule():
     losses = model.train_step(images, None, ctx)
     assert model.k.item() == pytest.approx(expected.item(), abs=1e-7)
     assert {"k", "convergence"} <= set(losses) and losses["convergence"].item() > 0
-    model.hp["lambda_k"] = 1e3  # a huge gain: k must saturate at a bound, never leave [0, 1]
+    model.hp = dataclasses.replace(model.hp, lambda_k=1e3)  # a huge gain: k must saturate at a bound, in [0, 1]
     for step in range(4):
         model.train_step(images, None, _ctx(model, step=step))
         assert 0 <= model.k.item() <= 1

@@ -3,9 +3,9 @@ import numpy as np
 from components.config import load_config
 from components.pipeline import runner
 from components.pipeline.context import Context
-from components.pipeline.graph import Node
+from components.pipeline.graph import node
 
-TRAIN = Node("train", "mnist5k", "nsgan")
+TRAIN = node("train", "mnist5k", "nsgan")
 
 
 def test_stage_key_follows_its_inputs(project):
@@ -15,7 +15,7 @@ def test_stage_key_follows_its_inputs(project):
     assert Context(load_config(project, overrides=["train.progress=false"])).key(TRAIN) == base  # reporting only
     # evaluation settings are not training inputs, but they are the evaluation's
     other_eval = Context(load_config(project, overrides=["eval.num_samples=7"]))
-    evaluate = Node("evaluate", "mnist5k", "nsgan")
+    evaluate = node("evaluate", "mnist5k", "nsgan")
     assert other_eval.key(TRAIN) == base
     assert other_eval.key(evaluate) != Context(load_config(project)).key(evaluate)
     # a change in the data changes every key downstream of it
@@ -28,26 +28,27 @@ def test_stage_key_follows_its_inputs(project):
 
 def test_a_stage_is_skipped_only_while_its_outputs_stand(project):
     ctx = Context(load_config(project))
-    node = Node("validate", "mnist5k")
-    first = runner.run(ctx, node, {"prepare": {}})
-    assert runner.stored(ctx, node) == first
-    assert runner.run(ctx, node, {"prepare": {}}) == first  # stored: not run again
+    validate = node("validate", "mnist5k")
+    first = runner.run(ctx, validate, {"prepare": {}})
+    assert runner.stored(ctx, validate) == first
+    assert runner.run(ctx, validate, {"prepare": {}}) == first  # stored: not run again
     (project / "outputs/mnist5k/validate/latest/result.json").unlink()
-    assert runner.stored(ctx, node) is None  # an output is gone: the stage must run again
-    again = runner.run(ctx, node, {"prepare": {}})
-    assert again["run_id"] != first["run_id"]
-    assert runner.stored(Context(load_config(project), force=True), node) is None
+    assert runner.stored(ctx, validate) is None  # an output is gone: the stage must run again
+    again = runner.run(ctx, validate, {"prepare": {}})
+    assert again.run_id != first.run_id
+    assert runner.stored(Context(load_config(project), force=True), validate) is None
 
 
 def test_a_stage_run_on_its_own_reads_its_inputs_or_names_the_missing_one(project):
     import pytest
 
     from components.errors import GenzooError
+    from components.pipeline.walk import walk
 
     ctx = Context(load_config(project))
     with pytest.raises(GenzooError, match=r"train:nsgan@mnist5k needs validate@mnist5k, which has no current "
                                           r"result: run `genzoo stage validate`"):
-        runner.run(ctx, TRAIN)
+        walk(ctx, [TRAIN])
 
 
 def test_stored_results_name_the_project_relatively_and_read_back_in_a_moved_copy(tmp_path):
@@ -70,3 +71,22 @@ def test_stored_results_name_the_project_relatively_and_read_back_in_a_moved_cop
     moved = cache.read(there / "stage.json", "k", there)
     assert moved["files"] == [str(there / "outputs/x.png")] and moved["uri"] == (there / "mlartifacts/1").as_uri()
     assert moved["nested"] == [{"path": str(there)}] and moved["n"] == 3
+
+
+def test_a_stored_result_of_an_older_shape_is_recomputed_not_misread(project, caplog):
+    import json
+    import logging
+
+    ctx = Context(load_config(project))
+    validate = node("validate", "mnist5k")
+    first = runner.run(ctx, validate, {"prepare": {}})
+    marker = ctx.out_dir(validate) / runner.MARKER
+    saved = json.loads(marker.read_text())
+    del saved["result"]["result_type"]  # what the previous genzoo stored: a plain dict under the same key
+    marker.write_text(json.dumps(saved))
+    with caplog.at_level(logging.INFO, logger="components.pipeline.results"):
+        assert runner.stored(ctx, validate) is None
+    assert "recomputing" in caplog.text and str(marker) in caplog.text
+    again = runner.run(ctx, validate, {"prepare": {}})
+    assert again.run_id != first.run_id and again.success
+    assert runner.stored(ctx, validate) == again

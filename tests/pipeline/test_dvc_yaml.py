@@ -23,8 +23,8 @@ def test_dvc_yaml_lists_every_stage_with_its_inputs_code_and_params():
         assert ("foreach" in entry) == spec.per_family
         deps = body["deps"]
         for up in spec.inputs:  # each input's index is a dependency, so DVC runs stages in the graph's order
-            if STAGES[up].in_dvc_yaml:
-                assert dvc.index_name(up, "${item}" if STAGES[up].per_family else None) in deps
+            if up.in_dvc_yaml:
+                assert dvc.index_name(up.name, "${item}" if up.per_family else None) in deps
         for f in keys.closure(*spec.modules("nsgan" if spec.per_family else None)):  # the code the key covers
             rel = f.relative_to(keys.ROOT).as_posix()
             assert rel == "components/__init__.py" or any(rel == d or rel.startswith(d + "/") for d in deps), rel

@@ -3,6 +3,7 @@ import math
 import pytest
 
 from components.errors import ConfigError
+from components.models.registry import get_family
 from components.study import search
 
 SPACE = {"lr": [1e-5, 1e-2], "beta1": [0.0, 1.0], "disc_iters": [1, 5], "disc_batch_norm": [True, False]}
@@ -28,30 +29,24 @@ def test_unknown_dimension_is_rejected_by_name():
 
 
 def test_setting_zero_is_the_family_defaults_whatever_the_space():
-    from components.defaults import family_defaults
-
-    assert search.sample("wgan", 0, 0, SPACE, family_defaults()["wgan"]) == {}
-    assert search.sample("wgan", 0, 7, {"lr": {"around": 3}}, family_defaults()["wgan"]) == {}
+    assert search.sample("wgan", 0, 0, SPACE, get_family("wgan").hp) == {}
+    assert search.sample("wgan", 0, 7, {"lr": {"around": 3}}, get_family("wgan").hp) == {}
 
 
 def test_around_draws_stay_near_each_family_default():
-    from components.defaults import family_defaults
-
     space = {"lr": {"around": 3}, "beta1": {"around": 0.2}, "disc_iters": {"around": 1}}
     for fam in ("nsgan", "wgan", "wgangp"):
-        hp = family_defaults()[fam]
+        hp = get_family(fam).hp
         draws = [search.sample(fam, i, 0, space, hp) for i in range(1, 101)]
         lrs = [d["lr"] for d in draws]
-        assert hp["lr"] / 3 * 0.999 <= min(lrs) and max(lrs) <= hp["lr"] * 3 * 1.001
-        assert min(lrs) < hp["lr"] < max(lrs)
-        assert all(max(0.0, hp["beta1"] - 0.2) <= d["beta1"] <= hp["beta1"] + 0.2 for d in draws)
-        assert {d["disc_iters"] for d in draws} == set(range(max(1, hp["disc_iters"] - 1), hp["disc_iters"] + 2))
+        assert hp.lr / 3 * 0.999 <= min(lrs) and max(lrs) <= hp.lr * 3 * 1.001
+        assert min(lrs) < hp.lr < max(lrs)
+        assert all(max(0.0, hp.beta1 - 0.2) <= d["beta1"] <= hp.beta1 + 0.2 for d in draws)
+        assert {d["disc_iters"] for d in draws} == set(range(max(1, hp.disc_iters - 1), hp.disc_iters + 2))
 
 
 def test_around_a_choice_or_a_factor_below_one_is_refused():
-    from components.defaults import family_defaults
-
-    hp = family_defaults()["nsgan"]
+    hp = get_family("nsgan").hp
     with pytest.raises(ConfigError, match="study.space.disc_batch_norm"):
         search.sample("nsgan", 1, 0, {"disc_batch_norm": {"around": 1}}, hp)
     with pytest.raises(ConfigError, match="study.space.lr.around"):
@@ -59,8 +54,6 @@ def test_around_a_choice_or_a_factor_below_one_is_refused():
 
 
 def test_dimensions_a_family_lacks_are_skipped():
-    from components.defaults import family_defaults
-
-    vae = search.sample("vae", 1, 0, SPACE, family_defaults()["vae"])
+    vae = search.sample("vae", 1, 0, SPACE, get_family("vae").hp)
     assert set(vae) == {"lr"}
-    assert set(search.sample("wgan", 1, 0, SPACE, family_defaults()["wgan"])) == set(SPACE)
+    assert set(search.sample("wgan", 1, 0, SPACE, get_family("wgan").hp)) == set(SPACE)

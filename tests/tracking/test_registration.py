@@ -9,6 +9,7 @@ from components.config.schema import Registry
 from components.evaluation.protocol import Protocol
 from components.models import stored
 from components.models.registry import get_family
+from components.data.tensors import Tensors
 from components.tracking.registration import register_model, version_of_run
 
 NAME = "toy-nsgan"
@@ -22,7 +23,9 @@ def setup(tmp_path, monkeypatch):
     monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
     torch.manual_seed(0)
     model = get_family("nsgan").build((1, 28, 28), 10, {"z_dim": 4, "width": 0.125})
-    model_dir = stored.save(model, "nsgan", "toy", {"classes": [str(i) for i in range(10)]}, tmp_path / "model")
+    blank = torch.zeros(1, 28, 28, 1, dtype=torch.uint8)
+    data = Tensors(train_x=blank, train_y=torch.zeros(1, dtype=torch.long), classes=[str(i) for i in range(10)])
+    model_dir = stored.save(model, "nsgan", "toy", data, tmp_path / "model")
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     client = mlflow.MlflowClient(uri, registry_uri=uri)
     exp = client.create_experiment("toy", artifact_location=(tmp_path / "art").as_uri())
@@ -38,7 +41,7 @@ def test_a_rerun_returns_the_runs_version_instead_of_registering_it_again(setup)
     run_id = client.create_run(exp).info.run_id
     first = register(root, model_dir, run_id)
     again = register(root, model_dir, run_id)
-    assert again["version"] == first["version"] == "1" and again["alias"] == first["alias"] == "champion"
+    assert again.version == first.version == "1" and again.alias == first.alias == "champion"
     assert len(client.search_model_versions(f"name='{NAME}'")) == 1
 
 
@@ -50,7 +53,7 @@ def test_a_version_created_but_never_decided_is_finished_not_duplicated(setup):
     orphan = client.create_model_version(NAME, source=str(model_dir), run_id=run_id).version
     assert defaults.TAG_DECISION not in client.get_model_version(NAME, orphan).tags
     result = register(root, model_dir, run_id)
-    assert result["version"] == str(orphan) and result["alias"] == "champion"
+    assert result.version == str(orphan) and result.alias == "champion"
     assert len(client.search_model_versions(f"name='{NAME}'")) == 1
     assert client.get_model_version(NAME, orphan).tags[defaults.TAG_DECISION] == "champion"
     assert str(version_of_run(client, NAME, run_id).version) == str(orphan)
@@ -91,7 +94,7 @@ def test_data_that_is_not_the_pinned_version_is_refused_unless_allowed(setup, tm
     assert client.search_registered_models() == []  # nothing registered, no champion
     result = register_model(root, "toy", "nsgan", model_dir, {"fid_classifier": 1.0}, PROTOCOL, run_id,
                             Registry(allow_unpinned=True), tags)
-    version = client.get_model_version(NAME, result["version"])
+    version = client.get_model_version(NAME, result.version)
     assert version.tags[defaults.TAG_DATA_VERSION] == changed  # the data it trained on, never the pin
 
 
@@ -103,4 +106,4 @@ def test_a_model_logged_by_an_interrupted_registration_is_not_left_beside_the_ve
     result = register(root, model_dir, run_id)
     models = client.search_logged_models([exp], filter_string=f"source_run_id = '{run_id}'")
     assert len(models) == 1 and models[0].model_id != leftover and models[0].status.name == "READY"
-    assert result["version"] == "1"
+    assert result.version == "1"

@@ -5,7 +5,7 @@ import torch
 
 from components.config import load_config
 from components.pipeline.context import Context
-from components.pipeline.graph import Node
+from components.pipeline.graph import node
 from components.training import precision
 from components.training.loop import LoopConfig
 
@@ -23,7 +23,7 @@ def test_auto_is_bf16_only_with_native_bf16():
 
 
 def test_the_resolved_precision_is_what_the_loop_runs_and_part_of_the_train_key(project, monkeypatch):
-    node = Node("train", "mnist5k", "nsgan")
+    train = node("train", "mnist5k", "nsgan")
     keys = {}
     for flags, want in ((AVX2_ONLY, "fp32"), (NATIVE_BF16, "bf16")):
         monkeypatch.setattr(precision, "cpu_flags", lambda f=flags: f)  # the processor, injected
@@ -31,9 +31,9 @@ def test_the_resolved_precision_is_what_the_loop_runs_and_part_of_the_train_key(
         ctx = Context(cfg, project)
         assert ctx.param("train")["precision"] == want
         assert LoopConfig.from_cfg(cfg.train, seed=0).precision == want
-        keys[want] = ctx.key(node)
+        keys[want] = ctx.key(train)
     assert keys["fp32"] != keys["bf16"]
 
     monkeypatch.setattr(precision, "cpu_flags", lambda: NATIVE_BF16)
     fp32_here = load_config(project, overrides=["train.precision=fp32", "train.device=cpu"])
-    assert Context(fp32_here, project).key(node) == keys["fp32"]  # fp32 asked for = fp32 chosen by auto
+    assert Context(fp32_here, project).key(train) == keys["fp32"]  # fp32 asked for = fp32 chosen by auto

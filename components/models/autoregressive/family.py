@@ -48,10 +48,10 @@ class Autoregressive(lik.LikelihoodScored, GenerativeModel):
 
     def __init__(self, image_shape, num_classes, hp):
         super().__init__(image_shape, num_classes, hp)
-        self.levels = int(hp["levels"])
+        self.levels = hp.levels
         if self.levels < 2:
             raise ConfigError(f"levels={self.levels}: at least 2 (2 = binarised pixels, 256 = 8-bit)")
-        self.hidden = max(1, round(int(hp["hidden"]) * float(hp["width"])))
+        self.hidden = max(1, round(hp.hidden * hp.width))
 
     # subclasses: logits of every pixel channel given the (causally masked) image, (N, levels, C, H, W)
     def logits(self, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
@@ -81,7 +81,7 @@ class Autoregressive(lik.LikelihoodScored, GenerativeModel):
 
     def configure_optimizers(self, fused: bool = False):
         kw = {"fused": True} if fused else {}
-        return {"model": torch.optim.Adam(self.parameters(), lr=float(self.hp["lr"]), **kw)}
+        return {"model": torch.optim.Adam(self.parameters(), lr=self.hp.lr, **kw)}
 
     @torch.no_grad()
     def likelihood_metrics(self, images, labels, k: int, batch_size: int, seed: int = 0) -> dict[str, float]:
@@ -137,7 +137,7 @@ class PixelCNN(Autoregressive):
         c = image_shape[0]
         hid = math.ceil(self.hidden / c) * c  # feature maps split into one group per image channel
         self.inp = MaskedConv2d(c, hid, 7, "A", c)
-        self.layers = nn.ModuleList(MaskedConv2d(hid, hid, 3, "B", c) for _ in range(int(hp["layers"])))
+        self.layers = nn.ModuleList(MaskedConv2d(hid, hid, 3, "B", c) for _ in range(hp.layers))
         self.out = nn.Sequential(nn.ReLU(), MaskedConv2d(hid, hid, 1, "B", c), nn.ReLU(),
                                  MaskedConv2d(hid, c * self.levels, 1, "B", c))
 
@@ -157,12 +157,12 @@ class GatedPixelCNN(Autoregressive):
     def __init__(self, image_shape, num_classes, hp):
         super().__init__(image_shape, num_classes, hp)
         _grayscale_only("gatedpixelcnn", image_shape)
-        self.conditional = bool(hp["conditional"])
+        self.conditional = hp.conditional
         ncls = num_classes if self.conditional else 0
         self.inp = nn.Conv2d(1, self.hidden, 1)  # per-pixel embedding; the first layer's shifts hide the pixel
-        k = int(hp["kernel"])  # the first layer is 7x7, as in the paper
+        k = hp.kernel  # the first layer is 7x7, as in the paper
         self.layers = nn.ModuleList(GatedLayer(self.hidden, 7 if i == 0 else k, i == 0, ncls)
-                                    for i in range(int(hp["layers"])))
+                                    for i in range(hp.layers))
         self.out = nn.Sequential(nn.ReLU(), nn.Conv2d(self.hidden, self.hidden, 1), nn.ReLU(),
                                  nn.Conv2d(self.hidden, self.levels, 1))
 
@@ -180,7 +180,7 @@ class PixelRNN(Autoregressive):
         super().__init__(image_shape, num_classes, hp)
         _grayscale_only("pixelrnn", image_shape)
         self.inp = MaskedConv2d(1, self.hidden, 7, "A")
-        self.layers = nn.ModuleList(RowLSTM(self.hidden, self.hidden) for _ in range(int(hp["layers"])))
+        self.layers = nn.ModuleList(RowLSTM(self.hidden, self.hidden) for _ in range(hp.layers))
         self.proj = nn.ModuleList(nn.Conv2d(self.hidden, self.hidden, 1) for _ in self.layers)
         self.out = nn.Sequential(nn.ReLU(), nn.Conv2d(self.hidden, self.hidden, 1), nn.ReLU(),
                                  nn.Conv2d(self.hidden, self.levels, 1))

@@ -50,7 +50,7 @@ class AutoencoderDiscriminator(nn.Module):
 
 class BEGAN(GAN):
     def __init__(self, image_shape, num_classes, hp):
-        if int(hp["minibatch_kernels"]) or int(hp["unrolled_steps"]):
+        if hp.minibatch_kernels or hp.unrolled_steps:
             raise ConfigError("began: minibatch discrimination and unrolling apply to games with a scalar "
                               "discriminator; set minibatch_kernels=0 and unrolled_steps=0")
         super().__init__(image_shape, num_classes, hp, NS)  # NS is unused: train_step below is the game
@@ -59,13 +59,13 @@ class BEGAN(GAN):
     def build_discriminator(self, disc_cls, image_shape, width):
         from components.models.gan.networks import ARCHITECTURES
 
-        gen_cls, _ = ARCHITECTURES[self.hp["arch"]]
-        code = int(self.hp["code_dim"])
-        encoder = disc_cls(image_shape, batch_norm=bool(self.hp["disc_batch_norm"]), width=width)
+        gen_cls, _ = ARCHITECTURES[self.hp.arch]
+        code = self.hp.code_dim
+        encoder = disc_cls(image_shape, batch_norm=self.hp.disc_batch_norm, width=width)
         return AutoencoderDiscriminator(encoder, gen_cls(image_shape, code, width=width), code)
 
     def train_step(self, images, labels, ctx: StepContext):
-        gamma, lambda_k = float(self.hp["gamma"]), float(self.hp["lambda_k"])
+        gamma, lambda_k = self.hp.gamma, self.hp.lambda_k
         with ctx.autocast():
             fake = self.G(self.noise(images.shape[0], ctx.rng))
             l_real, l_fake = self.D.loss(images), self.D.loss(fake.detach())
@@ -76,7 +76,7 @@ class BEGAN(GAN):
                "convergence": l_real.detach().float() + balance.abs()}
         with torch.no_grad():
             self.k.copy_((self.k + lambda_k * balance).clamp(0, 1))
-        if ctx.step % int(self.hp["disc_iters"]) == 0:
+        if ctx.step % self.hp.disc_iters == 0:
             with ctx.autocast():
                 g_loss = self.D.loss(fake)
             ctx.update(g_loss, "G")

@@ -55,21 +55,21 @@ class GAN(GenerativeModel):
 
     def __init__(self, image_shape, num_classes, hp, game: games.Game):
         super().__init__(image_shape, num_classes, hp)
-        gen_cls, disc_cls = ARCHITECTURES[hp["arch"]]
-        self.z_dim = int(hp["z_dim"])
-        width = float(hp["width"])
+        gen_cls, disc_cls = ARCHITECTURES[hp.arch]
+        self.z_dim = hp.z_dim
+        width = hp.width
         self.G = gen_cls(image_shape, self.z_dim, width=width)
         self.D = self.build_discriminator(disc_cls, image_shape, width)
         self.game = game
-        self.unrolled_steps = int(hp["unrolled_steps"])
+        self.unrolled_steps = hp.unrolled_steps
         if self.unrolled_steps and (game.penalty_points or game.clip_weights):
             raise ConfigError("unrolled_steps > 0 needs a game without gradient penalty or clipping "
                               "(the unrolled critic would need third-order gradients / non-smooth steps)")
 
     def build_discriminator(self, disc_cls, image_shape, width):
-        disc = disc_cls(image_shape, batch_norm=bool(self.hp["disc_batch_norm"]), width=width)
-        if int(self.hp["minibatch_kernels"]) > 0:
-            add_minibatch_discrimination(disc, int(self.hp["minibatch_kernels"]), int(self.hp["minibatch_kernel_dim"]))
+        disc = disc_cls(image_shape, batch_norm=self.hp.disc_batch_norm, width=width)
+        if self.hp.minibatch_kernels > 0:
+            add_minibatch_discrimination(disc, self.hp.minibatch_kernels, self.hp.minibatch_kernel_dim)
         return disc
 
     def noise(self, n: int, rng: torch.Generator) -> torch.Tensor:
@@ -77,8 +77,8 @@ class GAN(GenerativeModel):
         return torch.rand(n, self.z_dim, generator=rng, device=rng.device) * 2 - 1
 
     def configure_optimizers(self, fused: bool = False):
-        betas = (float(self.hp["beta1"]), float(self.hp["beta2"]))
-        lr = float(self.hp["lr"])
+        betas = (self.hp.beta1, self.hp.beta2)
+        lr = self.hp.lr
         kw = {"fused": True} if fused else {}
         return {
             "D": torch.optim.Adam(self.D.parameters(), lr=lr, betas=betas, **kw),
@@ -93,16 +93,16 @@ class GAN(GenerativeModel):
             out = {}
             if self.game.penalty_points is not None:
                 gp = games.gradient_penalty(self.D, self.game.penalty_points(images, fake.detach(), ctx.rng))
-                d_loss = d_loss + float(self.hp["gp_lambda"]) * gp
+                d_loss = d_loss + self.hp.gp_lambda * gp
                 out["gradient_penalty"] = gp.detach()
         ctx.update(d_loss, "D")
         if self.game.clip_weights:
-            c = float(self.hp["clip"])
+            c = self.hp.clip
             with torch.no_grad():
                 for p in self.D.parameters():
                     p.clamp_(-c, c)
         out["d_loss"] = d_loss.detach()
-        if ctx.step % int(self.hp["disc_iters"]) == 0:
+        if ctx.step % self.hp.disc_iters == 0:
             with ctx.autocast():
                 logits = self.unrolled_logits(images, fake) if self.unrolled_steps else self.D(fake)
                 g_loss = self.game.g_loss(logits)
@@ -113,11 +113,11 @@ class GAN(GenerativeModel):
     def unrolled_logits(self, images, fake, backprop: bool | None = None):
         """D(G(z)) under the discriminator after k more SGD steps on this batch (Metz et al. 2017).
 
-        With `backprop` (hp["unroll_backprop"], default on) the generator's gradient flows through those k
+        With `backprop` (hp.unroll_backprop, default on) the generator's gradient flows through those k
         steps, i.e. it anticipates how D will react; the real D is left untouched (a functional copy).
         """
-        backprop = bool(self.hp["unroll_backprop"]) if backprop is None else backprop
-        lr = float(self.hp["lr"])
+        backprop = self.hp.unroll_backprop if backprop is None else backprop
+        lr = self.hp.lr
         params = {k: v.detach().requires_grad_(True) for k, v in self.D.named_parameters()}
         buffers = {k: v.clone() for k, v in self.D.named_buffers()}  # BN statistics: the copy's own
 

@@ -22,8 +22,8 @@ Points = Callable[[torch.Tensor, torch.Tensor, torch.Generator], torch.Tensor]
 class Game:
     d_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (D(x), D(G(z))) -> scalar
     g_loss: Callable[[torch.Tensor], torch.Tensor]  # D(G(z)) -> scalar
-    penalty_points: Points | None = None  # where a gradient penalty is taken (weight: hp["gp_lambda"])
-    clip_weights: bool = False  # clamp every critic weight to [-hp["clip"], hp["clip"]] after its step
+    penalty_points: Points | None = None  # where a gradient penalty is taken (weight: hp.gp_lambda)
+    clip_weights: bool = False  # clamp every critic weight to [-hp.clip, hp.clip] after its step
 
 
 # --- losses -------------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The networks every GAN game shares; `hp["arch"]` picks a pair, `width` scales every layer (tests use small
+"""The networks every GAN game shares; `hp.arch` picks a pair, `width` scales every layer (tests use small
 widths). Generators end in [0, 1] (the pipeline's image range). Discriminators return one raw output per image
 and expose `features` + `head`, so a stabiliser such as minibatch discrimination slots in before the head.
 

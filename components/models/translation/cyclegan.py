@@ -58,9 +58,9 @@ def lsgan_loss(scores: torch.Tensor, target: float) -> torch.Tensor:
 class CycleGAN(GenerativeModel):
     kind = "translation"
 
-    def __init__(self, image_shape, num_classes: int, hp: dict):
+    def __init__(self, image_shape, num_classes: int, hp):
         super().__init__(image_shape, num_classes, hp)
-        ca = int(hp["channels_a"])
+        ca = hp.channels_a
         cb = image_shape[0] - ca
         if ca < 1 or cb < 1:
             raise ValueError(f"channels_a={ca} does not split {image_shape[0]} channels into two domains")
@@ -68,18 +68,18 @@ class CycleGAN(GenerativeModel):
         if h % 4 or w % 4:
             raise ValueError(f"CycleGAN's generator needs image sides divisible by 4, got {h}x{w}")
         self.ca, self.cb = ca, cb
-        gw, dw, blocks = int(hp["gen_width"]), int(hp["disc_width"]), int(hp["blocks"])
+        gw, dw, blocks = hp.gen_width, hp.disc_width, hp.blocks
         self.g_ab, self.g_ba = resnet_generator(ca, cb, gw, blocks), resnet_generator(cb, ca, gw, blocks)
         layers = patch_layers(min(h, w))
         self.d_a, self.d_b = patch_discriminator(ca, dw, layers), patch_discriminator(cb, dw, layers)
-        self.pool_a = ImagePool(int(hp["pool_size"]), (ca, h, w))
-        self.pool_b = ImagePool(int(hp["pool_size"]), (cb, h, w))
+        self.pool_a = ImagePool(hp.pool_size, (ca, h, w))
+        self.pool_b = ImagePool(hp.pool_size, (cb, h, w))
 
     def nets(self) -> dict[str, nn.Module]:
         return {"g_ab": self.g_ab, "g_ba": self.g_ba, "d_a": self.d_a, "d_b": self.d_b}
 
     def configure_optimizers(self, fused: bool = False):
-        kw = {"lr": float(self.hp["lr"]), "betas": (float(self.hp["beta1"]), 0.999)}
+        kw = {"lr": self.hp.lr, "betas": (self.hp.beta1, 0.999)}
         if fused:
             kw["fused"] = True
         gens = [*self.g_ab.parameters(), *self.g_ba.parameters()]
@@ -90,7 +90,7 @@ class CycleGAN(GenerativeModel):
         """1 for the first `decay_start` share of training, then linearly down to 0 at the last step."""
         if not total:
             return 1.0
-        start = int(float(self.hp["decay_start"]) * total)
+        start = int(self.hp.decay_start * total)
         return 1.0 if step < start else max(0.0, 1.0 - (step - start) / max(1, total - start))
 
     def split(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -101,9 +101,9 @@ class CycleGAN(GenerativeModel):
         factor = self.lr_factor(ctx.step, ctx.total_steps)
         for opt in ctx.optimizers.values():
             for group in opt.param_groups:
-                group["lr"] = float(self.hp["lr"]) * factor
+                group["lr"] = self.hp.lr * factor
         real_a, real_b = self.split(images)
-        lam = float(self.hp["cycle_lambda"])
+        lam = self.hp.cycle_lambda
         with ctx.autocast():
             fake_b, fake_a = self.g_ab(real_a), self.g_ba(real_b)
             d_off = [p.requires_grad_(False) for p in (*self.d_a.parameters(), *self.d_b.parameters())]
@@ -111,9 +111,9 @@ class CycleGAN(GenerativeModel):
             cyc = F.l1_loss(self.g_ba(fake_b), real_a) + F.l1_loss(self.g_ab(fake_a), real_b)
             loss_g = adv + lam * cyc
             idt = torch.zeros((), device=images.device)
-            if self.ca == self.cb and float(self.hp["identity"]) > 0:  # G_AB(b) should leave b alone
+            if self.ca == self.cb and self.hp.identity > 0:  # G_AB(b) should leave b alone
                 idt = F.l1_loss(self.g_ab(real_b), real_b) + F.l1_loss(self.g_ba(real_a), real_a)
-                loss_g = loss_g + float(self.hp["identity"]) * lam * idt
+                loss_g = loss_g + self.hp.identity * lam * idt
         ctx.update(loss_g, "g")
         for p in d_off:
             p.requires_grad_(True)

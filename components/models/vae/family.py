@@ -58,9 +58,9 @@ class VAE(lik.LikelihoodScored, GenerativeModel):
 
     def __init__(self, image_shape, num_classes, hp):
         super().__init__(image_shape, num_classes, hp)
-        self.z_dim, self.beta = int(hp["z_dim"]), float(hp["beta"])
-        self.conditional, self.bernoulli = bool(hp["conditional"]), hp["likelihood"] == "bernoulli"
-        width, c = float(hp["width"]), image_shape[0]
+        self.z_dim, self.beta = hp.z_dim, hp.beta
+        self.conditional, self.bernoulli = hp.conditional, hp.likelihood == "bernoulli"
+        width, c = hp.width, image_shape[0]
         cond = num_classes if self.conditional else 0
         self.encoder = Encoder(image_shape, 2 * self.z_dim, cond, width)
         self.decoder = Decoder(image_shape, self.latent_for_decoder() + cond, c if self.bernoulli else 2 * c, width)
@@ -130,7 +130,7 @@ class VAE(lik.LikelihoodScored, GenerativeModel):
 
     def configure_optimizers(self, fused: bool = False):
         kw = {"fused": True} if fused else {}
-        return {"model": torch.optim.Adam(self.parameters(), lr=float(self.hp["lr"]), **kw)}
+        return {"model": torch.optim.Adam(self.parameters(), lr=self.hp.lr, **kw)}
 
     @torch.no_grad()
     def likelihood_metrics(self, images: torch.Tensor, labels: torch.Tensor, k: int, batch_size: int,
@@ -209,11 +209,11 @@ class HierarchicalVAE(VAE):
     on the one-sample Monte Carlo ELBO."""
 
     def __init__(self, image_shape, num_classes, hp):
-        if hp["conditional"]:
+        if hp.conditional:
             raise ConfigError("hvae is unconditional; use cvae for labels")
         super().__init__(image_shape, num_classes, hp)
-        self.z2_dim = int(hp["z2_dim"])
-        hidden = max(2, round(int(hp["hidden"]) * float(hp["width"])))
+        self.z2_dim = hp.z2_dim
+        hidden = max(2, round(hp.hidden * hp.width))
         self.q_z2 = GaussianMLP(self.z_dim, self.z2_dim, hidden)
         self.p_z1 = GaussianMLP(self.z2_dim, self.z_dim, hidden)
 

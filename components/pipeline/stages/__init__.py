@@ -1,1 +1,2 @@
-"""One module per stage body: run(ctx, node, out, inputs) -> result. The graph (pipeline/graph.py) wires them."""
+"""One module per stage body: run(ctx, node, out, inputs) -> its result (pipeline/results.py). The graph
+(pipeline/graph.py) wires them; nothing else imports them."""

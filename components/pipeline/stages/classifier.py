@@ -5,35 +5,43 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from components.pipeline.results import ClassifierReady
+
+if TYPE_CHECKING:
+    from components.pipeline.context import Context
+    from components.pipeline.stage import Inputs, Node
 
 
-def run(ctx, node, out: Path, inputs: dict) -> dict:
+def run(ctx: Context, node: Node, out: Path, inputs: Inputs) -> ClassifierReady:
     import mlflow
     import torch
 
     from components.evaluation import classifier as ref
     from components.evaluation import samples
+    from components.evaluation.protocol import weights_id
     from components.tracking import store as tstore
 
     dataset, ccfg, ecfg = node.target, ctx.cfg.classifier, ctx.cfg.eval
     ds = ctx.tensors(dataset)
     tstore.setup(ctx.root, dataset)
-    with mlflow.start_run(run_name=f"classifier@{dataset}", tags=ctx.run_tags(dataset, None, "classifier")) as run:
+    with mlflow.start_run(run_name=f"classifier@{dataset}",
+                          tags=ctx.runs.run_tags(dataset, None, "classifier")) as run:
         mlflow.log_params({f"classifier.{k}": v for k, v in ccfg.model_dump().items()})
-        model = ref.train_classifier(ds["train_x"], ds["train_y"], len(ds["classes"]), ccfg, ctx.cfg.seed,
+        model = ref.train_classifier(ds.train_x, ds.train_y, len(ds.classes), ccfg, ctx.cfg.seed,
                                      ctx.cfg.train.device)
-        acc = ref.accuracy(model, ds["test_x"], ds["test_y"])
+        acc = ref.accuracy(model, ds.test_x, ds.test_y)
         ref.save(model, out / "model.pt")
-        real = ref.features(model, ds["test_x"], ecfg.batch_size)
+        real = ref.features(model, ds.test_x, ecfg.batch_size)
         torch.save(real, out / "test_features.pt")
-        floor = samples.classifier_floor(model, real, ds["train_x"], ecfg, ctx.cfg.seed)
-        result = {"test_accuracy": acc, "model": str(out / "model.pt"), "features": str(out / "test_features.pt"),
+        floor = samples.classifier_floor(model, real, ds.train_x, ecfg, ctx.cfg.seed)
+        record = {"test_accuracy": acc, "model": str(out / "model.pt"), "features": str(out / "test_features.pt"),
                   **floor}
         mlflow.log_metrics({"test_accuracy": acc, **floor})
-        (out / "metrics.json").write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+        (out / "metrics.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
         mlflow.log_artifact(str(out / "metrics.json"))
-    from components.evaluation.protocol import weights_id
-
     # the space is the classifier itself (its weights), not where or under which key it was trained
-    return {**result, "feature_space": f"classifier:{weights_id(out / 'model.pt')}", "run_id": run.info.run_id,
-            "files": [str(out / "model.pt"), str(out / "test_features.pt")]}
+    return ClassifierReady(test_accuracy=acc, model=str(out / "model.pt"), features=str(out / "test_features.pt"),
+                           feature_space=f"classifier:{weights_id(out / 'model.pt')}", floor=floor,
+                           run_id=run.info.run_id, files=(str(out / "model.pt"), str(out / "test_features.pt")))

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from components import defaults
 from components.data import sources, store
+from components.pipeline.results import Prepared
+
+if TYPE_CHECKING:
+    from components.pipeline.context import Context
+    from components.pipeline.stage import Inputs, Node
 
 log = logging.getLogger(__name__)
 
 
-def run(ctx, node, out: Path, inputs: dict) -> dict:
+def run(ctx: Context, node: Node, out: Path, inputs: Inputs) -> Prepared:
     """Asking for one embedded dataset materialises all of them: together they are the data/ data.dvc pins."""
     from components.files import locked, project_lock
     from components.versioning import sync_data_pin
@@ -29,5 +35,5 @@ def run(ctx, node, out: Path, inputs: dict) -> dict:
     if created:
         ctx.data_changed()
     path = ctx.data_dir / dataset
-    return {"dataset": dataset, "path": str(path), "hash": ctx.dataset_hash(dataset), "created": created,
-            "data_pin": pin, "files": [str(path)]}
+    return Prepared(dataset=dataset, path=str(path), hash=ctx.dataset_hash(dataset), created=tuple(created),
+                    data_pin=pin, files=(str(path),))

@@ -3,29 +3,36 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from components.pipeline.results import Trained
+
+if TYPE_CHECKING:
+    from components.pipeline.context import Context
+    from components.pipeline.stage import Inputs, Node
 
 
-def run(ctx, node, out: Path, inputs: dict) -> dict:
+def run(ctx: Context, node: Node, out: Path, inputs: Inputs) -> Trained:
     from components import defaults
     from components.models import shapes
-    from components.pipeline.graph import members
+    from components.pipeline.targets import members
     from components.tracking import store as tstore
     from components.training.loop import LoopConfig
     from components.training.tracked import train_and_log
 
     data = ctx.tensors(node.target)
     if not members(ctx.cfg, node.target):  # a family added after validate ran: still checked before training
-        shapes.check(node.family, tuple(data["train_x"].shape[1:]), len(data["classes"]), ctx.cfg.hp(node.family),
+        shapes.check(node.family, tuple(data.train_x.shape[1:]), len(data.classes), ctx.cfg.hp(node.family),
                      str(ctx.data_dir / node.target / "train_images.npy"))
-    tags = ctx.run_tags(node.target, node.family, "train")
+    tags = ctx.runs.run_tags(node.target, node.family, "train")
     trained = train_and_log(ctx.root, node.family, node.target, data, ctx.cfg.hp(node.family),
                             LoopConfig.from_cfg(ctx.cfg.train, ctx.cfg.seed), ctx.checkpoint_dir(node),
                             tags=tags, params={"profile": ctx.cfg.profile},
                             run_name=f"{node.family}@{node.target}-{ctx.key(node)[:6]}", save_to=out)
     if trained.run_id is None:  # another torchrun rank: it trained its share and stores nothing
-        return {}
+        return Trained(steps=trained.loop.steps, resumed_from=trained.loop.resumed_from)
     tstore.log_dataset(tstore.client(ctx.root), trained.run_id, node.target, tags[defaults.TAG_DATA_VERSION],
-                       {split: len(data[f"{split}_x"]) for split in ("train", "test") if f"{split}_x" in data})
-    return {"run_id": trained.run_id, "steps": trained.loop.steps, "resumed_from": trained.loop.resumed_from,
-            "world_size": len(trained.digests), "rank_digests": trained.digests, "model_dir": str(out),
-            "model": str(out / "model.pt"), "files": [str(out / "model.pt"), str(out / "model.json")]}
+                       data.split_sizes())
+    return Trained(run_id=trained.run_id, steps=trained.loop.steps, resumed_from=trained.loop.resumed_from,
+                   world_size=len(trained.digests), rank_digests=tuple(trained.digests), model_dir=str(out),
+                   files=(str(out / "model.pt"), str(out / "model.json")))

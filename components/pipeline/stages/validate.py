@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from components.pipeline.results import Validated
+
+if TYPE_CHECKING:
+    from components.pipeline.context import Context
+    from components.pipeline.stage import Inputs, Node
 
 
-def run(ctx, node, out: Path, inputs: dict) -> dict:
+def run(ctx: Context, node: Node, out: Path, inputs: Inputs) -> Validated:
     import mlflow
 
     from components.data import store
@@ -17,7 +24,7 @@ def run(ctx, node, out: Path, inputs: dict) -> dict:
     dataset = node.target
     ds = store.read(dataset, ctx.data_dir)
     tstore.setup(ctx.root, dataset)
-    with mlflow.start_run(run_name=f"validate@{dataset}", tags=ctx.run_tags(dataset, None, "validate")) as run:
+    with mlflow.start_run(run_name=f"validate@{dataset}", tags=ctx.runs.run_tags(dataset, None, "validate")) as run:
         try:
             summary = run_gate(ds, ctx.cfg.validation, out)
             failure = None
@@ -34,15 +41,18 @@ def run(ctx, node, out: Path, inputs: dict) -> dict:
             mlflow.set_tag("genzoo.validation", "failed")
             raise failure
     check_families(ctx, dataset, ds)
-    return {**summary, "run_id": run.info.run_id, "files": [summary["result_json"], summary["report"]]}
+    return Validated(dataset=summary["dataset"], success=summary["success"], rows=summary["rows"],
+                     evaluated=summary["evaluated"], failed=tuple(summary["failed"]),
+                     result_json=summary["result_json"], data_docs=summary["data_docs"], report=summary["report"],
+                     run_id=run.info.run_id, files=(summary["result_json"], summary["report"]))
 
 
-def check_families(ctx, dataset: str, ds) -> None:
+def check_families(ctx: Context, dataset: str, ds) -> None:
     """Every family this run trains on `dataset` can take its image shape: checked here, before the classifier
     trains. (Not part of the stage key, which must not change with the families: a family added later is checked
     by its own train stage.)"""
     from components.models import shapes
-    from components.pipeline.graph import family_target, translates
+    from components.pipeline.targets import family_target, translates
 
     for fam in ctx.cfg.families:
         if not translates(fam) and family_target(ctx.cfg, fam) == dataset:

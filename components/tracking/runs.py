@@ -1,0 +1,52 @@
+"""The MLflow side of one pipeline invocation: the tags every stage run carries and, when the invocation nests
+(the Prefect flow does; `genzoo stage`, one process per stage, does not), one parent run per experiment that
+its stage runs become children of."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from components.tracking.tags import run_tags
+
+
+class StageRuns:
+    def __init__(self, root: Path, profile: str, families: list[str], data_hash: Callable[[str], str],
+                 members: Callable[[str], tuple[str, ...]], nest: bool = False):
+        """`data_hash(target)`: the target's content hash; `members(target)`: the datasets it is made of."""
+        self.root, self.profile, self.families = root, profile, families
+        self._data_hash, self._members = data_hash, members
+        self.parents: dict[str, str] | None = {} if nest else None
+
+    def tags(self, target: str, family: str | None, stage: str) -> dict[str, str]:
+        """Provenance of a run or model version of `stage` on `target` (tracking/tags.py)."""
+        return run_tags(self.root, target, self._data_hash(target), family, stage, self.profile,
+                        self._members(target))
+
+    def run_tags(self, target: str, family: str | None, stage: str) -> dict[str, str]:
+        """tags() for a stage's MLflow run, which nests under this invocation's parent run when there is one."""
+        tags = self.tags(target, family, stage)
+        if self.parents is not None:
+            tags["mlflow.parentRunId"] = self.parent(target)
+        return tags
+
+    def parent(self, experiment: str) -> str:
+        """This invocation's parent run in `experiment` (stage runs nest only within their own experiment)."""
+        if experiment not in self.parents:
+            from components.tracking import store
+
+            client = store.client(self.root)
+            tags = {**self.tags(experiment, None, "pipeline"), "genzoo.families": ",".join(self.families)}
+            self.parents[experiment] = client.create_run(
+                store.experiment_id(client, self.root, experiment), tags=tags,
+                run_name=f"pipeline@{experiment}").info.run_id
+        return self.parents[experiment]
+
+    def close(self, status: str) -> None:
+        """End every parent run this invocation opened (FINISHED or FAILED)."""
+        from components.tracking import store
+
+        if self.parents:
+            client = store.client(self.root)
+            for run_id in self.parents.values():
+                client.set_terminated(run_id, status)

@@ -1,0 +1,62 @@
+"""The graph is checked when it loads: every param a stage declares is a configuration key, so a misspelt one can
+never drop a setting out of the stage's key; and every stage result survives its one serialiser."""
+
+import dataclasses
+
+import pytest
+
+from components.config import load_config
+from components.pipeline import results
+from components.pipeline.context import Context
+from components.pipeline.graph import STAGES, Stage, check_params, node
+from components.tracking.registration import Registration
+
+
+def test_a_misspelt_stage_param_fails_when_the_graph_is_checked():
+    typo = dataclasses.replace(STAGES["evaluate"], params=("eval", "eval.num_sampels"))
+    with pytest.raises(LookupError, match="stage evaluate declares param 'eval.num_sampels', which is not a "
+                                          "configuration key"):
+        check_params({"evaluate": typo})
+    nested = dataclasses.replace(STAGES["train"], params=("train.steps.more",))
+    with pytest.raises(LookupError, match="train.steps.more"):
+        check_params({"train": nested})
+    check_params(STAGES)  # the real graph: every param exists
+
+
+def test_every_declared_param_reaches_the_key_and_an_unknown_name_raises(tmp_path):
+    ctx = Context(load_config(tmp_path), tmp_path)
+    for spec in STAGES.values():
+        for dotted in spec.params:
+            assert ctx.param(dotted, "nsgan") is not None, (spec.name, dotted)
+    with pytest.raises(KeyError, match="eval.num_sampels"):
+        ctx.param("eval.num_sampels")
+    assert ctx.key(node("evaluate", "mnist5k", "nsgan")) != \
+        Context(load_config(tmp_path, overrides=["eval.prc_k=7"]), tmp_path).key(node("evaluate", "mnist5k", "nsgan"))
+
+
+def test_a_stored_result_reads_back_as_its_type_and_another_shape_is_refused():
+    ev = results.Evaluated(metrics={"fid_classifier": 1.5}, feature_space="classifier:x", protocol="p",
+                           protocol_fields={"genzoo.eval_protocol": "p"}, samples="/s.png", model_dir="/m",
+                           run_id="r", files=("/s.png",))
+    raw = results.dump(ev)
+    assert results.load(results.Evaluated, raw) == ev
+    reg = Registration("m", "1", "champion", "first", "p", "r", "models:/m/1")
+    assert results.load(Registration, results.dump(reg)) == reg
+    assert results.load(results.Trained, raw) is None  # another stage's result
+    old = {k: v for k, v in raw.items() if k != results.TYPE}  # what the previous genzoo stored: no type
+    assert results.load(results.Evaluated, old) is None
+    assert results.load(results.Evaluated, {**raw, "extra": 1}) is None
+    assert results.load(results.Evaluated, {k: v for k, v in raw.items() if k != "samples"}) is None
+
+
+def test_every_stage_declares_a_result_type_and_no_orchestrator_branches_on_a_stage_name():
+    import re
+    from pathlib import Path
+
+    assert all(isinstance(s, Stage) and dataclasses.is_dataclass(s.result) for s in STAGES.values())
+    repo = Path(__file__).resolve().parents[2]
+    names = "|".join(STAGES)
+    branch = re.compile(rf"""(stage|name)\s*[!=]=\s*["']({names})["']""")
+    for f in ["flows/pipeline.py", "flows/ddp.py", "flows/study.py", "components/pipeline/dvc.py",
+              "components/pipeline/walk.py", "components/pipeline/context.py", "components/pipeline/runner.py"]:
+        assert not branch.search((repo / f).read_text()), f
