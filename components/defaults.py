@@ -46,6 +46,7 @@ TAG_FEATURE_SPACE = "genzoo.feature_space"
 TAG_GIT_COMMIT = "genzoo.git_commit"
 TAG_DECISION = "genzoo.promotion_decision"
 TAG_REASON = "genzoo.promotion_reason"
+TAG_UNSCORABLE = "genzoo.champion_unscorable"  # on a champion that could not be re-scored: why
 UI_PORT = 5000
 SERVE_PORT = 5001
 

@@ -6,7 +6,12 @@ class GenzooError(Exception):
 
 
 class ConfigError(GenzooError, ValueError):
-    """A configuration problem the user must fix; the message names the key and the file."""
+    """A configuration problem the user must fix; the message names the key and the file. `key`: the dotted key
+    at fault, when known, so the loader can say which layer (params.yaml, a profile, --set) set it."""
+
+    def __init__(self, message: str, key: str | None = None):
+        super().__init__(message)
+        self.key = key
 
 
 class DataError(GenzooError):

@@ -271,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(fn=cmd_registry)
 
     args = parser.parse_args(argv)
+    if args.debug:  # Prefect's run logs keep the traceback of expected errors too (flows/expected_errors.py)
+        os.environ["GENZOO_DEBUG"] = "1"
     if args.command in ("run", "study", "schedule"):  # they start Prefect's temporary server unless one is set
         from components import reaper
 

@@ -16,11 +16,14 @@ from components.config import Config, load_config
 from components.errors import GenzooError
 from components.pipeline import cache, dvc, graph, results, runner
 from components.pipeline.context import Context
-from components.pipeline.stage import Inputs, Node
 from components.pipeline.results import Stored
+from components.pipeline.stage import Inputs, Node
 from components.pipeline.walk import walk
 from components.tracking import store as tstore
+from flows import expected_errors
 from flows.summary import RunSummary
+
+expected_errors.install()  # an expected error is one line in Prefect's logs too, not a traceback
 
 
 def transient(task, task_run, state) -> bool:

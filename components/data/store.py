@@ -63,18 +63,44 @@ def write(splits: Splits, name: str, data_dir: Path) -> Path:
     return final
 
 
-def _load_array(path: Path) -> np.ndarray:
+def header(path: Path) -> tuple[tuple[int, ...], np.dtype, int]:
+    """(shape, dtype, data bytes the header promises) of a .npy file, read from its header alone: a file is
+    checked against its own size before anything is allocated (a crafted header may claim terabytes)."""
+    from numpy.lib import format as npy
+
     if not path.exists():
         raise DataError(f"{path}: missing")
-    if path.stat().st_size == 0:
+    size = path.stat().st_size
+    if size == 0:
         raise DataError(f"{path}: empty file")
     try:
-        arr = np.load(path, allow_pickle=False)
+        with path.open("rb") as fh:
+            version = npy.read_magic(fh)
+            read = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+            shape, _fortran, dtype = read(fh, max_header_size=10_000)
+            offset = fh.tell()
+    except (ValueError, EOFError, OSError, SyntaxError) as exc:
+        raise DataError(f"{path}: not a .npy array (its header does not parse: {exc})") from None
+    if dtype.hasobject:
+        raise DataError(f"{path}: holds Python objects (dtype {dtype}), which only a pickle can read; genzoo "
+                        "never unpickles data: save the images as a numeric array")
+    if dtype.kind not in "uifb":
+        raise DataError(f"{path}: expected a numeric array, found dtype {dtype}")
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if size - offset != expected:
+        state = "truncated" if size - offset < expected else "longer than its header says"
+        raise DataError(f"{path}: {state}: its header claims shape {tuple(shape)} of {dtype} ({expected:,} bytes), "
+                        f"the file holds {size - offset:,} bytes after the header")
+    return tuple(shape), dtype, expected
+
+
+def _load_array(path: Path) -> np.ndarray:
+    """The array, once its header was checked against the file's size (nothing is allocated before)."""
+    header(path)
+    try:
+        return np.load(path, allow_pickle=False)
     except (ValueError, EOFError, OSError) as exc:
-        raise DataError(f"{path}: truncated or not a .npy array ({exc})") from None
-    if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "uif" and arr.dtype != bool:
-        raise DataError(f"{path}: expected a numeric array, found dtype {getattr(arr, 'dtype', type(arr))}")
-    return arr
+        raise DataError(f"{path}: unreadable .npy array ({exc})") from None
 
 
 def read(name: str, data_dir: Path) -> Dataset:
@@ -106,6 +132,11 @@ def read(name: str, data_dir: Path) -> Dataset:
         )
     if not classes:
         raise DataError(f"{path / META}: 'classes' is empty")
+    counts = meta.get("counts") if isinstance(meta.get("counts"), dict) else {}
+    for split, n in counts.items():
+        if f"{split}_images" in arrays and len(arrays[f"{split}_images"]) != n:
+            raise DataError(f"{path / f'{split}_images.npy'}: holds {len(arrays[f'{split}_images'])} images but "
+                            f"{path / META} counts {n}")
     declared = meta.get("image_shape")
     if declared is not None and list(declared) != list(arrays["train_images"].shape[1:]):
         raise DataError(f"{path / META}: image_shape {list(declared)} but {path / 'train_images.npy'} holds images "

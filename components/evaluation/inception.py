@@ -94,13 +94,13 @@ def resize_tf1_bilinear(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 def inception_metrics(fake: torch.Tensor, test_x: torch.Tensor, train_x: torch.Tensor, settings, cache_dir: Path,
                       data_id: str, seed: int, device) -> dict[str, float]:
     """fid_inception et al. of uint8 samples against the test split, and the floor (N training images against
-    the test split). The real side is cached in cache_dir per data version (`data_id`) and weights file."""
+    the test split, drawn with `seed` as the classifier space's floor is: evaluation/floors.py). The real side is
+    cached in cache_dir per data version (`data_id`) and weights file; the floor under everything that made it."""
     import hashlib
-    import json
 
-    from components.evaluation import metrics
+    from components.evaluation import floors, metrics
     from components.evaluation.samples import quality_settings
-    from components.files import atomic_write, atomic_write_text
+    from components.files import atomic_write
 
     net = InceptionFeatures(settings.inception_weights).to(device)
     weights_id = hashlib.md5(net.path.read_bytes()).hexdigest()[:12]
@@ -115,10 +115,9 @@ def inception_metrics(fake: torch.Tensor, test_x: torch.Tensor, train_x: torch.T
     kw = quality_settings(settings)
     (fake_f,) = metrics.extract(net, fake, bs, device)
     out = metrics.sample_quality(real, fake_f, "inception", **kw)
-    floor = cache.with_name(cache.stem + f"-floor{len(fake)}.json")
-    if not floor.exists():
-        g = torch.Generator().manual_seed(seed)
-        (train_f,) = metrics.extract(net, train_x[torch.randperm(len(train_x), generator=g)[:len(fake)]], bs, device)
-        atomic_write_text(floor, json.dumps(metrics.sample_quality(real, train_f, "inception", **kw)))
-    out.update({f"floor_{k}": v for k, v in json.loads(floor.read_text()).items()})
+    identity = {"space": f"inception:{weights_id}{folded}", "data": data_id, "n": min(len(fake), len(train_x)),
+                "seed": seed, "draws": settings.floor_seeds, **kw}
+    out.update(floors.cached(Path(cache_dir) / "floors", identity, lambda: floors.measure(
+        lambda images: metrics.sample_quality(real, metrics.extract(net, images, bs, device)[0], "inception", **kw),
+        train_x, len(fake), seed, settings.floor_seeds)))
     return out

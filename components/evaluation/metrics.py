@@ -35,16 +35,23 @@ def inception_score(logits: torch.Tensor, splits: int = 10) -> tuple[float, floa
     return out[KEY_METRIC_ISC_MEAN], out[KEY_METRIC_ISC_STD]
 
 
-def kid(fake: torch.Tensor, real: torch.Tensor, subset_size: int = 1000, subsets: int = 100,
-        seed: int = 0) -> dict[str, float]:
-    """Unbiased KID (Binkowski et al. 2018): mean and std of the polynomial-kernel MMD over random subsets of
-    min(subset_size, both set sizes) rows. Unbiased at any N, unlike FID, so it is the number to trust at small N."""
+KID_SCALE = 1e3  # KID is reported x10^3, as papers do (metric names say so: kid_x1e3_<space>)
+
+
+def kid(fake: torch.Tensor, real: torch.Tensor, subset_size: int = 1000, subsets: int = 100, seed: int = 0,
+        degree: int = 3, gamma: float | None = None, coef0: float = 1.0) -> dict[str, float]:
+    """Unbiased KID (Binkowski et al. 2018), raw (not x10^3): the mean of the polynomial-kernel MMD^2,
+    k(x, y) = (gamma x.y + coef0)^degree (gamma None: 1/dim), over random subsets of min(subset_size, both set
+    sizes) rows, and the std of those subset estimates (they overlap: not a standard error). Unbiased at any N,
+    unlike FID, so it is the number to trust at small N."""
     from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, kid_features_to_metric
 
     size = min(subset_size, len(fake), len(real))
+    # torch-fidelity 0.4 reads kid_kernel_poly_*; other names (kid_degree, ...) are silently ignored
     out = kid_features_to_metric(fake.double().cpu(), real.double().cpu(), kid_subsets=subsets, kid_subset_size=size,
-                                 kid_degree=3, kid_gamma=None, kid_coef0=1, rng_seed=seed, verbose=False)
-    return {"kid": out[KEY_METRIC_KID_MEAN], "kid_std": out[KEY_METRIC_KID_STD]}
+                                 kid_kernel="poly", kid_kernel_poly_degree=degree, kid_kernel_poly_gamma=gamma,
+                                 kid_kernel_poly_coef0=coef0, rng_seed=seed, verbose=False)
+    return {"kid": out[KEY_METRIC_KID_MEAN], "kid_subset_std": out[KEY_METRIC_KID_STD]}
 
 
 def precision_recall(fake: torch.Tensor, real: torch.Tensor, k: int = 3) -> dict[str, float]:
@@ -98,11 +105,13 @@ def extract(fn: Callable[[torch.Tensor], torch.Tensor | tuple], images_uint8_nhw
 def sample_quality(real_feats: torch.Tensor, fake_feats: torch.Tensor, space: str, *, prc_k: int, prdc_k: int,
                    max_prdc: int, kid_subset_size: int = 1000, kid_subsets: int = 100,
                    real_stats: dict | None = None) -> dict[str, float]:
-    """FID + KID + precision/recall/F1 + density/coverage in one feature space, suffixed with its name."""
+    """FID + KID (x10^3) + precision/recall/F1 + density/coverage in one feature space, named
+    `<metric>_<space>` (components/metric_specs.py says what each is)."""
     real_stats = real_stats or fid_statistics(real_feats)
-    m = {"fid": fid(real_stats, fid_statistics(fake_feats)),
-         **kid(fake_feats, real_feats, kid_subset_size, kid_subsets)}
+    k = kid(fake_feats, real_feats, kid_subset_size, kid_subsets)
+    m = {f"fid_{space}": fid(real_stats, fid_statistics(fake_feats)),
+         f"kid_x1e3_{space}": k["kid"] * KID_SCALE, f"kid_x1e3_{space}_subset_std": k["kid_subset_std"] * KID_SCALE}
     r, f = real_feats[:max_prdc], fake_feats[:max_prdc]
-    m.update(precision_recall(f, r, prc_k))
-    m.update(density_coverage(f, r, prdc_k))
-    return {(f"{k[:-4]}_{space}_std" if k.endswith("_std") else f"{k}_{space}"): float(v) for k, v in m.items()}
+    m.update({f"{name}_{space}": v for name, v in precision_recall(f, r, prc_k).items()})
+    m.update({f"{name}_{space}": v for name, v in density_coverage(f, r, prdc_k).items()})
+    return {name: float(v) for name, v in m.items()}

@@ -9,9 +9,8 @@ from typing import Callable
 
 import torch
 
-from components.evaluation import metrics, plots
+from components.evaluation import floors, metrics, plots
 from components.evaluation.classifier import ReferenceClassifier, Space, features
-from components.files import atomic_write_text
 from components.progress import bar
 from components.training.loop import to_float_images, to_uint8_images
 
@@ -43,45 +42,33 @@ def quality_settings(settings) -> dict:
 def quality(real: dict, fake: dict, settings) -> dict[str, float]:
     """Every classifier-space metric of `fake` features against `real` ({"features", "logits"} each)."""
     m = metrics.sample_quality(real["features"], fake["features"], "classifier", **quality_settings(settings))
-    m["is_classifier"], m["is_classifier_std"] = metrics.inception_score(fake["logits"])
+    m["is_classifier"], m["is_classifier_split_std"] = metrics.inception_score(fake["logits"])
     return m
 
 
-def classifier_floor(model: ReferenceClassifier, real: dict, train_x: torch.Tensor, settings, seed: int,
-                     n: int | None = None) -> dict:
-    """N real training images (default eval.num_samples) against the test split: what a perfect model would get."""
-    n = min(n or settings.num_samples, len(train_x))
-    subset = train_x[torch.randperm(len(train_x), generator=torch.Generator().manual_seed(seed))[:n]]
-    m = quality(real, features(model, subset, settings.batch_size), settings)
-    m.pop("is_classifier_std")
-    return {f"floor_{k}": v for k, v in m.items()}
-
-
-def floor_at(n: int, space: Space, clf: ReferenceClassifier, real: dict, train_x: torch.Tensor, settings,
-             seed: int, cache_dir: Path) -> dict:
-    """The floor at the same N as the metrics beside it (FID is biased by N), cached per classifier and N."""
-    import hashlib
-    import json
-
-    setting = hashlib.md5(json.dumps(quality_settings(settings), sort_keys=True).encode()).hexdigest()[:8]
-    path = Path(cache_dir) / f"{space.name.replace(':', '-')}-n{n}-s{seed}-{setting}.json"
-    if not path.exists():
-        atomic_write_text(path, json.dumps(classifier_floor(clf, real, train_x, settings, seed, n)))
-    return json.loads(path.read_text())
+def classifier_floor(clf: ReferenceClassifier, real: dict, train_x: torch.Tensor, settings, seed: int, n: int,
+                     space: str, data_id: str, cache_dir: Path | None = None) -> dict[str, float]:
+    """The floor in the classifier's space at N = n (evaluation/floors.py), cached in `cache_dir` under
+    everything that made it: the space (`space`, by its weights), the data version, n, the seeds, the settings."""
+    identity = {"space": space, "data": data_id, "n": min(n, len(train_x)), "seed": seed,
+                "draws": settings.floor_seeds, **quality_settings(settings)}
+    return floors.cached(cache_dir, identity, lambda: floors.measure(
+        lambda images: quality(real, features(clf, images, settings.batch_size), settings), train_x, n, seed,
+        settings.floor_seeds))
 
 
 def sample_metrics(model, n: int, space: Space, settings, seed: int, device, train_x: torch.Tensor,
-                   cache_dir: Path, progress: bool = False,
+                   cache_dir: Path, data_id: str, progress: bool = False,
                    inception: Callable[[torch.Tensor], dict] | None = None) -> tuple[dict, torch.Tensor]:
-    """(metrics, the uint8 samples) of `model` on n samples in the reference classifier's `space`; the floor
-    beside them is measured at the same n."""
+    """(metrics, the uint8 samples) of `model` on n samples drawn with `seed`, in the reference classifier's
+    `space`; the floor beside them is measured at the same n, its subsets drawn with the same seed."""
     n = sample_cap(settings, model, n)  # m["num_samples"] says how many
     started = time.perf_counter()
     fake = generate(model, n, settings.batch_size, seed, device, progress=progress)
     seconds_per_image = (time.perf_counter() - started) / n
     clf, real = space.load(device)
     m = quality(real, features(clf, fake, settings.batch_size), settings)
-    m.update(floor_at(n, space, clf, real, train_x, settings, seed, cache_dir))
+    m.update(classifier_floor(clf, real, train_x, settings, seed, n, space.name, data_id, cache_dir))
     m["num_samples"] = float(n)
     m["sample_seconds_per_image"] = seconds_per_image  # on this run's device, batch eval.batch_size
     if inception is not None:

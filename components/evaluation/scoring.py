@@ -54,7 +54,8 @@ def score(model, ref: Reference, device, out: Path) -> Scored:
     else:
         m, pictures, space = _generator(model, ref, device, out)
         n, seed, reference, n_ref = m["num_samples"], ref.seed + 1, "test split", len(ref.data.test_x)
-    return Scored(m, pictures, space, ep.make(ref.metric, space, n, seed, reference, n_ref, settings))
+    reference = f"{reference} of {ref.data_id} (all {n_ref} images)"  # the data version is part of the protocol
+    return Scored(m, pictures, space, ep.make(ref.metric, space, n, seed, reference, n_ref, settings, device))
 
 
 def rescore(model, ref: Reference, device) -> float:
@@ -72,7 +73,7 @@ def _generator(model, ref: Reference, device, out: Path) -> tuple[dict, list[Pat
 
     settings, data, space = ref.settings, ref.data, ref.spaces[0]
     m, fake = samples.sample_metrics(model, settings.num_samples, space, settings, ref.seed + 1, device,
-                                     data.train_x, ref.cache_dir / "floors", progress=ref.progress,
+                                     data.train_x, ref.cache_dir / "floors", ref.data_id, progress=ref.progress,
                                      inception=inception(ref, device))
     n = min(settings.likelihood_images, len(data.test_x))
     pick = torch.randperm(len(data.test_x), generator=torch.Generator().manual_seed(ref.seed))[:n]
@@ -90,4 +91,4 @@ def inception(ref: Reference, device) -> Callable[[torch.Tensor], dict] | None:
 
     data = ref.data
     return lambda fake: inception_metrics(fake, data.test_x, data.train_x, ref.settings, ref.cache_dir / "inception",
-                                          ref.data_id, ref.seed, device)
+                                          ref.data_id, ref.seed + 1, device)  # the floor draws with the sample seed

@@ -15,7 +15,7 @@ import pkgutil
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import ConfigDict, TypeAdapter, ValidationError
+from pydantic import ConfigDict, ValidationError
 from pydantic.dataclasses import dataclass as _pydantic_dataclass
 
 from components.errors import ConfigError
@@ -24,8 +24,9 @@ ENTRY_POINTS = "genzoo.families"
 
 
 def hyperparameters(cls):
-    """Decorator for a family's hyperparameter dataclass: typed, frozen, unknown keys refused."""
-    return _pydantic_dataclass(cls, frozen=True, config=ConfigDict(extra="forbid"))
+    """Decorator for a family's hyperparameter dataclass: typed, frozen, unknown keys refused, and strict: "64"
+    is not an int, 1 is not a bool (an int is a float, as everywhere in Python)."""
+    return _pydantic_dataclass(cls, frozen=True, config=ConfigDict(extra="forbid", strict=True))
 
 
 @dataclass(frozen=True)
@@ -49,13 +50,13 @@ class Family:
             if key not in known:
                 near = difflib.get_close_matches(key, known, n=1)
                 hint = f"did you mean {where}.{near[0]}?" if near else f"known: {', '.join(known)}"
-                raise ConfigError(f"unknown key {where}.{key}; {hint}")
+                raise ConfigError(f"unknown key {where}.{key}; {hint}", key=f"{where}.{key}")
         try:
-            hp = TypeAdapter(type(self.hp)).validate_python({**dataclasses.asdict(self.hp), **(overrides or {})})
+            hp = type(self.hp)(**{**dataclasses.asdict(self.hp), **(overrides or {})})
         except ValidationError as exc:
             err = exc.errors()[0]
-            raise ConfigError(f"{where}.{'.'.join(map(str, err['loc']))}={err.get('input')!r}: "
-                              f"{err['msg'].lower()}") from None
+            key = f"{where}.{'.'.join(map(str, err['loc']))}"
+            raise ConfigError(f"{key}={err.get('input')!r}: {err['msg'].lower()}", key=key) from None
         return hp
 
     def build(self, image_shape, num_classes: int, hp=None):

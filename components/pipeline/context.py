@@ -10,10 +10,10 @@ from pathlib import Path
 from components import defaults
 from components.config import Config
 from components.data import sources, store, tensors
-from components.pipeline import keys
 from components.evaluation.classifier import Space
-from components.pipeline.stage import HP, Node, inputs_of
+from components.pipeline import keys
 from components.pipeline.results import ClassifierReady
+from components.pipeline.stage import HP, Node, inputs_of
 from components.pipeline.targets import datasets_of, members
 from components.tracking.runs import StageRuns
 

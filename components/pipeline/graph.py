@@ -26,7 +26,8 @@ PREPARE = Stage("prepare", prepare.run, r.Prepared, (), ("data",), in_dvc_yaml=F
 VALIDATE = Stage("validate", validate.run, r.Validated, (PREPARE,), ("validation",), tracked=True)
 CLASSIFIER = Stage("classifier", classifier.run, r.ClassifierReady, (VALIDATE,),
                    ("classifier", "seed", "train.device", "eval.num_samples", "eval.batch_size", "eval.prc_k",
-                    "eval.prdc_k", "eval.max_prdc_samples", "eval.kid_subset_size", "eval.kid_subsets"),  # its floor's
+                    "eval.prdc_k", "eval.max_prdc_samples", "eval.kid_subset_size", "eval.kid_subsets",
+                    "eval.floor_seeds"),  # its floor's
                    tracked=True)
 TRAIN = Stage("train", train.run, r.Trained, (VALIDATE,), ("train", HP, "seed", "profile"), per_family=True,
               tracked=True, collective=True)

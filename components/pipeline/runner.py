@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from components import progress
@@ -9,6 +10,7 @@ from components.pipeline import cache, results
 from components.pipeline.context import Context
 from components.pipeline.stage import Inputs, Node
 
+log = logging.getLogger(__name__)
 MARKER = "stage.json"
 LATEST = "latest"
 
@@ -33,6 +35,10 @@ def run(ctx: Context, node: Node, inputs: Inputs) -> results.Stored:
     out = ctx.out_dir(node)
 
     def compute() -> results.Stored:
+        others = [p for p in ctx.stage_dir(node).glob("*") if p.is_dir() and not p.is_symlink() and p != out]
+        if others and current().main:  # one line, so a rerun that recomputes says why it does not reuse them
+            log.info("%s: computing under key %s; the %d stored result(s) beside it were made with other settings "
+                     "or by another genzoo version", node.label, ctx.key(node)[:12], len(others))
         with progress.stage(node.label, ctx.cfg.train.progress and current().main):
             return node.stage.run(ctx, node, out, inputs)
 

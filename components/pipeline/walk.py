@@ -12,8 +12,8 @@ from typing import Callable
 from components.errors import GenzooError
 from components.pipeline import runner
 from components.pipeline.context import Context
-from components.pipeline.stage import Inputs, Node, inputs_of
 from components.pipeline.results import Stored
+from components.pipeline.stage import Inputs, Node, inputs_of
 
 RunNode = Callable[[Context, Node, Inputs], Stored]
 

@@ -8,19 +8,19 @@ from __future__ import annotations
 import torch
 
 from components.config import Config
-from components.evaluation import metrics, samples
 from components.data.tensors import Tensors
+from components.evaluation import metrics, samples
 from components.evaluation.classifier import Space, features
 
 
-def measure(cfg: Config, ds: Tensors, space: Space, family: str, cache_dir, device) -> dict[str, float]:
+def measure(cfg: Config, ds: Tensors, space: Space, family: str, cache_dir, data_id: str, device) -> dict[str, float]:
     """{"floor": FID, "untrained": FID} at N = study.checkpoint_samples; the untrained generator is `family`'s
     network at its initialisation under the study's seed (the samples are drawn as a trial's are: seed + 1)."""
     from components.models.registry import get_family
 
     n = cfg.study.checkpoint_samples
     clf, real = space.load(device)
-    floor = samples.floor_at(n, space, clf, real, ds.train_x, cfg.eval, cfg.seed, cache_dir)
+    floor = samples.classifier_floor(clf, real, ds.train_x, cfg.eval, cfg.seed + 1, n, space.name, data_id, cache_dir)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         model = get_family(family).build(ds.image_shape, len(ds.classes), cfg.hp(family))
@@ -28,4 +28,5 @@ def measure(cfg: Config, ds: Tensors, space: Space, family: str, cache_dir, devi
     fake = samples.generate(model, n, cfg.eval.batch_size, cfg.seed + 1, device)
     fid = metrics.fid(metrics.fid_statistics(real["features"]),
                       metrics.fid_statistics(features(clf, fake, cfg.eval.batch_size)["features"]))
-    return {"floor": floor["floor_fid_classifier"], "untrained": fid, "num_samples": n, "untrained_family": family}
+    return {"floor": floor["floor_fid_classifier"], "floor_seed_std": floor.get("floor_fid_classifier_seed_std"),
+            "untrained": fid, "num_samples": n, "untrained_family": family}

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from components.study.trial import RANKED_BY
+
 METRIC = "best_fid"  # each trial's best checkpoint FID in the dataset's reference-classifier space
 
 # Lucic et al. 2018, "Are GANs Created Equal?", Table 2 (NeurIPS version): each game's best FID, mean ± std over
@@ -30,9 +32,9 @@ LUCIC_2018 = {
 
 
 def expected_best(values: list[float], k: int) -> float:
-    """E[min of k trials drawn without replacement from `values`]: Lucic et al.'s FID-vs-budget curve, exact by
-    order statistics (the i-th smallest is the minimum in C(n-i, k-1) of the C(n, k) subsets)."""
-    v = sorted(values)
+    """E[best of k trials drawn without replacement from `values`]: Lucic et al.'s FID-vs-budget curve, exact by
+    order statistics (the i-th best is the best in C(n-i, k-1) of the C(n, k) subsets)."""
+    v = sorted(values, key=RANKED_BY.rank)
     n = len(v)
     return sum(v[i] * comb(n - 1 - i, k - 1) for i in range(n - k + 1)) / comb(n, k)
 
@@ -50,7 +52,7 @@ def summarise(trials: list[dict], best_index: dict[tuple[str, str], int]) -> dic
             "mean": float(np.mean(seeds)) if seeds else None,
             "std": float(np.std(seeds, ddof=1)) if len(seeds) > 1 else (0.0 if seeds else None),
             "n_seeds": len(seeds),
-            "best": min(scored) if scored else None,
+            "best": RANKED_BY.best(scored),
             "best_index": idx,
             "hp": next((t["spec"]["hp"] for t in own if t["spec"]["index"] == idx), {}),
             "diverged": sum(t["status"] == "diverged" for t in own),
@@ -61,10 +63,11 @@ def summarise(trials: list[dict], best_index: dict[tuple[str, str], int]) -> dic
 
 
 def winners(rows: dict) -> dict[str, str]:
-    """The family with the lowest mean FID per dataset (ties: the lower best run)."""
+    """The family with the best mean FID per dataset (ties: the better best run), by the metric's direction."""
+    s = RANKED_BY
     out = {}
     for ds, fams in rows.items():
-        ranked = [(r["mean"], r["best"], f) for f, r in fams.items() if r["mean"] is not None]
+        ranked = [(s.rank(r["mean"]), s.rank(r["best"]), f) for f, r in fams.items() if r["mean"] is not None]
         if ranked:
             out[ds] = min(ranked)[2]
     return out
@@ -89,10 +92,15 @@ def table_rows(rows: dict, datasets: list[str], families: list[str], references:
 
     out = [head] + [[fam, *(_cell(rows.get(ds, {}).get(fam)) for ds in datasets),
                      *(lucic(ds, fam) for ds in published)] for fam in families]
+    def reference(ds: str, key: str) -> str:
+        if ds not in references:
+            return "-"
+        spread = references[ds].get(f"{key}_seed_std")  # the floor over several subset draws
+        return f"{references[ds][key]:.2f}" + (f" ± {spread:.2f} (subset draws)" if spread is not None else "")
+
     for key, label in (("floor", "real training images (floor)"), ("untrained", "untrained generator (noise)")):
         if any(ds in references for ds in datasets):
-            out.append([f"*{label}*", *(f"{references[ds][key]:.2f}" if ds in references else "-"
-                                        for ds in datasets), *("" for _ in published)])
+            out.append([f"*{label}*", *(reference(ds, key) for ds in datasets), *("" for _ in published)])
     return out
 
 

@@ -21,14 +21,16 @@ import torch
 from components import defaults
 from components.config import Config
 from components.files import atomic_write, atomic_write_text
+from components.metric_specs import spec
 from components.pipeline import cache, keys
 from components.pipeline.context import Context, feature_space
 from components.pipeline.graph import node
-from components.pipeline.stage import HP
 from components.pipeline.results import ClassifierReady
+from components.pipeline.stage import HP
 
 log = logging.getLogger(__name__)
 MARKER = "trial.json"
+RANKED_BY = spec("fid_classifier")  # a trial's best checkpoint, the best setting, the winner: by its direction
 
 
 @dataclass(frozen=True)
@@ -132,10 +134,11 @@ def _train_and_score(ctx: Context, spec: TrialSpec, key: str, out: Path, parent_
         fake = samples.generate(model, n, cfg.eval.batch_size, spec.seed + 1, device)
         (fake_f,) = metrics.extract(clf.features, fake, cfg.eval.batch_size, device)
         value = metrics.fid(real_stats, metrics.fid_statistics(fake_f))
-        kid = metrics.kid(fake_f, real["features"], cfg.eval.kid_subset_size, cfg.eval.kid_subsets)["kid"]
+        kid = metrics.kid(fake_f, real["features"], cfg.eval.kid_subset_size, cfg.eval.kid_subsets)["kid"] \
+            * metrics.KID_SCALE
         curve = [c for c in curve if c[0] < step] + [[step, value, kid]]
         grids[step] = plots.grid_image(to_float_images(fake[:cfg.eval.grid_size]))
-        if value == min(c[1] for c in curve):
+        if value == RANKED_BY.best(c[1] for c in curve):  # by the metric's direction
             atomic_write(best_file, lambda tmp: torch.save(model.state_dict(), tmp))
         atomic_write_text(curve_file, json.dumps(curve))  # what a resumed trial reads back
 
@@ -152,18 +155,19 @@ def _train_and_score(ctx: Context, spec: TrialSpec, key: str, out: Path, parent_
     client, run_id = tstore.client(ctx.root), trained.run_id
     now = int(time.time() * 1000)
     client.log_batch(run_id, metrics=[Metric(f"checkpoint_{name}_classifier", c[i], now, int(c[0]))
-                                      for c in curve for i, name in ((1, "fid"), (2, "kid")) if len(c) > i])
+                                      for c in curve for i, name in ((1, "fid"), (2, "kid_x1e3")) if len(c) > i])
     for step, grid_image in grids.items():  # one grid per scored checkpoint: the run view's image slider
         client.log_image(run_id, grid_image, key="samples", step=int(step))
     result = {"spec": asdict(spec), "key": key, "run_id": run_id, "status": status, "error": trained.diverged,
               "steps": steps, "curve": curve, "best_step": None, "best_fid": None, "metrics": {},
               "feature_space": space.name, "files": []}
     if curve:
-        best_step, best_fid = min(curve, key=lambda c: c[1])[:2]
+        best_step, best_fid = min(curve, key=lambda c: RANKED_BY.rank(c[1]))[:2]
         model = trained.model
         model.load_state_dict(torch.load(best_file, map_location=device, weights_only=True))
         m, fake = samples.sample_metrics(model, cfg.eval.num_samples, space, cfg.eval, spec.seed + 1, device,
                                          ds.train_x, ctx.state_dir("floors"),
+                                         f"{spec.dataset}-{ctx.dataset_hash(spec.dataset)}",
                                          inception=scoring.inception(ctx.reference(spec.dataset, [classifier],
                                                                                    device), device))
         stored_model.save(model, spec.family, spec.dataset, ds, out)

@@ -1,10 +1,12 @@
 """The champion rule: a new version takes alias `champion` only if its metric beats the current champion's,
 measured under the same evaluation protocol (evaluation/protocol.py); otherwise it is the `challenger`.
 
-When the champion was measured under another protocol (another N, feature space or seed), the caller's
-`rescore` measures the champion again under the new version's protocol and those two numbers are compared; a
-champion that cannot be re-scored is never replaced automatically. Decision and reason (which numbers were
-compared) are tags on the version, so the registry itself keeps the trail."""
+Better means better in the metric's own direction (components/metric_specs.py). When the champion was measured
+under another protocol (another N, feature space or seed), the caller's `rescore` measures the champion again
+under the new version's protocol and those two numbers are compared; a champion that cannot be re-scored (or
+scores NaN) is never replaced automatically, and the reason says so with the command that promotes by hand.
+Decision and reason (which numbers were compared) are tags on the version, so the registry itself keeps the
+trail."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from typing import Callable
 
 from components import defaults
 from components.evaluation.protocol import TAG as TAG_PROTOCOL
+from components.metric_specs import spec
 
 
 @dataclass
@@ -25,29 +28,44 @@ class Decision:
 
 
 def decide(new_value: float, new_protocol: str, champion_value: float | None, champion_protocol: str | None,
-           metric: str, lower_is_better: bool = True, champion_version: str | None = None,
-           note: str = "") -> Decision:
+           metric: str, champion_version: str | None = None, note: str = "",
+           unscorable: str | None = None, by_hand: str = "genzoo registry promote") -> Decision:
+    """The rule, in `metric`'s own direction (components/metric_specs.py). `unscorable`: why the champion has no
+    comparable number (its re-scoring failed or gave no finite value); `by_hand`: the command that promotes the
+    new version anyway, named in the reason when the rule cannot decide."""
+    s = spec(metric)
     if not math.isfinite(new_value):
         return Decision(defaults.CHALLENGER, f"{metric}={new_value} is not a finite number: never promoted",
                         champion_version, champion_value)
     if champion_version is None:
         return Decision(defaults.CHAMPION, f"first version: no champion yet ({metric}={new_value:.4g})", None, None)
+    if unscorable is None and champion_value is not None and champion_protocol == new_protocol \
+            and not math.isfinite(champion_value):
+        unscorable = f"its {metric} is {champion_value}"
+    if unscorable is not None:
+        return Decision(
+            defaults.CHALLENGER,
+            f"champion v{champion_version} cannot be scored under this version's protocol {new_protocol} "
+            f"({unscorable}), so it is never replaced automatically{note}; this version's {metric}={new_value:.4g}. "
+            f"Promote by hand if it should serve: `{by_hand}`", champion_version, champion_value)
     if champion_value is None or champion_protocol != new_protocol:
         return Decision(
             defaults.CHALLENGER,
             f"not comparable: champion v{champion_version}'s {metric} was measured under eval protocol "
             f"{champion_protocol}, this version's under {new_protocol}{note}; the champion stays (promote by hand "
-            f"with `genzoo registry promote`)", champion_version, champion_value)
-    better = new_value < champion_value if lower_is_better else new_value > champion_value  # a tie keeps the champion
+            f"with `{by_hand}`)", champion_version, champion_value)
+    better = s.better(new_value, champion_value)  # a tie keeps the champion
     verb = "beats" if better else "does not beat"
-    reason = f"{metric}={new_value:.4g} {verb} champion v{champion_version}'s {champion_value:.4g}{note}"
+    reason = (f"{metric}={new_value:.4g} {verb} champion v{champion_version}'s {champion_value:.4g} "
+              f"({s.direction} is better){note}")
     return Decision(defaults.CHAMPION if better else defaults.CHALLENGER, reason, champion_version, champion_value)
 
 
-def promote(client, name: str, version: str, metric: str, value: float, protocol: str, lower_is_better: bool = True,
+def promote(client, name: str, version: str, metric: str, value: float, protocol: str,
             rescore: Callable[[object], float] | None = None) -> Decision:
     """Apply the rule in the registry: set the alias and write the decision onto the new version's tags.
-    `rescore(champion_version) -> value` measures the champion under `protocol` when its own differs."""
+    `rescore(champion_version) -> value` measures the champion under `protocol` when its own differs; a champion
+    that cannot be measured is tagged so (`genzoo registry list` shows it)."""
     from mlflow.exceptions import MlflowException
 
     from components.tracking.registry_ops import record_change
@@ -56,7 +74,7 @@ def promote(client, name: str, version: str, metric: str, value: float, protocol
         champ = client.get_model_version_by_alias(name, defaults.CHAMPION)
     except MlflowException:
         champ = None
-    champ_value = champ_protocol = None
+    champ_value = champ_protocol = unscorable = None
     note = ""
     if champ is not None:
         tags = champ.tags or {}
@@ -65,15 +83,23 @@ def promote(client, name: str, version: str, metric: str, value: float, protocol
         if champ_protocol != protocol and rescore is not None:
             try:
                 rescored = float(rescore(champ))
-            except Exception as exc:  # noqa: BLE001 - any failure means: not comparable, keep the champion
-                note = f" (re-scoring it failed: {type(exc).__name__}: {exc})"
+            except Exception as exc:  # noqa: BLE001 - any failure means: no comparable number, keep the champion
+                unscorable = f"re-scoring it failed: {type(exc).__name__}: {exc}"
             else:
                 was = f"{champ_value:.4g}" if champ_value is not None else "no value"
                 note = (f" (the champion re-scored under this version's protocol {protocol}; its registered "
                         f"{metric} was {was} under protocol {champ_protocol})")
                 champ_value, champ_protocol = rescored, protocol
-    d = decide(value, protocol, champ_value, champ_protocol, metric, lower_is_better,
-               str(champ.version) if champ is not None else None, note)
+                if not math.isfinite(rescored):
+                    unscorable = f"re-scoring it gave {metric}={rescored}"
+        elif champ_value is not None and champ_protocol == protocol and not math.isfinite(champ_value):
+            unscorable = f"its registered {metric} is {champ_value}"
+        if unscorable is not None:
+            client.set_model_version_tag(name, champ.version, defaults.TAG_UNSCORABLE, unscorable[:4000])
+        elif defaults.TAG_UNSCORABLE in tags:  # scored again: the old note no longer holds
+            client.delete_model_version_tag(name, champ.version, defaults.TAG_UNSCORABLE)
+    d = decide(value, protocol, champ_value, champ_protocol, metric, str(champ.version) if champ is not None else None,
+               note, unscorable, f"genzoo registry promote {name} {version}")
     client.set_model_version_tag(name, version, metric, repr(float(value)))  # exact, for the next comparison
     client.set_model_version_tag(name, version, TAG_PROTOCOL, protocol)
     if d.alias == defaults.CHAMPION:  # the same trail as a promotion by hand, so rollback can undo either

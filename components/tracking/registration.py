@@ -33,9 +33,9 @@ class Registration:
 
 def register_model(root: Path, target: str, family: str, model_dir: Path, metrics: dict, protocol_tags: dict,
                    run_id: str, registry, tags: dict[str, str], rescore=None) -> Registration:
-    """`registry`: the run's registry settings (metric, lower_is_better); `protocol_tags`: how `metrics` were
-    measured (Protocol.tags()); `tags` go onto the new version; `rescore(champion_version) -> value` measures the
-    champion under this protocol when its own differs (promotion.promote).
+    """`registry`: the run's registry settings (its metric's direction is the metric's spec's); `protocol_tags`: how
+    `metrics` were measured (Protocol.tags()); `tags` go onto the new version; `rescore(champion_version) -> value`
+    measures the champion under this protocol when its own differs (promotion.promote).
 
     A small transaction, safe to rerun after a crash: one version per training run. A run whose version already
     carries a decision gets that version back; a version created but never decided (killed in between) is
@@ -69,7 +69,7 @@ def register_model(root: Path, target: str, family: str, model_dir: Path, metric
         for k, v in {**tags, **protocol_tags}.items():
             client.set_model_version_tag(name, version, k, v)
         decision = promotion.promote(client, name, version, metric, float(metrics[metric]),
-                                     protocol_tags[TAG_PROTOCOL], registry.lower_is_better, rescore)
+                                     protocol_tags[TAG_PROTOCOL], rescore)
         mlflow.set_tags({defaults.TAG_DECISION: decision.alias, defaults.TAG_REASON: decision.reason,
                          "genzoo.registered_version": version})
         log.info("%s v%s -> %s: %s", name, version, decision.alias, decision.reason)

@@ -16,8 +16,8 @@ TAG_SINCE = "genzoo.champion_since"
 TAG_REPLACED_BY = "genzoo.replaced_by"
 REPLACED = "replaced"  # the decision of a version after another took champion from it
 TAG_ROLLED_BACK = "genzoo.rolled_back_from"
-SHOWN_METRICS = ("fid_classifier", "fid_inception", "precision_classifier", "recall_classifier",
-                 "label_preservation", "test_nll_bits_per_dim")
+SHOWN_METRICS = ("fid_classifier", "fid_inception", "kid_x1e3_classifier", "precision_classifier",
+                 "recall_classifier", "label_preservation", "test_nll_bits_per_dim")
 
 
 @dataclass
@@ -29,6 +29,7 @@ class VersionRow:
     metrics: dict[str, float]
     decision: str
     reason: str
+    unscorable: str = ""  # a champion the rule could not re-score: why (it is never replaced automatically)
 
 
 def _now() -> str:
@@ -143,7 +144,8 @@ def list_versions(client, name: str | None = None) -> list[VersionRow]:
                 n, str(v.version), sorted(by_version.get(str(v.version), [])),
                 time.strftime("%Y-%m-%d %H:%M", time.gmtime(v.creation_timestamp / 1000)),
                 {k: run_metrics[k] for k in SHOWN_METRICS if k in run_metrics},
-                tags.get(defaults.TAG_DECISION, ""), tags.get(defaults.TAG_REASON, "")))
+                tags.get(defaults.TAG_DECISION, ""), tags.get(defaults.TAG_REASON, ""),
+                tags.get(defaults.TAG_UNSCORABLE, "")))
     return rows
 
 
@@ -155,4 +157,7 @@ def format_rows(rows: list[VersionRow]) -> str:
         metrics = "  ".join(f"{k}={v:.4g}" for k, v in r.metrics.items())
         alias = f"@{',@'.join(r.aliases)}" if r.aliases else "-"
         lines.append(f"{r.name}  v{r.version}  {alias:<12} {r.created}  {metrics}\n    {r.decision}: {r.reason}")
+        if r.unscorable and defaults.CHAMPION in r.aliases:
+            lines.append(f"    ! this champion could not be re-scored ({r.unscorable}): the rule never replaces it; "
+                         f"`genzoo registry promote {r.name} <version>` moves @champion by hand")
     return "\n".join(lines)

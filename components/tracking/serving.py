@@ -1,15 +1,16 @@
 """The scoring server `genzoo serve` runs: MLflow's own app (mlflow.pyfunc.scoring_server, the one `mlflow models
 serve` runs) behind a guard for what MLflow leaves open. MLflow reads a body of any size, parses JSON of any
-depth (100,000 nested `[` raise RecursionError: HTTP 500), drops fields it does not know with a log warning, and
-puts Python stack traces into some error bodies. The guard answers those requests itself, before MLflow parses
-anything, and strips `stack_trace` from every error MLflow returns.
+depth (100,000 nested `[` raise RecursionError: HTTP 500), drops fields and params it does not know with a log
+warning, answers a request without a Content-Type with HTTP 500, decodes no Content-Encoding (a gzip body reaches
+its JSON parser as bytes), and puts Python stack traces into some error bodies. The guard answers those requests
+itself, before MLflow parses anything, and strips `stack_trace` from every error MLflow returns. Its own checks
+run in bounded memory: the nesting depth is one chunked pass over the bytes.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 
 import numpy as np
 
@@ -17,18 +18,38 @@ MODEL_ENV = "GENZOO_SERVE_MODEL"  # the model URI the factory loads
 MAX_BODY = 64 * 2**20  # bytes: 1,024 translated 64x64 RGB images as JSON fit, a runaway upload does not
 MAX_DEPTH = 16  # JSON nesting: an NHWC batch under "inputs" is 5 deep
 FIELDS = ("dataframe_records", "dataframe_split", "instances", "inputs", "params")
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+CONTENT_TYPES = ("application/json", "text/csv", "application/vnd.apache.parquet")  # what MLflow's app parses
+SCAN_CHUNK = 1 << 18  # bytes the depth scan looks at at once: its memory is a few times this, whatever the body
 
 
-def nesting_depth(body: bytes) -> int:
-    """How deep `[`/`{` nest in a JSON text, brackets inside strings not counted; no recursion, no parse."""
-    flat = np.frombuffer(_STRING.sub(b'""', body), np.uint8)
-    step = np.isin(flat, (ord("["), ord("{"))).astype(np.int32) - np.isin(flat, (ord("]"), ord("}")))
-    return int(np.cumsum(step).max(initial=0))
+def nesting_depth(body: bytes, chunk: int = SCAN_CHUNK) -> int:
+    """How deep `[`/`{` nest in a JSON text, brackets inside strings not counted (a quote after an odd run of
+    backslashes is escaped). One pass over `chunk`-byte slices, carrying the string state, the trailing run of
+    backslashes and the depth across them: no regex, no parse, no copy of the body."""
+    view = memoryview(body)
+    depth = deepest = run = 0
+    in_string = False
+    for start in range(0, len(view), chunk):
+        c = np.frombuffer(view[start:start + chunk], np.uint8)
+        idx = np.arange(len(c), dtype=np.int64)
+        last_plain = np.maximum.accumulate(np.where(c != 92, idx, -1))  # last non-backslash at or before i
+        before = np.empty(len(c), np.int64)  # backslashes right before i
+        before[0] = run
+        before[1:] = np.where(last_plain[:-1] >= 0, idx[:-1] - last_plain[:-1], idx[:-1] + 1 + run)
+        quotes = (c == 34) & (before % 2 == 0)
+        inside = (np.cumsum(quotes) + in_string) % 2 == 1  # after each byte: inside a string?
+        step = ((c == 91) | (c == 123)).astype(np.int64) - ((c == 93) | (c == 125))
+        step[inside] = 0
+        running = depth + np.cumsum(step)
+        deepest, depth = max(deepest, int(running.max())), int(running[-1])
+        in_string = bool(inside[-1])
+        run = int(len(c) - 1 - last_plain[-1]) if last_plain[-1] >= 0 else len(c) + run
+    return deepest
 
 
-def refuse(body: bytes, columns: tuple[str, ...] | None) -> str | None:
-    """Why a JSON request is refused before MLflow sees it, or None. `columns`: the model's input names, if any."""
+def refuse(body: bytes, columns: tuple[str, ...] | None, params: tuple[str, ...] | None = None) -> str | None:
+    """Why a JSON request is refused before MLflow sees it, or None. `columns`: the model's input names, if any;
+    `params`: the names of the params its signature declares (None: it declares none)."""
     depth = nesting_depth(body)
     if depth > MAX_DEPTH:
         return f"the JSON body nests {depth} levels deep; at most {MAX_DEPTH} are accepted"
@@ -41,6 +62,14 @@ def refuse(body: bytes, columns: tuple[str, ...] | None) -> str | None:
     unknown = sorted(set(payload) - set(FIELDS))
     if unknown:
         return f"unknown field(s) {unknown}: a request holds one of {list(FIELDS[:4])} and optionally 'params'"
+    given = payload.get("params")
+    if given is not None:
+        if not isinstance(given, dict):
+            return "'params' must be a JSON object"
+        extra = sorted(set(given) - set(params or ()))
+        if extra:
+            return (f"unknown param(s) {extra}: this model takes {list(params)}" if params
+                    else f"unknown param(s) {extra}: this model takes no params")
     if columns is None:
         return None
     rows = payload.get("dataframe_records")
@@ -59,15 +88,27 @@ def _error(status: int, code: str, message: str) -> tuple[int, bytes]:
 
 
 class Guard:
-    """ASGI middleware: bounded body, bounded nesting, no unknown fields, no stack traces in answers."""
+    """ASGI middleware: bounded body, bounded nesting, a content type MLflow parses and no encoding it would not
+    decode, no unknown fields, columns or params, no stack traces in answers."""
 
-    def __init__(self, app, columns: tuple[str, ...] | None = None, max_body: int = MAX_BODY):
-        self.app, self.columns, self.max_body = app, columns, max_body
+    def __init__(self, app, columns: tuple[str, ...] | None = None, max_body: int = MAX_BODY,
+                 params: tuple[str, ...] | None = None):
+        self.app, self.columns, self.max_body, self.params = app, columns, max_body, params
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["method"] != "POST":
             return await self.app(scope, receive, send)
         headers = dict(scope.get("headers") or [])
+        kind = headers.get(b"content-type", b"").split(b";")[0].strip().decode("latin-1").lower()
+        if kind not in CONTENT_TYPES:
+            said = f"Content-Type {kind!r}" if kind else "no Content-Type"
+            return await _answer(send, *_error(415, "INVALID_PARAMETER_VALUE",
+                                               f"{said}: send one of {', '.join(CONTENT_TYPES)}"))
+        encoding = headers.get(b"content-encoding", b"identity").decode("latin-1").strip().lower()
+        if encoding not in ("", "identity"):
+            return await _answer(send, *_error(415, "INVALID_PARAMETER_VALUE",
+                                               f"Content-Encoding {encoding!r} is not decoded here: send the body "
+                                               "uncompressed"))
         declared = headers.get(b"content-length", b"").decode()
         if declared.isdigit() and int(declared) > self.max_body:
             return await _answer(send, *_error(413, "REQUEST_LIMIT_EXCEEDED", self._too_big(int(declared))))
@@ -82,8 +123,9 @@ class Guard:
             if size > self.max_body:
                 return await _answer(send, *_error(413, "REQUEST_LIMIT_EXCEEDED", self._too_big(size)))
         body = b"".join(chunks)
-        if headers.get(b"content-type", b"").split(b";")[0].strip() == b"application/json":
-            reason = refuse(body, self.columns)
+        del chunks  # the joined body is the one copy held from here on
+        if kind == "application/json":
+            reason = refuse(body, self.columns, self.params)
             if reason:
                 return await _answer(send, *_error(400, "INVALID_PARAMETER_VALUE", reason))
 
@@ -144,4 +186,6 @@ def create_app():
     model = mlflow.pyfunc.load_model(os.environ[MODEL_ENV])
     schema = model.metadata.get_input_schema()
     columns = tuple(schema.input_names()) if schema is not None and schema.has_input_names() else None
-    return Guard(scoring_server.init(model), columns)
+    declared = model.metadata.get_params_schema()
+    params = tuple(p.name for p in declared.params) if declared is not None else None
+    return Guard(scoring_server.init(model), columns, params=params)

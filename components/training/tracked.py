@@ -22,6 +22,9 @@ from components.training import distributed
 from components.training.loop import LoopConfig, LoopResult, fit
 
 
+FAILURE_TAGS = ("genzoo.failed_stage", "genzoo.failed_reason")  # why a run stopped; cleared when it resumes
+
+
 @dataclass
 class Trained:
     model: torch.nn.Module
@@ -70,7 +73,7 @@ def train_and_log(root: Path, family: str, dataset: str, data: Tensors, hp, loop
                   on_checkpoint=on_checkpoint)
         digests = distributed.gather_digests(model)
     except BaseException as exc:
-        client.set_tag(run_id, "genzoo.failed_stage", tags.get("genzoo.stage", "train"))
+        client.set_tag(run_id, FAILURE_TAGS[0], tags.get("genzoo.stage", "train"))
         client.set_terminated(run_id, "FAILED")
         if allow_divergence and isinstance(exc, TrainingDiverged):
             return Trained(model, None, run_id, [], diverged=str(exc))
@@ -94,6 +97,9 @@ def _resume_or_start(client, root: Path, run_file: Path, experiment: str, tags: 
     if run_id and tstore.run_exists(root, run_id):
         client.update_run(run_id, status="RUNNING")
         client.set_tag(run_id, tstore.TAG_WORKER, tstore.worker_id())  # this process owns it now
+        stale = set(client.get_run(run_id).data.tags) & set(FAILURE_TAGS)
+        for tag in stale:  # it is running again: what said why it stopped no longer holds
+            client.delete_tag(run_id, tag)
         return run_id
     run_id = client.create_run(tstore.experiment_id(client, root, experiment), tags=tags, run_name=name).info.run_id
     client.log_batch(run_id, params=[Param(k, str(v)) for k, v in params.items()])

@@ -38,11 +38,45 @@ def test_family_overrides_are_checked_against_the_family_and_filled_from_its_def
     ("family.nsgan.arch=resnet", "family.nsgan.arch='resnet': input should be 'infogan' or 'dcgan'"),
     ("dataset=nosuch", "dataset: unknown dataset 'nosuch': known cifar10, digits2mnist, fashion-mnist"),
     ("study.train.stepz=1", "study.train"),
+    ("study.space.momentum=[0,1]", "study.space.momentum: unknown dimension; searchable: lr, beta1"),
+    ("registry.metric=fid_clasifier", "registry.metric: 'fid_clasifier' is not a metric genzoo logs"),
+    ("registry.metric=num_samples", "registry.metric='num_samples' is not a model's own score with a direction"),
+    ("registry.metric=floor_fid_classifier", "is not a model's own score with a direction"),
 ])
 def test_a_bad_key_type_or_choice_is_one_error_naming_it(tmp_path, override, message):
     with pytest.raises(ConfigError) as err:
         load_config(tmp_path, overrides=[override])
     assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_the_registry_metric_brings_its_direction_and_a_contradicting_one_is_refused(tmp_path):
+    assert load_config(tmp_path, overrides=["registry.metric=is_classifier"]).registry.lower_is_better is None
+    assert load_config(tmp_path, overrides=["registry.metric=is_classifier",
+                                            "registry.lower_is_better=false"]).registry.metric == "is_classifier"
+    with pytest.raises(ConfigError, match=r"registry.lower_is_better=true contradicts "
+                                          r"registry.metric='precision_classifier', which is higher-is-better"):
+        load_config(tmp_path, overrides=["registry.metric=precision_classifier", "registry.lower_is_better=true"])
+
+
+@pytest.mark.parametrize("params_yaml, message", [
+    ("family:\n  nsgan: {lr: fast}\n", "params.yaml: family.nsgan.lr='fast': input should be a valid number"),
+    ("family:\n  nsgan: {z_dim: \"64\"}\n", "params.yaml: family.nsgan.z_dim='64': input should be a valid integer"),
+    ("family:\n  nsgan: {disc_batch_norm: 1}\n", "params.yaml: family.nsgan.disc_batch_norm=1: input should be a "
+                                                  "valid boolean"),
+    ("train: {steps: \"40\"}\n", "params.yaml: train.steps='40': input should be a valid integer"),
+    ("profiles:\n  quick: {family: {vae: {beta: yes please}}}\n", "profiles.quick in params.yaml: family.vae.beta="),
+])
+def test_values_are_strict_and_an_error_names_the_layer_that_set_them(tmp_path, params_yaml, message):
+    (tmp_path / "params.yaml").write_text(params_yaml)
+    with pytest.raises(ConfigError) as err:
+        load_config(tmp_path)
+    assert str(err.value).startswith(message) and "\n" not in str(err.value)
+
+
+def test_yaml_reads_exponent_floats_as_numbers_as_dvc_does(tmp_path):
+    (tmp_path / "params.yaml").write_text("family:\n  nsgan: {lr: 1e-3, width: 1}\n")
+    cfg = load_config(tmp_path, overrides=["family.vae.lr=5e-4"])
+    assert cfg.hp("nsgan").lr == 0.001 and cfg.hp("nsgan").width == 1.0 and cfg.hp("vae").lr == 0.0005
 
 
 def test_an_error_says_which_file_set_the_key(tmp_path):

@@ -59,3 +59,24 @@ def test_bad_configuration_is_one_line_and_exit_2_before_anything_starts(empty_p
 def test_debug_shows_the_traceback(empty_project):
     proc = genzoo(empty_project, "--debug", "run", "--set", "train.stepz=60")
     assert proc.returncode != 0 and "Traceback" in proc.stderr and "ConfigError" in proc.stderr
+
+
+def test_an_expected_error_inside_a_task_is_one_line_without_a_prefect_traceback(tmp_path, mnist5k_data):
+    """A crafted .npy header inside the flow: genzoo's one line, Prefect's run logs one line each, no traceback,
+    no retry, nothing allocated for the claimed shape."""
+    from numpy.lib import format as npy
+
+    from tests.flows.conftest import make_project
+
+    root = make_project(tmp_path, mnist5k_data)
+    with (root / "data" / "mnist5k" / "test_images.npy").open("wb") as fh:
+        npy.write_array_header_1_0(fh, {"descr": "|u1", "fortran_order": False, "shape": (10**9, 28, 28, 1)})
+        fh.write(b"\0" * 4096)
+    proc = genzoo(root, "run")
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr and "MemoryError" not in proc.stderr, proc.stderr[-3000:]
+    (line,) = [x for x in proc.stderr.splitlines() if x.startswith("genzoo: error: ")]
+    assert "test_images.npy: truncated" in line
+    assert "Retries" not in proc.stderr and proc.stderr.count("test_images.npy: truncated") <= 4
+    debug = genzoo(root, "--debug", "run")
+    assert debug.returncode != 0 and "Traceback" in debug.stderr  # --debug shows everything

@@ -5,6 +5,7 @@ validated, it trains, evaluates both directions, registers <pair>-cyclegan, and 
 import numpy as np
 import pytest
 
+from components.metric_specs import spec
 from tests.flows.conftest import in_project, make_project
 
 TINY_CYCLEGAN = {"gen_width": 4, "disc_width": 8, "blocks": 1, "pool_size": 8}
@@ -37,6 +38,7 @@ def test_both_domains_pass_their_own_suite_and_each_direction_is_measured(cycleg
     assert m["fid_classifier"] == pytest.approx((m["fid_classifier_ab"] + m["fid_classifier_ba"]) / 2)
     assert 0 <= m["label_preservation_ab"] <= 1 and 0 < m["cycle_l1_a"] < 1
     assert m["num_translated_ab"] == 200  # eval.num_samples caps the test images translated
+    assert all(spec(k).name == k for k in m)  # every logged metric has a spec
     assert (root / "outputs" / "digits2mnist" / "cyclegan" / "evaluate" / "latest" / "translations.png").exists()
 
 

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from components import defaults
+from components.metric_specs import spec
 from tests.conftest import TINY_PARAMS, registered_versions
 from tests.flows.conftest import in_project, make_project
 
@@ -38,6 +39,7 @@ def test_vaes_report_elbo_and_iwae_bounds(ran_likelihood):
         assert -m["test_elbo_nats"] >= m["test_nll_iwae_nats"] > 0  # IWAE is the tighter bound
         assert m["test_nll_iwae_bits_per_dim"] == pytest.approx(m["test_nll_iwae_nats"] / (784 * math.log(2)))
         assert np.isfinite(m["fid_classifier"]) and m["num_samples"] == 200
+        assert all(spec(k).name == k for k in m)  # every logged metric has a spec
     files = {p.name for p in (root / "outputs/mnist5k/vae/evaluate/latest").iterdir()}
     assert {"reconstructions.png", "traversals.png", "samples.png"} <= files
 
@@ -51,7 +53,7 @@ def test_autoregressive_models_report_exact_nll_and_capped_samples(ran_likelihoo
         assert not given or "test_nll_nats" not in m  # log p(x | y) never sits in the column of log p(x)
         assert m["num_samples"] == 16 and np.isfinite(m["fid_classifier"])
         assert m["likelihood_images"] == 64  # eval.likelihood_images, a seeded random subset of the test split
-
+        assert all(spec(k).name == k for k in m)
 
 def test_each_is_registered_and_served_with_labels(ran_likelihood):
     root, summary = ran_likelihood

@@ -9,13 +9,15 @@ import pytest
 
 from components import defaults
 from components.errors import GenzooError
+from components.metric_specs import spec
 from flows.pipeline import pipeline
 from tests.conftest import registered_versions
 from tests.flows.conftest import in_project
 
 NAME = "mnist5k-nsgan"
-METRICS = ["fid_classifier", "kid_classifier", "kid_classifier_std", "is_classifier", "precision_classifier", "recall_classifier", "f1_classifier",
-           "density_classifier", "coverage_classifier", "floor_fid_classifier"]
+METRICS = ["fid_classifier", "kid_x1e3_classifier", "kid_x1e3_classifier_subset_std", "is_classifier",
+           "precision_classifier", "recall_classifier", "f1_classifier", "density_classifier", "coverage_classifier",
+           "floor_fid_classifier", "floor_fid_classifier_seed_std"]
 
 
 def test_flow_trains_evaluates_and_registers_a_champion(ran):
@@ -23,6 +25,7 @@ def test_flow_trains_evaluates_and_registers_a_champion(ran):
     assert set(summary.states.values()) == {"Completed"}
     metrics = summary.families["nsgan"].evaluate.metrics
     assert all(np.isfinite(metrics[k]) for k in METRICS)
+    assert all(spec(k).name == k for k in metrics)  # every logged metric has a spec: direction, unit, space
     assert metrics["floor_fid_classifier"] < metrics["fid_classifier"]  # 8 steps of training are far from data
     assert 1 <= metrics["is_classifier"] <= 10
 
@@ -76,7 +79,7 @@ def test_the_prefect_run_names_its_tasks_and_carries_the_summary_and_genzoos_log
     names = {t.name for t in tasks}
     assert {"validate@mnist5k", "train:nsgan@mnist5k", "register:nsgan@mnist5k"} <= names, names
     (artifact,) = [a for a in artifacts if a.type == "markdown"]
-    assert "| fid_classifier |" in artifact.data and "(N=200)" in artifact.data
+    assert "| fid_classifier ↓ |" in artifact.data and "(N=200)" in artifact.data
     assert f"{NAME} v1 -> @champion" in artifact.data
     train_run = summary.families["nsgan"].train.run_id
     assert f"/runs/{train_run}" in artifact.data  # the MLflow run, one click away

@@ -47,7 +47,8 @@ def test_study_yields_the_table_and_report(studied):
     # the reference rows, measured as the trials are: real digits far below an untrained generator
     refs = first["references"]["mnist5k"]
     assert refs["num_samples"] == STUDY["checkpoint_samples"] and 0 < refs["floor"] < refs["untrained"] / 10
-    assert f"| *real training images (floor)* | {refs['floor']:.2f} |" in table
+    spread = f" ± {refs['floor_seed_std']:.2f} (subset draws)"  # the floor over eval.floor_seeds draws
+    assert f"| *real training images (floor)* | {refs['floor']:.2f}{spread} |" in table
     assert f"| *untrained generator (noise)* | {refs['untrained']:.2f} |" in table
     html = (root / "reports" / "tiny" / "report.html").read_text()
     assert "data:image/png;base64," in html and "src='fid_bars.png'" not in html  # self-contained

@@ -14,7 +14,8 @@ def test_decide_rule():
     worse = promotion.decide(11.0, "s", 10.0, "s", "fid", champion_version="1")
     assert worse.alias == "challenger" and "does not beat champion v1" in worse.reason
     assert promotion.decide(10.0, "s", 10.0, "s", "fid", champion_version="1").alias == "challenger"  # tie
-    assert promotion.decide(11.0, "s", 10.0, "s", "is", lower_is_better=False, champion_version="1").alias == "champion"
+    assert promotion.decide(11.0, "s", 10.0, "s", "is", champion_version="1").alias == "champion"  # higher is better
+    assert promotion.decide(9.0, "s", 10.0, "s", "recall_classifier", champion_version="1").alias == "challenger"
     for bad in (float("nan"), float("inf")):  # a broken measurement never becomes the champion, even the first
         assert "not a finite number" in promotion.decide(bad, "s", None, None, "fid").reason
         assert promotion.decide(bad, "s", None, None, "fid").alias == "challenger"
@@ -69,7 +70,34 @@ def test_a_champion_measured_under_another_protocol_is_rescored_before_the_decis
     def broken(champion):
         raise FileNotFoundError("weights gone")
 
-    d = promotion.promote(client, NAME, _new_version(client, tmp_path), "fid_classifier", 1.0, "n5000",
-                          rescore=broken)
-    assert d.alias == "challenger" and "not comparable" in d.reason and "weights gone" in d.reason
+    third = _new_version(client, tmp_path)
+    d = promotion.promote(client, NAME, third, "fid_classifier", 1.0, "n5000", rescore=broken)
+    assert d.alias == "challenger" and "cannot be scored" in d.reason and "weights gone" in d.reason
+    assert f"`genzoo registry promote {NAME} {third}`" in d.reason  # the command that resolves it
     assert str(client.get_model_version_by_alias(NAME, "champion").version) == str(first)
+    assert "weights gone" in client.get_model_version(NAME, first).tags[defaults.TAG_UNSCORABLE]
+
+
+def test_a_higher_is_better_metric_keeps_the_higher_champion(client, tmp_path):
+    """The audit's case: with registry.metric=is_classifier, IS 2.10 must not replace IS 5.25."""
+    v1, v2, v3 = (_new_version(client, tmp_path) for _ in range(3))
+    assert promotion.promote(client, NAME, v1, "is_classifier", 5.254, "p").alias == "champion"
+    worse = promotion.promote(client, NAME, v2, "is_classifier", 2.10, "p")
+    assert worse.alias == "challenger" and "does not beat champion v1's 5.254 (higher is better)" in worse.reason
+    assert promotion.promote(client, NAME, v3, "is_classifier", 6.0, "p").alias == "champion"
+
+
+def test_a_champion_that_rescores_to_nan_is_reported_with_the_command_and_listed(client, tmp_path):
+    from components.tracking import registry_ops
+
+    first = _new_version(client, tmp_path)
+    promotion.promote(client, NAME, first, "fid_classifier", 30.0, "old")
+    second = _new_version(client, tmp_path)
+    d = promotion.promote(client, NAME, second, "fid_classifier", 1.0, "new", rescore=lambda champion: float("nan"))
+    assert d.alias == "challenger" and f"champion v{first} cannot be scored" in d.reason
+    assert "fid_classifier=nan" in d.reason and f"genzoo registry promote {NAME} {second}" in d.reason
+    listed = registry_ops.format_rows(registry_ops.list_versions(client, NAME))
+    assert "could not be re-scored" in listed and f"genzoo registry promote {NAME}" in listed
+    third = _new_version(client, tmp_path)  # once the champion scores again, the note goes
+    promotion.promote(client, NAME, third, "fid_classifier", 40.0, "newer", rescore=lambda champion: 35.0)
+    assert defaults.TAG_UNSCORABLE not in client.get_model_version(NAME, first).tags

@@ -6,14 +6,14 @@ import torch
 
 from components import defaults
 from components.config.schema import Registry
+from components.data.tensors import Tensors
 from components.evaluation.protocol import Protocol
 from components.models import stored
 from components.models.registry import get_family
-from components.data.tensors import Tensors
 from components.tracking.registration import register_model, version_of_run
 
 NAME = "toy-nsgan"
-PROTOCOL = Protocol("classifier:abc", 100, 1, "test split", 100).tags()
+PROTOCOL = Protocol("classifier:abc", 100, 1, "test split of toy-0", "cpu", "{}").tags()
 
 
 @pytest.fixture

@@ -33,8 +33,33 @@ def client(mlflow_app):
 def test_nesting_depth_counts_brackets_outside_strings_only():
     assert nesting_depth(b'{"a": [[1, 2], {"b": "[[[[{{"}]}') == 3
     assert nesting_depth(b'"\\"[[["') == 0  # an escaped quote does not end the string
+    assert nesting_depth(b'["\\\\", [["x"]]]') == 3  # an escaped backslash does not escape the quote after it
     assert nesting_depth(b"[" * 1000) == 1000
     assert nesting_depth(b"") == 0
+
+
+def test_nesting_depth_is_the_same_whatever_the_scan_chunk():
+    """The scan carries its string state, backslash run and depth across chunks: any split gives the true depth."""
+    import random
+
+    random.seed(1)
+
+    def doc(d=0):
+        r = random.random()
+        if d > 6 or r < 0.3:
+            return random.choice([1, 'a"[{\\', "\\\\", 'x]}\\"', None, 2.5])
+        if r < 0.65:
+            return [doc(d + 1) for _ in range(random.randint(0, 3))]
+        return {f'{random.choice(["k", "[", "{"])}{i}': doc(d + 1) for i in range(random.randint(0, 3))}
+
+    def depth(o):
+        inner = o.values() if isinstance(o, dict) else o if isinstance(o, list) else None
+        return 0 if inner is None else 1 + max((depth(x) for x in inner), default=0)
+
+    for _ in range(500):
+        o = doc()
+        body = json.dumps(o).encode()
+        assert {nesting_depth(body, chunk) for chunk in (1, 2, 3, 7, 4096)} == {depth(o)}, body
 
 
 def test_a_valid_request_passes_through_unchanged(client):
@@ -53,6 +78,26 @@ def test_a_valid_request_passes_through_unchanged(client):
 def test_refused_before_mlflow_parses(client, body, status, says):
     r = client.post("/invocations", content=body, headers={"Content-Type": "application/json"})
     assert r.status_code == status and says in r.json()["message"], r.text
+
+
+@pytest.mark.parametrize("headers, says", [
+    ({"Content-Type": ""}, "no Content-Type"),
+    ({"Content-Type": "application/xml"}, "Content-Type 'application/xml'"),
+    ({"Content-Type": "application/json", "Content-Encoding": "gzip"}, "Content-Encoding 'gzip'"),
+])
+def test_a_body_mlflow_cannot_read_as_sent_is_415(client, headers, says):
+    r = client.post("/invocations", content=b'{"dataframe_records": [{"n": 1}]}', headers=headers)
+    assert r.status_code == 415 and says in r.json()["message"] and "stack_trace" not in r.json(), r.text
+
+
+def test_unknown_params_are_refused_like_unknown_fields(mlflow_app):
+    takes_none = TestClient(Guard(mlflow_app, columns=("n",)))
+    r = takes_none.post("/invocations", json={"dataframe_records": [{"n": 1}], "params": {"temperature": 2}})
+    message = r.json()["message"]
+    assert r.status_code == 400 and "unknown param(s) ['temperature']: this model takes no params" in message
+    takes_direction = TestClient(Guard(mlflow_app, columns=("n",), params=("direction",)))
+    r = takes_direction.post("/invocations", json={"dataframe_records": [{"n": 1}], "params": {"directon": "AtoB"}})
+    assert r.status_code == 400 and "this model takes ['direction']" in r.json()["message"]
 
 
 def test_a_streamed_body_over_the_limit_is_refused_without_a_declared_length(client):

@@ -33,15 +33,17 @@ def run(ctx: Context, node: Node, out: Path, inputs: Inputs) -> ClassifierReady:
                                      ctx.cfg.train.device)
         acc = ref.accuracy(model, ds.test_x, ds.test_y)
         ref.save(model, out / "model.pt")
+        space = f"classifier:{weights_id(out / 'model.pt')}"  # the classifier itself (its weights), not its key
         real = ref.features(model, ds.test_x, ecfg.batch_size)
         torch.save(real, out / "test_features.pt")
-        floor = samples.classifier_floor(model, real, ds.train_x, ecfg, ctx.cfg.seed)
+        # at eval.num_samples, drawn with the sample seed as every floor is (evaluation/floors.py)
+        floor = samples.classifier_floor(model, real, ds.train_x, ecfg, ctx.cfg.seed + 1, ecfg.num_samples, space,
+                                         f"{dataset}-{ctx.dataset_hash(dataset)}")
         record = {"test_accuracy": acc, "model": str(out / "model.pt"), "features": str(out / "test_features.pt"),
                   **floor}
         mlflow.log_metrics({"test_accuracy": acc, **floor})
         (out / "metrics.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
         mlflow.log_artifact(str(out / "metrics.json"))
-    # the space is the classifier itself (its weights), not where or under which key it was trained
     return ClassifierReady(test_accuracy=acc, model=str(out / "model.pt"), features=str(out / "test_features.pt"),
-                           feature_space=f"classifier:{weights_id(out / 'model.pt')}", floor=floor,
+                           feature_space=space, floor=floor,
                            run_id=run.info.run_id, files=(str(out / "model.pt"), str(out / "test_features.pt")))
