@@ -63,7 +63,7 @@ def main() -> None:
           f"{torch.get_num_threads()} threads, steps {args.steps} (fp32) / {args.bf16_steps} (bf16) x {args.repeats}\n")
     print("| family | disc_iters | fp32 steps/s | bf16 steps/s |\n|---|---|---|---|")
     for name, (family, hp) in runs.items():
-        di = get_family(family).hyperparameters(hp)["disc_iters"]
+        di = get_family(family).hyperparameters(hp).disc_iters
         cells = [f"{statistics.median(results[(name, pr)]):.2f}" if (name, pr) in results else "-"
                  for pr in ("fp32", "bf16")]
         print(f"| {name} | {di} | {cells[0]} | {cells[1]} |")

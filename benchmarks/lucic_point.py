@@ -18,6 +18,7 @@ Inception space on all 10k samples (what Lucic et al. select on); both "best" ro
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import platform
@@ -124,7 +125,7 @@ def main() -> None:
     result = {
         "protocol": {"family": "nsgan", "dataset": "mnist (60k train, 10k test)", "epochs": args.epochs,
                      "batch_size": 64, "steps": steps, "checkpoint_every": every, "num_samples": args.num_samples,
-                     "seed": args.seed, "hp": fam.hyperparameters()},
+                     "seed": args.seed, "hp": dataclasses.asdict(fam.hyperparameters())},
         "best_by_inception": best_inc, "best_by_classifier": best_clf,
         "floor_fid_inception_train10k_vs_test": floor,
         "classifier_test_accuracy": clf_acc, "curve": curve,
