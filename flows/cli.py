@@ -165,8 +165,7 @@ def cmd_serve(args) -> int:
     from components.tracking.serving import MODEL_ENV
 
     # MLflow's scoring app (what `mlflow models serve` runs) behind genzoo's request guard, one worker
-    cmd = [sys.executable, "-m", "uvicorn", "--factory", "components.tracking.serving:create_app",
-           "--host", args.host, "--port", str(args.port), "--no-access-log"]
+    cmd = [sys.executable, "-m", "components.tracking.serving", "--host", args.host, "--port", str(args.port)]
     return _exec(cmd, {**_store_env(), MODEL_ENV: ref})
 
 

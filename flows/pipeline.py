@@ -91,6 +91,8 @@ def pipeline(dataset: str | None = None, families: list[str] | None = None, prof
     cfg = Config.model_validate(config) if config is not None else \
         load_config(root_path, profile, overrides, dataset=dataset, families=families)
     ctx = Context(cfg, root_path, nest=True)
+    nodes = graph.plan(cfg)
+    ctx.runs.open(dict.fromkeys(n.target for n in nodes))  # one parent run per invocation, even a fully cached one
     logger = get_run_logger()
     for run_id in tstore.fail_orphans(root_path):
         logger.warning("MLflow run %s was left RUNNING by a process that is gone: marked FAILED", run_id)
@@ -102,10 +104,13 @@ def pipeline(dataset: str | None = None, families: list[str] | None = None, prof
         failures[family] = f"{type(exc).__name__}: {exc}"
 
     try:
-        done = run_nodes(ctx, graph.plan(cfg), states, failed)
+        done = run_nodes(ctx, nodes, states, failed)
     except BaseException:
         ctx.runs.close("FAILED")
         raise
+    for node, result in done.items():  # what another invocation's runs computed, named on this one's parent
+        if states.get(node.label) == "Cached" and getattr(result, "run_id", None):
+            ctx.runs.note_reused(node.target, node.label, result.run_id)
     ctx.runs.close("FAILED" if failures else "FINISHED")
     if failures:
         raise GenzooError("; ".join(f"{f}: {msg}" for f, msg in failures.items()) + " (nothing registered for these)")

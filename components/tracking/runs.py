@@ -42,6 +42,21 @@ class StageRuns:
                 run_name=f"pipeline@{experiment}").info.run_id
         return self.parents[experiment]
 
+    def open(self, experiments) -> None:
+        """Create this invocation's parent run in each of `experiments` now, so an invocation whose every stage
+        was computed by another (concurrent or earlier) one still has its own parent run."""
+        if self.parents is not None:
+            for experiment in experiments:
+                self.parent(experiment)
+
+    def note_reused(self, experiment: str, label: str, run_id: str) -> None:
+        """Record on this invocation's parent run that `label`'s result came from another invocation's run."""
+        if self.parents is not None:
+            from components.tracking import store
+
+            key = f"genzoo.reused.{label.replace('@', '/')}"  # MLflow tag keys take no '@'
+            store.client(self.root).set_tag(self.parent(experiment), key, run_id)
+
     def close(self, status: str) -> None:
         """End every parent run this invocation opened (FINISHED or FAILED)."""
         from components.tracking import store

@@ -189,3 +189,28 @@ def create_app():
     declared = model.metadata.get_params_schema()
     params = tuple(p.name for p in declared.params) if declared is not None else None
     return Guard(scoring_server.init(model), columns, params=params)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m components.tracking.serving --host H --port P` (what `genzoo serve` runs): uvicorn with the app
+    above. uvicorn drains requests on SIGTERM and then raises the signal again for the handler it found; that
+    handler is a clean exit here, so a stopped server ends with status 0, not 143."""
+    import argparse
+    import signal
+    import sys
+
+    import uvicorn
+
+    p = argparse.ArgumentParser(prog="python -m components.tracking.serving")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, required=True)
+    args = p.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    uvicorn.run("components.tracking.serving:create_app", factory=True, host=args.host, port=args.port,
+                access_log=False, workers=1)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+

@@ -97,6 +97,12 @@ def test_second_run_is_all_cached_and_registers_nothing(ran, capsys):
     assert f"stages: {len(first.states)}, cached: {len(first.states)}" in out
     assert "fid_classifier" in out and f"{NAME} v1 -> @champion" in out and "--host 127.0.0.1" in out
     assert len(registered_versions(root, NAME)) == 1
+    # the cached invocation has a parent run of its own, naming the runs it reused
+    client = mlflow.MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
+    parents = client.search_runs([mlflow.get_experiment_by_name("mnist5k").experiment_id],
+                                 "tags.`genzoo.stage` = 'pipeline'", order_by=["attributes.start_time DESC"])
+    assert len(parents) >= 2 and parents[0].info.status == "FINISHED"
+    assert parents[0].data.tags["genzoo.reused.train:nsgan/mnist5k"] == first.families["nsgan"].train.run_id
 
 
 def test_registered_champion_generates_images_like_a_served_model(ran):

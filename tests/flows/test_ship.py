@@ -6,6 +6,7 @@ carries no stack trace, and keeps serving;
 import base64
 import io
 import os
+import signal
 import sys
 import urllib.parse
 
@@ -28,7 +29,7 @@ def test_genzoo_serve_answers_images_and_clear_4xx_and_keeps_serving(ran, tmp_pa
     cmd = [sys.executable, "-m", "flows.cli", "serve", "--name", name, "--port", str(port)]
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")} | {"GENZOO_ROOT": str(root)}
-    with running(cmd, f"{base}/ping", env, tmp_path / "serve.log", cwd=root):
+    with running(cmd, f"{base}/ping", env, tmp_path / "serve.log", cwd=root) as server:
         status, body = post_json(f"{base}/invocations", {"dataframe_records": [{"n": 3, "seed": 7}]})
         assert status == 200, body
         images = np.asarray(body["predictions"])
@@ -68,6 +69,10 @@ def test_genzoo_serve_answers_images_and_clear_4xx_and_keeps_serving(ran, tmp_pa
 
         status, body = post_json(f"{base}/invocations", {"dataframe_records": [{"n": 1, "seed": 7}]})
         assert status == 200 and np.array_equal(np.asarray(body["predictions"])[0], images[0])
+        status, body = post_raw(f"{base}/invocations", b'{"dataframe_records": [{"n": 1, "seed": 0}]}', "")
+        assert status == 415 and "no Content-Type" in body["message"], body  # MLflow alone: 500
+        server.send_signal(signal.SIGTERM)  # a graceful stop: requests drained, exit status 0 (not 143)
+        assert server.wait(timeout=30) == 0
 
 
 def test_genzoo_ui_serves_runs_and_versions_through_rest(ran, tmp_path):
