@@ -51,8 +51,26 @@ def client(root: Path):
 
     uri = tracking_uri(root)
     if embedded(root):
+        _create_once(root, uri)
         relocate(root)
     return mlflow.MlflowClient(uri, os.environ.get("MLFLOW_REGISTRY_URI") or uri)
+
+
+_opened: set[str] = set()  # embedded stores this process has created or found ready
+
+
+def _create_once(root: Path, uri: str) -> None:
+    """Two processes that create the embedded store at once race in its schema migrations (alembic fails in one
+    of them): the first client of each process creates, or just opens, the store under a project lock."""
+    import mlflow
+
+    from components.files import locked, project_lock
+
+    if uri in _opened:
+        return
+    with locked(project_lock(root, "mlflow-create")):
+        mlflow.MlflowClient(uri, uri).search_experiments(max_results=1)  # creates and migrates it, once
+    _opened.add(uri)
 
 
 def experiment_id(mlflow_client, root: Path, name: str) -> str:
