@@ -88,7 +88,7 @@ def study(config: dict, root: str, command: str) -> dict:
         classifiers[ds] = done[graph.node("classifier", ds)]
         parents[ds] = _parent_runs(ctx, ds, name, families)
         refs[ds] = references.measure(ctx.cfg, ctx.tensors(ds), feature_space(classifiers[ds]), families[0],
-                                      ctx.state_dir("floors"), f"{ds}-{ctx.dataset_hash(ds)}",
+                                      ctx.state_dir("floors"), ctx.data_id(ds),
                                       pick_device(cfg.train.device))
         logger.info("study %s on %s: floor FID %.2f, untrained %s FID %.2f (N=%d)", name, ds, refs[ds]["floor"],
                     families[0], refs[ds]["untrained"], refs[ds]["num_samples"])

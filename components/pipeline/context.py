@@ -69,6 +69,10 @@ class Context:
                                     else store.content_hash(path) if path.is_dir() else "missing")
         return self._hashes[target]
 
+    def data_id(self, target: str) -> str:
+        """"<target>-<content hash>": how caches keyed by data (floors, Inception real side) name a data version."""
+        return f"{target}-{self.dataset_hash(target)}"
+
     def data_changed(self) -> None:
         """prepare just wrote under data/: forget every data hash and every key that depended on one."""
         self._hashes.clear()
@@ -121,7 +125,7 @@ class Context:
 
         return Reference(self.tensors(target), tuple(feature_space(c) for c in classifiers), self.cfg.eval,
                          self.cfg.registry.metric, self.cfg.seed, self.state_dir(),
-                         f"{target}-{self.dataset_hash(target)}", self.cfg.train.progress)
+                         self.data_id(target), self.cfg.train.progress)
 
 
 def feature_space(classifier: ClassifierReady) -> Space:

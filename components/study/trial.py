@@ -167,7 +167,7 @@ def _train_and_score(ctx: Context, spec: TrialSpec, key: str, out: Path, parent_
         model.load_state_dict(torch.load(best_file, map_location=device, weights_only=True))
         m, fake = samples.sample_metrics(model, cfg.eval.num_samples, space, cfg.eval, spec.seed + 1, device,
                                          ds.train_x, ctx.state_dir("floors"),
-                                         f"{spec.dataset}-{ctx.dataset_hash(spec.dataset)}",
+                                         ctx.data_id(spec.dataset),
                                          inception=scoring.inception(ctx.reference(spec.dataset, [classifier],
                                                                                    device), device))
         stored_model.save(model, spec.family, spec.dataset, ds, out)

@@ -38,7 +38,7 @@ def run(ctx: Context, node: Node, out: Path, inputs: Inputs) -> ClassifierReady:
         torch.save(real, out / "test_features.pt")
         # at eval.num_samples, drawn with the sample seed as every floor is (evaluation/floors.py)
         floor = samples.classifier_floor(model, real, ds.train_x, ecfg, ctx.cfg.seed + 1, ecfg.num_samples, space,
-                                         f"{dataset}-{ctx.dataset_hash(dataset)}")
+                                         ctx.data_id(dataset))
         record = {"test_accuracy": acc, "model": str(out / "model.pt"), "features": str(out / "test_features.pt"),
                   **floor}
         mlflow.log_metrics({"test_accuracy": acc, **floor})
