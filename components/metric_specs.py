@@ -76,8 +76,22 @@ BASES: dict[str, Base] = {
     "test_elbo_bits_per_dim": Base("lower", "bits/dim", "negative ELBO: an upper bound on the NLL",
                                    ("likelihood_images", "batch_size")),
     "iwae_k": Base(None, "", "importance samples of the IWAE bound", ("iwae_k",)),
+    "modes_covered": Base("higher", "modes", "2-D points: mixture modes holding at least eval.mode_min_share of an "
+                          "even share of high-quality samples (VEEGAN; PacGAN)", (*SAMPLED, "mode_min_share")),
+    "high_quality": Base("higher", "fraction", "2-D points: share of samples within 3 sigma of the nearest mode's "
+                         "centre (VEEGAN; PacGAN)", SAMPLED),
+    "reverse_kl": Base("lower", "nats", "2-D points: KL(q‖p) of the samples' nearest-mode histogram q against "
+                       "the mixture's mode weights p (PacGAN)", SAMPLED),
     "likelihood_images": Base(None, "images", "test images the likelihoods are measured on", ("likelihood_images",)),
 }
+POINT_BASES = ("modes_covered", "high_quality", "reverse_kl")  # measured on 2-D points (evaluation/modes.py)
+
+
+def measures_points(name: str) -> bool:
+    """Whether metric `name` is measured on 2-D points (mode counts) rather than on images."""
+    return spec(name).base in POINT_BASES
+
+
 _PATTERNS = [(base, re.compile(rf"^(?:(?P<floor>floor_)|checkpoint_|best_checkpoint_|study_)?{re.escape(base)}"
                                rf"(?:_(?P<space>{'|'.join(SPACES)}))?(?:_(?P<side>ab|ba|a|b))?(?P<given>_given_label)?"
                                rf"(?:_mean|_best)?(?:_(?P<spread>{'|'.join(SPREADS)}))?$"))

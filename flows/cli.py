@@ -96,12 +96,16 @@ def cmd_study(args) -> int:
     with temporary_api():
         summary = run_study(cfg, command="genzoo study " + " ".join(shlex.quote(a) for a in sys.argv[2:]))
     trials = {k: v for k, v in summary["states"].items() if k.startswith("trial")}
-    print(f"\n== genzoo study {summary['meta']['name']} ==\n\n{summary['table_markdown']}")
-    print("winners: " + ", ".join(f"{ds}: {fam}" for ds, fam in summary["winners"].items()))
-    for ds, reg in summary["registered"].items():
-        print(f"registered: {reg['name']} v{reg['version']} -> @{reg['alias']} ({reg['reason']})")
+    if "modes" in summary:  # datasets of 2-D points
+        print(f"\n== genzoo study {cfg.study.name or cfg.profile}: mode collapse ==\n\n{summary['modes']['table_markdown']}")
+        print(f"report: {summary['modes']['files'][0]} (snapshots beside it)")
+    if "table_markdown" in summary:
+        print(f"\n== genzoo study {summary['meta']['name']} ==\n\n{summary['table_markdown']}")
+        print("winners: " + ", ".join(f"{ds}: {fam}" for ds, fam in summary["winners"].items()))
+        for ds, reg in summary["registered"].items():
+            print(f"registered: {reg['name']} v{reg['version']} -> @{reg['alias']} ({reg['reason']})")
+        print(f"report: {summary['files'][0]} (and report.html beside it)")
     print(f"trials: {len(trials)}, cached: {sum(v == 'Cached' for v in trials.values())}")
-    print(f"report: {summary['files'][0]} (and report.html beside it)")
     return 0
 
 

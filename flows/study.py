@@ -22,7 +22,7 @@ from components.pipeline import cache, graph, keys
 from components.pipeline.context import Context, feature_space
 from components.pipeline.results import ClassifierReady
 from components.pipeline.stage import Node
-from components.study import references, report, search
+from components.study import modes_report, references, report, search
 from components.study.config import study_config
 from components.study.trial import RANKED_BY, TrialSpec, locate, run_trial, stored
 from components.tracking import store as tstore
@@ -81,12 +81,21 @@ def study(config: dict, root: str, command: str) -> dict:
     states: dict[str, str] = {}
 
     # the data gates and reference classifiers: the pipeline's own (cached) stage tasks, one walk per dataset
-    classifiers, parents, refs = {}, {}, {}
+    classifiers, parents, refs, mixtures = {}, {}, {}, {}
     for ds in datasets:
         ctx = Context(cfg.merged({"dataset": ds}), root_path)
         done = run_nodes(ctx, [Node(s, ds) for s in graph.DATA_STAGES], states)
         classifiers[ds] = done[graph.node("classifier", ds)]
         parents[ds] = _parent_runs(ctx, ds, name, families)
+        if ctx.tensors(ds).mixture is not None:
+            mixtures[ds] = ctx.tensors(ds).mixture
+            refs[ds] = references.measure_modes(ctx.cfg, ctx.tensors(ds), classifiers[ds].floor, families[0],
+                                                pick_device(cfg.train.device))
+            logger.info("study %s on %s: the real points cover %.1f modes, %.1f%% high quality; untrained %s: %d "
+                        "modes, %.1f%%", name, ds, refs[ds]["floor_modes_covered"],
+                        100 * refs[ds]["floor_high_quality"], families[0], refs[ds]["untrained"]["modes_covered"],
+                        100 * refs[ds]["untrained"]["high_quality"])
+            continue
         refs[ds] = references.measure(ctx.cfg, ctx.tensors(ds), feature_space(classifiers[ds]), families[0],
                                       ctx.state_dir("floors"), ctx.data_id(ds),
                                       pick_device(cfg.train.device))
@@ -94,13 +103,96 @@ def study(config: dict, root: str, command: str) -> dict:
                     families[0], refs[ds]["untrained"], refs[ds]["num_samples"])
 
     try:
-        return _search_and_report(cfg, root_path, name, parents, classifiers, refs, states, command, logger)
+        summary: dict = {"states": states}
+        if mixtures:  # datasets of 2-D points: the mode-collapse study
+            summary["modes"] = _modes_and_report(cfg, root_path, name, parents, classifiers, mixtures, refs, states,
+                                                 command, logger)
+        images = [ds for ds in datasets if ds not in mixtures]
+        if images:  # Lucic et al.'s search
+            summary.update(_search_and_report(cfg.merged({"study": {"datasets": images}}), root_path, name,
+                                              {ds: parents[ds] for ds in images}, classifiers, refs, states, command,
+                                              logger))
+        return summary
     except BaseException:
         client = tstore.client(root_path)
         for runs in parents.values():  # an interrupted study never looks finished in the UI
             for run_id in [runs["study"], *runs["families"].values()]:
                 client.set_terminated(run_id, "FAILED")
         raise
+
+
+def run_trials(cfg: Config, root_path: Path, parents, classifiers, states, specs: list[TrialSpec]) -> list[dict]:
+    """Submit `specs` as trial tasks on the flow's task runner and wait for all; failures are raised together."""
+    futures = []
+    for s in specs:
+        fn = trial_task.with_options(task_run_name=f"{s.name}@{s.dataset}",
+                                     refresh_cache=stored(cfg, root_path, s) is None)
+        futures.append(fn.submit(cfg=cfg, root=str(root_path), spec=s.__dict__,
+                                 parent_run_id=parents[s.dataset]["families"][s.family],
+                                 classifier=classifiers[s.dataset]))
+    out, failed = [], []
+    for s, f in zip(specs, futures):
+        f.wait()
+        states[f"trial {s.name}@{s.dataset}"] = f.state.name
+        try:
+            out.append(f.result())
+        except Exception as exc:  # noqa: BLE001 - reported together below; nothing is promoted
+            failed.append(f"{s.name}@{s.dataset}: {type(exc).__name__}: {exc}")
+    if failed:
+        raise GenzooError("study trials failed (nothing promoted): " + "; ".join(failed))
+    return out
+
+
+def _modes_and_report(cfg: Config, root_path: Path, name: str, parents, classifiers, mixtures: dict, refs, states,
+                      command: str, logger) -> dict:
+    """The mode-collapse study on 2-D mixtures: every game plain and each study.modes variant on its families,
+    with several seeds; the report compares them at the final step. Nothing is promoted from it."""
+    mcfg = cfg.study.modes
+    families, datasets = cfg.study.families, list(mixtures)
+    variants = {"plain": {}, **mcfg.variants}
+    specs, skipped = [], []
+    for ds in datasets:
+        for fam in families:
+            for index, (vname, over) in enumerate(variants.items()):
+                if vname != "plain" and (fam not in mcfg.variant_families or
+                                         ds not in (mcfg.variant_datasets or datasets)):
+                    continue
+                reason = modes_variant_refused(cfg, ds, fam, over)
+                if reason:
+                    skipped.append(f"{fam} {vname}: {reason}")
+                    continue
+                specs += [TrialSpec(ds, fam, index, cfg.seed + s, dict(over), vname) for s in range(mcfg.seeds)]
+    for line in sorted(set(skipped)):
+        logger.info("mode study: n/a %s", line)
+    trials = run_trials(cfg, root_path, parents, classifiers, states, specs)
+    meta = {"name": name, "command": command, "seeds": mcfg.seeds, "steps": mcfg.steps, "batch_size": mcfg.batch_size,
+            "num_samples": cfg.merged({"eval": cfg.study.eval}).eval.num_samples,
+            "mode_min_share": cfg.eval.mode_min_share, "variants": variants, "skipped": sorted(set(skipped))}
+    out = root_path / defaults.REPORTS_DIR / name
+    summary = modes_report.write(out, trials, refs, mixtures, meta)
+    client = tstore.client(root_path)
+    for ds in datasets:
+        for f in summary["files"]:
+            client.log_artifact(parents[ds]["study"], f, "report")
+        for run_id in [*parents[ds]["families"].values(), parents[ds]["study"]]:
+            client.set_terminated(run_id, "FINISHED")
+    summary["trials"] = trials
+    logger.info("mode study %s: %d trials; report %s", name, len(trials), summary["files"][0])
+    return summary
+
+
+def modes_variant_refused(cfg: Config, ds: str, family: str, overrides: dict) -> str | None:
+    """Why `family` cannot take a variant's overrides (unrolling a clipped critic, minibatch features on BEGAN's
+    autoencoder), or None: asked of the model itself by building it."""
+    from components.errors import ConfigError
+    from components.models.registry import get_family
+
+    trial = cfg.merged({"dataset": ds, "family": {family: {**cfg.family.get(family, {}), **overrides}}})
+    try:
+        get_family(family).build((2, 1, 1), 1, trial.hp(family))
+    except ConfigError as exc:
+        return str(exc).split(";")[0]
+    return None
 
 
 def _search_and_report(cfg: Config, root_path: Path, name: str, parents, classifiers, refs, states, command: str,
@@ -111,24 +203,7 @@ def _search_and_report(cfg: Config, root_path: Path, name: str, parents, classif
     budget, n_seeds, seed0 = scfg.budget, scfg.seeds, cfg.seed
 
     def run(specs: list[TrialSpec]) -> list[dict]:
-        futures = []
-        for s in specs:
-            fn = trial_task.with_options(task_run_name=f"{s.name}@{s.dataset}",
-                                         refresh_cache=stored(cfg, root_path, s) is None)
-            futures.append(fn.submit(cfg=cfg, root=str(root_path), spec=s.__dict__,
-                                     parent_run_id=parents[s.dataset]["families"][s.family],
-                                     classifier=classifiers[s.dataset]))
-        out, failed = [], []
-        for s, f in zip(specs, futures):
-            f.wait()
-            states[f"trial {s.name}@{s.dataset}"] = f.state.name
-            try:
-                out.append(f.result())
-            except Exception as exc:  # noqa: BLE001 - reported together below; nothing is promoted
-                failed.append(f"{s.name}@{s.dataset}: {type(exc).__name__}: {exc}")
-        if failed:
-            raise GenzooError("study trials failed (nothing promoted): " + "; ".join(failed))
-        return out
+        return run_trials(cfg, root_path, parents, classifiers, states, specs)
 
     def setting(fam: str, i: int) -> dict:
         return search.sample(fam, i, seed0, scfg.space, cfg.hp(fam))
@@ -183,7 +258,7 @@ def _publish(cfg: Config, root: Path, name: str, parents: dict, classifiers: dic
             best = min((t for t in trials if t["spec"]["dataset"] == ds and t["spec"]["family"] == winner
                         and t["spec"]["index"] == best_index[(ds, winner)] and t["best_fid"] is not None),
                        key=lambda t: RANKED_BY.rank(t["best_fid"]))
-            key = keys.digest([best["key"], cfg.registry.model_dump(), cfg.eval.model_dump(),
+            key = keys.digest([best["key"], cfg.champion_rule().model_dump(), cfg.eval.model_dump(),
                                tstore.tracking_uri(root)])
             registered[ds] = cache.cached(out / f"register-{ds}.json", key, root,
                                           lambda: _register_winner(cfg, root, ds, winner, best, classifiers[ds], out))
@@ -212,7 +287,7 @@ def _register_winner(cfg: Config, root: Path, ds: str, winner: str, best: dict, 
             return scoring.rescore(model, reference, device)
 
     result = register_model(root, ds, winner, Path(best["model_dir"]), scored.metrics, scored.protocol.tags(),
-                            best["run_id"], cfg.registry, ctx.runs.tags(ds, winner, "register"), rescore=rescore)
+                            best["run_id"], cfg.champion_rule(), ctx.runs.tags(ds, winner, "register"), rescore=rescore)
     return {**dataclasses.asdict(result), "metrics": scored.metrics}
 
 

@@ -88,6 +88,11 @@ def load_config(root: Path | None = None, profile: str | None = None, overrides:
     except ValidationError as exc:
         raise ConfigError(describe(exc.errors()[0], layers)) from None
     check_datasets(cfg)
+    try:
+        cfg.champion_rule()  # a registry.metric the run's dataset cannot measure fails now, not after training
+    except ConfigError as exc:
+        where = next((label for label, layer in layers.items() if _has(layer, exc.key.split("."))), "defaults")
+        raise ConfigError(f"{where}: {exc}", key=exc.key) from None
     return cfg
 
 

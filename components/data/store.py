@@ -39,6 +39,13 @@ class Dataset:
     def image_shape(self) -> tuple[int, int, int]:
         return tuple(self.arrays["train_images"].shape[1:])
 
+    @property
+    def mixture(self):
+        """The 2-D mixture the points were drawn from (data/mixtures.py), or None for images."""
+        from components.data.mixtures import Mixture
+
+        return Mixture.from_meta(self.meta["mixture"]) if self.meta.get("mixture") else None
+
 
 def write(splits: Splits, name: str, data_dir: Path) -> Path:
     """Write a dataset atomically; an existing data/<name>/ is never overwritten."""
@@ -57,6 +64,7 @@ def write(splits: Splits, name: str, data_dir: Path) -> Path:
         "classes": list(splits.classes),
         "image_shape": list(splits.train_images.shape[1:]),
         "counts": {"train": int(len(splits.train_labels)), "test": int(len(splits.test_labels))},
+        **({"mixture": splits.mixture} if splits.mixture else {}),
     }
     (tmp / META).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     os.replace(tmp, final)
@@ -121,7 +129,10 @@ def read(name: str, data_dir: Path) -> Dataset:
         where = path / f"{split}_images.npy"
         if x.ndim == 3:
             x = arrays[f"{split}_images"] = x[..., None]
-        if x.ndim != 4 or x.shape[-1] not in (1, 3) or len(x) == 0:
+        if meta.get("mixture"):  # 2-D points (data/mixtures.py)
+            if x.shape[1:] != (1, 1, 2) or len(x) == 0:
+                raise DataError(f"{where}: expected 2-D points shaped (N, 1, 1, 2) with N > 0, found {x.shape}")
+        elif x.ndim != 4 or x.shape[-1] not in (1, 3) or len(x) == 0:
             raise DataError(f"{where}: expected images shaped (N, H, W, 1 or 3) with N > 0, found {x.shape}")
         if y.ndim != 1 or len(y) != len(x):
             raise DataError(f"{path / f'{split}_labels.npy'}: expected {len(x)} labels (N,), found {y.shape}")

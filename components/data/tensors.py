@@ -1,4 +1,5 @@
-"""Datasets as the training loop and evaluation take them: torch tensors, uint8 NHWC images, int64 labels."""
+"""Datasets as the training loop and evaluation take them: torch tensors, uint8 NHWC images (or float32 2-D
+points shaped (N, 1, 1, 2), data/mixtures.py), int64 labels."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import torch
 
 from components.data import store
+from components.data.mixtures import Mixture
 from components.errors import DataError
 
 
@@ -15,7 +17,7 @@ from components.errors import DataError
 class Tensors:
     """One dataset's splits; for a domain pair, the stacked training rows and each domain's own splits (`a`, `b`)."""
 
-    train_x: torch.Tensor  # uint8 NHWC
+    train_x: torch.Tensor  # uint8 NHWC; float32 (N, 1, 1, 2) for points
     train_y: torch.Tensor  # int64
     classes: list[str]
     test_x: torch.Tensor | None = None  # a pair has no test split of its own: its domains' are in a and b
@@ -23,6 +25,7 @@ class Tensors:
     members: tuple[str, str] | None = None  # a pair's two datasets (A, B)
     a: Tensors | None = None
     b: Tensors | None = None
+    mixture: Mixture | None = None  # points: the mixture they were drawn from (its modes are what is counted)
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -46,10 +49,11 @@ def load(data_dir: Path, dataset: str, content_hash: str) -> Tensors:
     memo = (str(Path(data_dir) / dataset), content_hash)
     if memo not in _cache:
         ds = store.read(dataset, data_dir)
-        a = {k: torch.from_numpy(v.astype("uint8" if "images" in k else "int64")) for k, v in ds.arrays.items()}
+        pixels = "float32" if ds.mixture else "uint8"
+        a = {k: torch.from_numpy(v.astype(pixels if "images" in k else "int64")) for k, v in ds.arrays.items()}
         _cache.clear()  # one dataset at a time: full MNIST is 200 MB
         _cache[memo] = Tensors(train_x=a["train_images"], train_y=a["train_labels"], test_x=a["test_images"],
-                               test_y=a["test_labels"], classes=ds.classes)
+                               test_y=a["test_labels"], classes=ds.classes, mixture=ds.mixture)
     return _cache[memo]
 
 

@@ -45,7 +45,11 @@ class Scored:
 def score(model, ref: Reference, device, out: Path) -> Scored:
     """Every metric of `model` under `ref`'s protocol, its pictures written under `out`."""
     settings = ref.settings
-    if isinstance(model, Translator):
+    if ref.data.mixture is not None:  # 2-D points: mode counts against the data's mixture
+        m, pictures, space = _points(model, ref, device, out)
+        n, seed, n_ref = m["num_samples"], ref.seed + 1, len(ref.data.train_x)
+        reference = f"mixture {ref.data.mixture.name} (its centres and sigma), floor from the training split"
+    elif isinstance(model, Translator):
         from components.evaluation.translation import evaluate_translator
 
         m, pictures, space = evaluate_translator(model, ref.data, list(ref.spaces), settings, device, out)
@@ -80,6 +84,17 @@ def _generator(model, ref: Reference, device, out: Path) -> tuple[dict, list[Pat
     x, y = to_float_images(data.test_x[pick]).to(device), data.test_y[pick].to(device)
     m.update(model.extra_metrics(x, y, settings, ref.seed))
     return m, [samples.save_samples(fake, settings, out), *model.artifacts(x, y, out)], space.name
+
+
+def _points(model, ref: Reference, device, out: Path) -> tuple[dict, list[Path], str]:
+    """Mode metrics of eval.num_samples points and their scatter over the modes."""
+    from components.evaluation import modes
+
+    mixture = ref.data.mixture
+    m, fake = modes.sample_metrics(model, ref.settings.num_samples, mixture, ref.settings, ref.seed + 1, device,
+                                   ref.data.train_x, ref.cache_dir / "floors", ref.data_id)
+    scatter = modes.save_scatter(fake, mixture, out / "samples.png", f"{mixture.name}: {len(fake)} samples")
+    return m, [scatter], modes.space_name(mixture)
 
 
 def inception(ref: Reference, device) -> Callable[[torch.Tensor], dict] | None:

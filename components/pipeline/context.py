@@ -124,7 +124,7 @@ class Context:
         from components.evaluation.scoring import Reference
 
         return Reference(self.tensors(target), tuple(feature_space(c) for c in classifiers), self.cfg.eval,
-                         self.cfg.registry.metric, self.cfg.seed, self.state_dir(),
+                         self.cfg.champion_rule().metric, self.cfg.seed, self.state_dir(),
                          self.data_id(target), self.cfg.train.progress)
 
 

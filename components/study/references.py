@@ -30,3 +30,19 @@ def measure(cfg: Config, ds: Tensors, space: Space, family: str, cache_dir, data
                       metrics.fid_statistics(features(clf, fake, cfg.eval.batch_size)["features"]))
     return {"floor": floor["floor_fid_classifier"], "floor_seed_std": floor.get("floor_fid_classifier_seed_std"),
             "untrained": fid, "num_samples": n, "untrained_family": family}
+
+
+def measure_modes(cfg: Config, ds: Tensors, floor: dict[str, float], family: str, device) -> dict:
+    """The reference rows on 2-D points: the real-data floor (the classifier stage's, eval.num_samples points) and
+    an untrained `family` generator counted on study.checkpoint_samples points drawn as a trial's are."""
+    from components.evaluation import modes
+    from components.models.registry import get_family
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        model = get_family(family).build(ds.image_shape, len(ds.classes), cfg.hp(family))
+    model.to(device)
+    pts = modes.generate(model, cfg.study.checkpoint_samples, cfg.eval.batch_size, cfg.seed + 1, device)
+    untrained = modes.count(pts, ds.mixture, cfg.eval.mode_min_share).metrics()
+    return {**{k: v for k, v in floor.items() if not k.endswith("_seed_std")}, "floor_draws": cfg.eval.floor_seeds,
+            "untrained": untrained, "untrained_family": family, "num_samples": cfg.study.checkpoint_samples}

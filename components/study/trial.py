@@ -40,22 +40,36 @@ class TrialSpec:
     index: int  # which hyperparameter setting of the search (0..B-1)
     seed: int
     hp: dict  # the setting's overrides of the family's hyperparameters
+    variant: str = ""  # the mode study's named setting (plain, minibatch, unrolled5, ...), else a search index
 
     @property
     def name(self) -> str:
-        return f"{self.family}-h{self.index}-s{self.seed}"
+        return f"{self.family}-{self.variant or f'h{self.index}'}-s{self.seed}"
+
+
+def points(cfg: Config, dataset: str) -> bool:
+    """Whether `dataset` holds 2-D points: its trials run the mode study (study.modes), not the search."""
+    from components.data.sources import is_mixture
+
+    return is_mixture(dataset, cfg.data)
 
 
 def trial_config(cfg: Config, spec: TrialSpec) -> Config:
     """The pipeline config a trial runs under: the study's training and evaluation overrides, its hp and seed."""
-    return cfg.merged({"dataset": spec.dataset, "seed": spec.seed, "train": cfg.study.train, "eval": cfg.study.eval,
+    train = {**cfg.study.train, **({"batch_size": cfg.study.modes.batch_size} if points(cfg, spec.dataset) else {})}
+    return cfg.merged({"dataset": spec.dataset, "seed": spec.seed, "train": train, "eval": cfg.study.eval,
                        "family": {spec.family: {**cfg.family.get(spec.family, {}), **spec.hp}}})
 
 
 def budget(cfg: Config, dataset: str, n_train: int) -> tuple[int, int]:
-    """(steps, checkpoint_every) from the study's epochs (per dataset if given) and number of checkpoints."""
-    steps = max(1, round(cfg.study.epochs_for(dataset) * n_train / cfg.train.batch_size))
-    return steps, max(1, math.ceil(steps / cfg.study.checkpoints))
+    """(steps, checkpoint_every) from the study's epochs (per dataset if given) and number of checkpoints; on 2-D
+    points from study.modes."""
+    if points(cfg, dataset):
+        steps, checkpoints = cfg.study.modes.steps, cfg.study.modes.checkpoints
+    else:
+        steps = max(1, round(cfg.study.epochs_for(dataset) * n_train / cfg.train.batch_size))
+        checkpoints = cfg.study.checkpoints
+    return steps, max(1, math.ceil(steps / checkpoints))
 
 
 def trial_key(ctx: Context, spec: TrialSpec) -> str:
@@ -67,7 +81,9 @@ def trial_key(ctx: Context, spec: TrialSpec) -> str:
         "trial": [spec.dataset, spec.family, spec.index, spec.seed],
         "hp": ctx.param(HP, spec.family),
         "train": ctx.param("train"),
-        "budget": [study.epochs_for(spec.dataset), study.checkpoints, study.checkpoint_samples],
+        "budget": ([study.modes.steps, study.modes.checkpoints, study.checkpoint_samples]
+                   if points(ctx.cfg, spec.dataset) else
+                   [study.epochs_for(spec.dataset), study.checkpoints, study.checkpoint_samples]),
         "eval": ctx.param("eval"),
         "classifier": ctx.key(node("classifier", spec.dataset)),
         "data": ctx.dataset_hash(spec.dataset),
@@ -97,7 +113,8 @@ def run_trial(cfg: Config, root: Path, spec: TrialSpec, parent_run_id: str, clas
         if torch.get_num_threads() > cfg.study.threads_per_trial > 0:
             torch.set_num_threads(cfg.study.threads_per_trial)
         started = time.perf_counter()
-        result = _train_and_score(ctx, spec, key, out, parent_run_id, classifier)
+        train_and_score = _train_and_count if ctx.tensors(spec.dataset).mixture is not None else _train_and_score
+        result = train_and_score(ctx, spec, key, out, parent_run_id, classifier)
         return {**result, "wall_s": round(time.perf_counter() - started, 1)}
 
     return cache.cached(out / MARKER, key, root, compute)
@@ -179,6 +196,77 @@ def _train_and_score(ctx: Context, spec: TrialSpec, key: str, out: Path, parent_
         client.log_metric(run_id, "best_checkpoint_fid_classifier", best_fid, step=int(best_step))
         client.log_artifact(run_id, str(grid), "evaluation")
         client.log_artifact(run_id, str(out / "metrics.json"), "evaluation")
+    client.set_tag(run_id, "genzoo.trial_status", status)
+    client.set_terminated(run_id, "FINISHED" if status == "completed" else "FAILED")
+    return result
+
+
+def _train_and_count(ctx: Context, spec: TrialSpec, key: str, out: Path, parent_run_id: str,
+                     classifier: ClassifierReady) -> dict:
+    """A trial on 2-D points: mode counts at every checkpoint (coverage comes and goes as modes are dropped and
+    found again), Metz et al.'s snapshot figure, and the final checkpoint measured in full. The final one, not
+    the best: picking the best checkpoint by a mode count would flatter every game."""
+    from mlflow.entities import Metric
+    from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
+    from PIL import Image
+
+    from components.evaluation import modes
+    from components.models import stored as stored_model
+    from components.tracking import store as tstore
+    from components.training.loop import LoopConfig, pick_device
+    from components.training.tracked import train_and_log
+
+    cfg = ctx.cfg
+    ds = ctx.tensors(spec.dataset)
+    mixture = ds.mixture
+    steps, every = budget(cfg, spec.dataset, len(ds.train_x))
+    device = pick_device(cfg.train.device)
+    ckpt_dir = ctx.state_dir("checkpoints", spec.dataset, "study", key[:16])
+    curve_file = ckpt_dir / "curve.json"
+    # [step, modes_covered, high_quality, reverse_kl, points]: what a resumed trial reads back
+    curve: list[list] = json.loads(curve_file.read_text()) if curve_file.exists() else []
+
+    def count(step: int, model) -> None:
+        nonlocal curve
+        pts = modes.generate(model, cfg.study.checkpoint_samples, cfg.eval.batch_size, spec.seed + 1, device)
+        c = modes.count(pts, mixture, cfg.eval.mode_min_share)
+        shown = modes.as_points(pts[:500]).round(4).tolist()  # the snapshot panel's points
+        curve = [row for row in curve if row[0] < step] + [[step, c.modes_covered, c.high_quality, c.reverse_kl,
+                                                            shown]]
+        atomic_write_text(curve_file, json.dumps(curve))
+
+    tags = {**ctx.runs.tags(spec.dataset, spec.family, "study-trial"), MLFLOW_PARENT_RUN_ID: parent_run_id,
+            "genzoo.trial_key": key, defaults.TAG_FEATURE_SPACE: classifier.feature_space,
+            "genzoo.trained_by": tstore.worker_id()}
+    trained = train_and_log(ctx.root, spec.family, spec.dataset, ds, cfg.hp(spec.family),
+                            LoopConfig.from_cfg(cfg.train, spec.seed, steps=steps, checkpoint_every=every), ckpt_dir,
+                            tags=tags, params={"trial.index": spec.index}, run_name=spec.name,
+                            on_checkpoint=count, allow_divergence=True)
+    status = "diverged" if trained.diverged else "completed"
+    client, run_id = tstore.client(ctx.root), trained.run_id
+    now = int(time.time() * 1000)
+    client.log_batch(run_id, metrics=[Metric(f"checkpoint_{name}", float(row[i]), now, int(row[0]))
+                                      for row in curve
+                                      for i, name in ((1, "modes_covered"), (2, "high_quality"), (3, "reverse_kl"))])
+    result = {"spec": asdict(spec), "key": key, "run_id": run_id, "status": status, "error": trained.diverged,
+              "steps": steps, "curve": [row[:4] for row in curve], "best_step": None, "best_fid": None,
+              "metrics": {}, "feature_space": classifier.feature_space, "files": []}
+    if curve:
+        title = f"{spec.name} on {spec.dataset}"
+        figure = modes.save_snapshots([(int(row[0]), row[4]) for row in curve], mixture, out / "snapshots.png", title)
+        m, fake = modes.sample_metrics(trained.model, cfg.eval.num_samples, mixture, cfg.eval, spec.seed + 1, device,
+                                       ds.train_x, ctx.state_dir("floors"), ctx.data_id(spec.dataset))
+        scatter = modes.save_scatter(fake, mixture, out / "samples.png", f"{title}: step {steps}")
+        stored_model.save(trained.model, spec.family, spec.dataset, ds, out)
+        (out / "metrics.json").write_text(json.dumps(m, indent=2, sort_keys=True) + "\n")
+        result.update(best_step=steps, metrics=m, samples=str(scatter), snapshots=str(figure), model_dir=str(out),
+                      files=[str(out / "model.pt"), str(out / "model.json"), str(scatter), str(figure)])
+        tstore.log_metrics(client, run_id, m)
+        for f in (scatter, figure, out / "metrics.json"):
+            client.log_artifact(run_id, str(f), "evaluation")
+        for key, f in (("samples", scatter), ("snapshots", figure)):  # the run view's Images tab shows them
+            with Image.open(f) as picture:
+                client.log_image(run_id, picture.convert("RGB"), key=key, step=steps)
     client.set_tag(run_id, "genzoo.trial_status", status)
     client.set_terminated(run_id, "FINISHED" if status == "completed" else "FAILED")
     return result

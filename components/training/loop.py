@@ -93,7 +93,9 @@ class BatchOrder:
 
 
 def to_float_images(batch_uint8: torch.Tensor) -> torch.Tensor:
-    """uint8 NHWC -> float NCHW in [0, 1]."""
+    """uint8 NHWC -> float NCHW in [0, 1]; float data (2-D points, data/mixtures.py) keep their values."""
+    if batch_uint8.is_floating_point():
+        return batch_uint8.permute(0, 3, 1, 2).float()
     return batch_uint8.permute(0, 3, 1, 2).float().div_(255.0)
 
 

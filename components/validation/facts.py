@@ -1,4 +1,5 @@
-"""One row per image: the facts the Great Expectations suite checks (shape, range, finiteness, label, hash)."""
+"""One row per image (or 2-D point): the facts the Great Expectations suite checks (shape, range, finiteness,
+label, hash; for points, the distance to the labelled mode)."""
 
 from __future__ import annotations
 
@@ -40,3 +41,35 @@ def image_facts(dataset: Dataset) -> pd.DataFrame:
         }))
     return pd.concat(frames, ignore_index=True)
 
+
+
+def point_facts(dataset: Dataset) -> pd.DataFrame:
+    """One row per 2-D point (data/mixtures.py): its coordinates, whether they are finite, its mode label, and
+    its distance to that mode's centre in units of sigma (a swapped or flipped column moves points off their
+    labelled modes)."""
+    mixture = dataset.mixture
+    centres = mixture.centres_array()
+    frames = []
+    for split in ("train", "test"):
+        x = dataset.arrays[f"{split}_images"]
+        y = dataset.arrays[f"{split}_labels"]
+        pts = x.reshape(len(x), -1).astype(np.float64)
+        finite = np.isfinite(pts).all(axis=1)
+        known = (y >= 0) & (y < mixture.modes) if y.dtype.kind in "iu" else np.zeros(len(y), bool)
+        centre = centres[np.where(known, y, 0).astype(np.int64)]
+        with np.errstate(invalid="ignore"):
+            dist = np.where(known & finite, np.sqrt(((pts[:, :2] - centre) ** 2).sum(1)) / mixture.sigma, np.nan)
+        labels = pd.Series(y)
+        frames.append(pd.DataFrame({
+            "split": split,
+            "columns": pts.shape[1],
+            "dtype": f"{x.dtype}/{y.dtype}",
+            "x": np.where(finite, pts[:, 0], np.nan),
+            "y": np.where(finite, pts[:, 1 % pts.shape[1]], np.nan),
+            "finite": finite,
+            "label": y.astype(np.int64) if y.dtype.kind in "iub" else y.astype(np.float64),
+            "split_label": [f"{split}:{v}" for v in y.tolist()],
+            "class_count": labels.map(labels.value_counts()).to_numpy(np.int64),
+            "sigmas_from_mode": dist,
+        }))
+    return pd.concat(frames, ignore_index=True)

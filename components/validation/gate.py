@@ -16,7 +16,7 @@ from components.config.schema import Validation
 from components.data.store import Dataset
 from components.errors import ValidationFailed
 from components.validation import report
-from components.validation.facts import image_facts
+from components.validation.facts import image_facts, point_facts
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 log = logging.getLogger(__name__)
@@ -26,6 +26,8 @@ INTEGER_LABELS = ("int64", "int32", "int16", "int8", "uint8", "uint16", "uint32"
 
 
 def build_expectations(dataset: Dataset, cfg: Validation) -> list:
+    if dataset.mixture is not None:
+        return point_expectations(dataset, cfg)
     import great_expectations as gx
 
     E = gx.expectations
@@ -62,6 +64,34 @@ def build_expectations(dataset: Dataset, cfg: Validation) -> list:
     return out
 
 
+def point_expectations(dataset: Dataset, cfg: Validation) -> list:
+    """The suite of a 2-D mixture (data/mixtures.py): two finite float columns, every point labelled with a mode
+    and lying near it, every mode holding its share in both splits."""
+    import great_expectations as gx
+
+    E = gx.expectations
+    modes = dataset.mixture.modes
+    n_train, n_test = len(dataset.arrays["train_labels"]), len(dataset.arrays["test_labels"])
+    out = [
+        E.ExpectColumnValuesToBeInSet(column="columns", value_set=[2]),
+        E.ExpectColumnValuesToBeInSet(column="dtype", value_set=[f"float32/{k}" for k in INTEGER_LABELS]),
+        E.ExpectColumnValuesToBeInSet(column="finite", value_set=[True]),
+        E.ExpectColumnValuesToNotBeNull(column="x"),
+        E.ExpectColumnValuesToNotBeNull(column="y"),
+        E.ExpectColumnValuesToBeInSet(column="label", value_set=list(range(modes))),
+        E.ExpectColumnUniqueValueCountToBeBetween(column="split_label", min_value=2 * modes, max_value=2 * modes),
+        E.ExpectColumnValuesToBeBetween(
+            column="class_count", min_value=int(cfg.min_class_fraction * min(n_train, n_test) / modes)),
+        # a Gaussian point lies beyond 6 sigma of its centre with probability exp(-18) in 2-D: a point that far
+        # from its labelled mode is mislabelled, or its coordinates were swapped, flipped or rescaled
+        E.ExpectColumnValuesToBeBetween(column="sigmas_from_mode", min_value=0, max_value=6),
+    ]
+    expected_rows = sum(int(v) for v in dataset.meta.get("counts", {}).values()) or None
+    if expected_rows:
+        out.append(E.ExpectTableRowCountToEqual(value=expected_rows))
+    return out
+
+
 def describe_failure(er) -> str:
     cfg = er.expectation_config
     kwargs = {k: v for k, v in cfg.kwargs.items() if k not in ("batch_id",)}
@@ -84,7 +114,7 @@ def validate(dataset: Dataset, cfg: Validation, out_dir: Path) -> dict:
     """Run the suite; write result.json and Data Docs under out_dir; raise ValidationFailed on failure."""
     import great_expectations as gx
 
-    facts = image_facts(dataset)
+    facts = point_facts(dataset) if dataset.mixture is not None else image_facts(dataset)
     out_dir = Path(out_dir)
     shutil.rmtree(out_dir / "data_docs", ignore_errors=True)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -35,7 +35,7 @@ def test_family_overrides_are_checked_against_the_family_and_filled_from_its_def
     ("study.task_runner=spark", "study.task_runner='spark': expected one of 'threads', 'processes', 'dask' or 'ray'"),
     ("families=nsgan,nosuch", "unknown model family 'nosuch' (in families); registered: "),
     ("family.nsgan.zdim=3", "unknown key family.nsgan.zdim; did you mean family.nsgan.z_dim?"),
-    ("family.nsgan.arch=resnet", "family.nsgan.arch='resnet': input should be 'infogan' or 'dcgan'"),
+    ("family.nsgan.arch=resnet", "family.nsgan.arch='resnet': input should be 'infogan', 'dcgan' or 'mlp'"),
     ("dataset=nosuch", "dataset: unknown dataset 'nosuch': known cifar10, digits2mnist, fashion-mnist"),
     ("study.train.stepz=1", "study.train"),
     ("study.space.momentum=[0,1]", "study.space.momentum: unknown dimension; searchable: lr, beta1"),

@@ -12,6 +12,7 @@ from typing import Literal
 import torch
 from torch.func import functional_call
 
+from components.data.mixtures import is_points
 from components.errors import ConfigError
 from components.models.base import GenerativeModel, StepContext
 from components.models.gan import games
@@ -26,7 +27,7 @@ class GanHp:
     practice; a game whose paper recommends others says so at its `register` line. They are the study's setting
     0; the study searches lr, beta1, disc_iters and disc_batch_norm around them."""
 
-    arch: Literal["infogan", "dcgan"] = "infogan"  # components/models/gan/networks.py
+    arch: Literal["infogan", "dcgan", "mlp"] = "infogan"  # components/models/gan/networks.py
     z_dim: int = 64
     lr: float = 2e-4
     beta1: float = 0.5
@@ -137,7 +138,8 @@ class GAN(GenerativeModel):
         was_training = self.G.training
         self.G.eval()
         try:
-            return self.G(self.noise(n, rng)).float().clamp(0, 1)
+            x = self.G(self.noise(n, rng)).float()
+            return x if is_points(self.image_shape) else x.clamp(0, 1)  # points are not pixels: no range
         finally:
             self.G.train(was_training)
 

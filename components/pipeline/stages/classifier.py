@@ -1,5 +1,8 @@
 """classifier: train the dataset's reference classifier and cache the real test split's features in it: the
-fast feature space every *_classifier metric is measured in, and its floor (real training images vs test)."""
+fast feature space every *_classifier metric is measured in, and its floor (real training images vs test).
+
+2-D points need no network: their reference is the mixture itself (the Bayes rule assigns each point to its
+nearest centre; its test accuracy is logged) and the floor is real training points counted as samples are."""
 
 from __future__ import annotations
 
@@ -26,6 +29,8 @@ def run(ctx: Context, node: Node, out: Path, inputs: Inputs) -> ClassifierReady:
     dataset, ccfg, ecfg = node.target, ctx.cfg.classifier, ctx.cfg.eval
     ds = ctx.tensors(dataset)
     tstore.setup(ctx.root, dataset)
+    if ds.mixture is not None:
+        return _mixture(ctx, dataset, ds, out)
     with mlflow.start_run(run_name=f"classifier@{dataset}",
                           tags=ctx.runs.run_tags(dataset, None, "classifier")) as run:
         mlflow.log_params({f"classifier.{k}": v for k, v in ccfg.model_dump().items()})
@@ -47,3 +52,30 @@ def run(ctx: Context, node: Node, out: Path, inputs: Inputs) -> ClassifierReady:
     return ClassifierReady(test_accuracy=acc, model=str(out / "model.pt"), features=str(out / "test_features.pt"),
                            feature_space=space, floor=floor,
                            run_id=run.info.run_id, files=(str(out / "model.pt"), str(out / "test_features.pt")))
+
+
+def _mixture(ctx: Context, dataset: str, ds, out: Path) -> ClassifierReady:
+    import mlflow
+
+    from components.evaluation import floors, modes
+
+    mix, ecfg = ds.mixture, ctx.cfg.eval
+    with mlflow.start_run(run_name=f"classifier@{dataset}",
+                          tags=ctx.runs.run_tags(dataset, None, "classifier")) as run:
+        pts = modes.as_points(ds.test_x)
+        nearest = ((pts[:, None, :] - mix.centres_array()[None]) ** 2).sum(-1).argmin(1)
+        acc = float((nearest == ds.test_y.numpy()).mean())
+        share = ecfg.mode_min_share
+        floor = floors.measure(lambda p: modes.count(p, mix, share).metrics(), ds.train_x, ecfg.num_samples,
+                               ctx.cfg.seed + 1, ecfg.floor_seeds)
+        space = modes.space_name(mix)
+        mlflow.log_params({"reference": f"mixture {mix.name}: nearest centre", "sigma": mix.sigma,
+                           "modes": mix.modes})
+        mlflow.log_metrics({"test_accuracy": acc, **floor})
+        record = {"test_accuracy": acc, "feature_space": space, **floor}
+        (out / "metrics.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+        picture = modes.save_scatter(ds.test_x, mix, out / "test_points.png", f"{dataset}: the test split")
+        mlflow.log_artifact(str(out / "metrics.json"))
+        mlflow.log_artifact(str(picture))
+    return ClassifierReady(test_accuracy=acc, model="", features="", feature_space=space, floor=floor,
+                           run_id=run.info.run_id, files=(str(out / "metrics.json"),))

@@ -30,7 +30,7 @@ def run(ctx: Context, node: Node, out: Path, inputs: Inputs) -> Registration:
             return scoring.rescore(model, reference, device)
 
     registration = register_model(ctx.root, node.target, node.family, Path(ev.model_dir), ev.metrics,
-                                  ev.protocol_fields, ev.run_id, ctx.cfg.registry,
+                                  ev.protocol_fields, ev.run_id, ctx.cfg.champion_rule(),
                                   ctx.runs.tags(node.target, node.family, "register"), rescore=rescore)
     (out / "registration.json").write_text(json.dumps(dataclasses.asdict(registration), indent=2, sort_keys=True)
                                            + "\n")
