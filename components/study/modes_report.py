@@ -41,7 +41,7 @@ def summarise(trials: list[dict]) -> dict[str, dict[str, dict]]:
             for m in METRICS:
                 vals = [d[m] for d in done]
                 stats[m] = (statistics.fmean(vals) if vals else None,
-                            statistics.stdev(vals) if len(vals) > 1 else 0.0 if vals else None)
+                            statistics.stdev(vals) if len(vals) > 1 else None)  # one seed has no spread
             out.setdefault(ds, {})[row] = {**stats, "n": len(done), "trials": len(ts),
                                            "diverged": sum(t["status"] == "diverged" for t in ts),
                                            "curves": [t["curve"] for t in ts],
@@ -54,8 +54,8 @@ def _pm(cell, pct: bool = False, digits: int = 2) -> str:
     mean, std = cell
     if mean is None:
         return "-"
-    k = 100 if pct else 1
-    return f"{k * mean:.{1 if pct else digits}f} ± {k * std:.{1 if pct else digits}f}"
+    k, d = (100, 1) if pct else (1, digits)
+    return f"{k * mean:.{d}f}" if std is None else f"{k * mean:.{d}f} ± {k * std:.{d}f}"
 
 
 def write(out: Path, trials: list[dict], refs: dict[str, dict], mixtures: dict[str, Mixture], meta: dict) -> dict:

@@ -49,9 +49,9 @@ class TrialSpec:
 
 def points(cfg: Config, dataset: str) -> bool:
     """Whether `dataset` holds 2-D points: its trials run the mode study (study.modes), not the search."""
-    from components.data.sources import is_mixture
+    from components.data.mixtures import names_mixture
 
-    return is_mixture(dataset, cfg.data)
+    return names_mixture(dataset, cfg.data.sources)
 
 
 def trial_config(cfg: Config, spec: TrialSpec) -> Config:

@@ -49,6 +49,9 @@ def register_model(root: Path, target: str, family: str, model_dir: Path, metric
     _check_pinned(tags.get(defaults.TAG_DATA_VERSION, ""), registry.allow_unpinned)
     tstore.setup(root, target)
     metric = registry.metric
+    if metric is None:
+        raise ValueError("register_model needs the run's champion rule, with its metric resolved for the dataset "
+                         "(Config.champion_rule()), not the registry settings as written")
     if metric not in metrics:
         raise DataError(f"registry.metric={metric!r} was not measured; have {sorted(metrics)}")
     name = f"{target}-{family}"

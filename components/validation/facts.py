@@ -33,6 +33,7 @@ def image_facts(dataset: Dataset) -> pd.DataFrame:
             "dtype": f"{x.dtype}/{y.dtype}",  # images/labels: what the loader casts must already be what it means
             "pixel_min": lo.astype(np.float64),
             "pixel_max": hi.astype(np.float64),
+            "contrast": (hi.astype(np.float64) - lo.astype(np.float64)),
             "finite": finite,
             "label": y.astype(np.int64) if y.dtype.kind in "iub" else y.astype(np.float64),
             "split_label": [f"{split}:{v}" for v in y.tolist()],

@@ -49,6 +49,8 @@ def build_expectations(dataset: Dataset, cfg: Validation) -> list:
         E.ExpectColumnValuesToBeInSet(column="finite", value_set=[True]),
         E.ExpectColumnValuesToBeBetween(column="pixel_min", min_value=cfg.value_min, max_value=cfg.value_max),
         E.ExpectColumnValuesToBeBetween(column="pixel_max", min_value=cfg.value_min, max_value=cfg.value_max),
+        # images binarised to 0/1 bytes are black: contrast of at least min_contrast grey levels in 99% of them
+        E.ExpectColumnValuesToBeBetween(column="contrast", min_value=cfg.min_contrast, mostly=0.99),
         E.ExpectColumnValuesToBeInSet(column="label", value_set=list(range(n_classes))),
         # every class present in both splits
         E.ExpectColumnUniqueValueCountToBeBetween(column="split_label", min_value=2 * n_classes, max_value=2 * n_classes),

@@ -11,7 +11,7 @@ from components.data import sources, store
 from tests.conftest import TINY_PARAMS
 from tests.flows.conftest import in_project, make_project
 
-MODES = {"steps": 40, "batch_size": 64, "seeds": 2, "checkpoints": 2, "variant_families": ["nsgan", "wgan"]}
+MODES = {"steps": 40, "batch_size": 64, "seeds": 1, "checkpoints": 2, "variant_families": ["nsgan", "wgan"]}
 STUDY = {"name": "modes", "datasets": ["ring8"], "families": ["nsgan", "wgan"], "checkpoint_samples": 200,
          "eval": {"num_samples": 400}, "modes": MODES}
 
@@ -37,10 +37,10 @@ def test_the_mode_study_runs_each_game_and_each_variant_it_can_take_with_every_s
     # the default variants (minibatch features, unrolled k = 5 and 10); wgan's clipped critic cannot be unrolled:
     # reported n/a, not run
     assert set(rows) == {"nsgan", "nsgan minibatch", "nsgan unrolled5", "nsgan unrolled10", "wgan", "wgan minibatch"}
-    assert all(r["n"] == 2 and r["trials"] == 2 for r in rows.values())
+    assert all(r["n"] == 1 and r["trials"] == 1 for r in rows.values())
     for r in rows.values():
         mean, std = r["modes_covered"]
-        assert 0 <= mean <= 8 and std >= 0
+        assert 0 <= mean <= 8 and std is None  # one seed: no spread is claimed
     for t in first["trials"]:  # counted at every checkpoint; the final one measured in full
         assert [c[0] for c in t["curve"]] == [20, 40]
         assert t["metrics"]["num_samples"] == 400 and 0 <= t["metrics"]["high_quality"] <= 1

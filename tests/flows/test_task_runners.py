@@ -70,7 +70,12 @@ def _stop_once_training(root: Path, env: dict, log: Path, how: str, after: int) 
             os.killpg(proc.pid, signal.SIGINT)
         else:
             os.kill(proc.pid, signal.SIGTERM)
-        rc = proc.wait(timeout=240)
+        try:
+            rc = proc.wait(timeout=240)
+        except subprocess.TimeoutExpired:  # say where it hangs: the log and each process of the group, as ps sees it
+            ps = subprocess.run(["ps", "-o", "pid,ppid,stat,wchan:32,etime,args", "-g", str(proc.pid)],
+                                capture_output=True, text=True, check=False).stdout
+            pytest.fail(f"{how}: still running 240 s after the signal\n{ps}\n{log.read_text()[-6000:]}")
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)

@@ -26,6 +26,16 @@ SAMPLES = 1000
 LEARNS = ["mmgan", "nsgan", "lsgan", "began"]
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One thread, as measured, and the process's own count back after: a test that trains in-process later
+    compares weights bit for bit with a subprocess that uses the default."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def ring8():
     s = sources.fetch("ring8", {})
@@ -42,7 +52,6 @@ def _high_quality(model) -> float:
 
 
 def _train(model, data, tmp_path, seed: int = 0, steps: int = STEPS) -> float:
-    torch.set_num_threads(1)
     cfg = LoopConfig.from_cfg(Train(), seed, steps=steps, batch_size=256, checkpoint_every=steps, log_every=100,
                               progress=False, device="cpu", precision="fp32")
     fit(model, *data, cfg, tmp_path)

@@ -13,6 +13,7 @@ from components.models.registry import get_family
 from components.tracking.registration import register_model, version_of_run
 
 NAME = "toy-nsgan"
+RULE = Registry(metric="fid_classifier")  # the champion rule a run resolves (Config.champion_rule)
 PROTOCOL = Protocol("classifier:abc", 100, 1, "test split of toy-0", "cpu", "{}").tags()
 
 
@@ -33,7 +34,7 @@ def setup(tmp_path, monkeypatch):
 
 
 def register(root, model_dir, run_id, fid=30.0):
-    return register_model(root, "toy", "nsgan", model_dir, {"fid_classifier": fid}, PROTOCOL, run_id, Registry(), {})
+    return register_model(root, "toy", "nsgan", model_dir, {"fid_classifier": fid}, PROTOCOL, run_id, RULE, {})
 
 
 def test_a_rerun_returns_the_runs_version_instead_of_registering_it_again(setup):
@@ -90,10 +91,10 @@ def test_data_that_is_not_the_pinned_version_is_refused_unless_allowed(setup, tm
     run_id = client.create_run(exp).info.run_id
     tags = {defaults.TAG_DATA_VERSION: changed}
     with pytest.raises(DataError, match="not the version data.dvc pins.*--allow-unpinned"):
-        register_model(root, "toy", "nsgan", model_dir, {"fid_classifier": 1.0}, PROTOCOL, run_id, Registry(), tags)
+        register_model(root, "toy", "nsgan", model_dir, {"fid_classifier": 1.0}, PROTOCOL, run_id, RULE, tags)
     assert client.search_registered_models() == []  # nothing registered, no champion
     result = register_model(root, "toy", "nsgan", model_dir, {"fid_classifier": 1.0}, PROTOCOL, run_id,
-                            Registry(allow_unpinned=True), tags)
+                            RULE.model_copy(update={"allow_unpinned": True}), tags)
     version = client.get_model_version(NAME, result.version)
     assert version.tags[defaults.TAG_DATA_VERSION] == changed  # the data it trained on, never the pin
 

@@ -37,6 +37,9 @@ def _float_images(ds):
     (lambda ds: ds.arrays["train_labels"].__setitem__(7, 11), "column=label"),
     (lambda ds: ds.arrays["test_labels"].__setitem__(ds.arrays["test_labels"] == 3, 2), "column=split_label"),
     (lambda ds: ds.arrays["test_images"].__setitem__(slice(0, 60), ds.arrays["train_images"][:60]), "column=sha1"),
+    # binarised to 0/1 bytes (x > 127 stored as uint8): every digit black
+    (lambda ds: ds.arrays.__setitem__("train_images", (ds.arrays["train_images"] > 127).astype(np.uint8)),
+     "column=contrast"),
 ])
 def test_each_defect_fails_the_expectation_that_checks_it(ds, tmp_path, corrupt, expectation):
     corrupt(ds)
