@@ -14,7 +14,7 @@ from pathlib import Path
 
 from components import defaults
 from components.config import load_config
-from components.errors import GenzooError
+from components.errors import GenzooError, Interrupted
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -277,13 +277,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.debug:  # Prefect's run logs keep the traceback of expected errors too (flows/expected_errors.py)
         os.environ["GENZOO_DEBUG"] = "1"
     if args.command in ("run", "study", "schedule"):  # they start Prefect's temporary server unless one is set
-        from components import reaper
+        from components import reaper, stop
 
         reaper.start()
+        stop.install()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("components").setLevel(logging.INFO)
     try:
         return args.fn(args)
+    except Interrupted:  # a Ctrl-C that reached the flow as components/stop.py's record
+        if args.debug:
+            raise
+        return _interrupted()
     except GenzooError as exc:
         if args.debug:
             raise
@@ -292,9 +297,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         if args.debug:
             raise
-        print("genzoo: interrupted; what finished is kept (stage results, trials, checkpoints) and a rerun "
-              "resumes from it", file=sys.stderr)
-        return 130
+        return _interrupted()
+
+
+def _interrupted() -> int:
+    print("genzoo: interrupted; what finished is kept (stage results, trials, checkpoints) and a rerun "
+          "resumes from it", file=sys.stderr)
+    return 130
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 
-from components import defaults
+from components import defaults, stop
 from components.config import Config
 from components.errors import GenzooError
 from components.files import atomic_write_text
@@ -132,7 +132,9 @@ def run_trials(cfg: Config, root_path: Path, parents, classifiers, states, specs
                                  classifier=classifiers[s.dataset]))
     out, failed = [], []
     for s, f in zip(specs, futures):
-        f.wait()
+        while not f.state.is_final():
+            f.wait(timeout=1.0)
+            stop.check()  # a Ctrl-C swallowed on the way must not leave the study waiting on its trials for good
         states[f"trial {s.name}@{s.dataset}"] = f.state.name
         try:
             out.append(f.result())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from components import stop
 from components.errors import GenzooError
 from components.pipeline import runner
 from components.pipeline.context import Context
@@ -27,6 +28,7 @@ def walk(ctx: Context, nodes: list[Node], run: RunNode = runner.run, done: dict[
     results: dict[Node, Stored] = dict(done or {})
     failed: set[str] = set()
     for node in nodes:
+        stop.check()  # a Ctrl-C whose KeyboardInterrupt was swallowed on the way still stops the walk here
         if node.family in failed:
             continue
         try:

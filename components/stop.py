@@ -1,0 +1,31 @@
+"""A stop the user asked for (Ctrl-C) that must not be lost. Python turns SIGINT into a KeyboardInterrupt wherever
+the main thread is; parts of Prefect's flow start-up catch it and go on (measured: SIGINT as "Beginning flow run"
+appeared let `genzoo run` train and register a version, exit 0; a Ctrl-C'd study waited on its trial for good).
+The command's handler also records the signal here, and the walker and the study check the record between
+stages and while they wait, so a swallowed interrupt still stops the run before the next thing it would do."""
+
+from __future__ import annotations
+
+import signal
+
+from components.errors import Interrupted
+
+_requested: str | None = None
+
+
+def install() -> None:
+    """SIGINT raises KeyboardInterrupt as Python's default handler does, and is remembered."""
+
+    def on_sigint(signum, frame):
+        global _requested
+        _requested = signal.Signals(signum).name
+        raise KeyboardInterrupt
+
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not where the user chose to ignore it
+        signal.signal(signal.SIGINT, on_sigint)
+
+
+def check() -> None:
+    """Raise Interrupted if a stop was asked for, even one whose KeyboardInterrupt something swallowed."""
+    if _requested is not None:
+        raise Interrupted(f"stopped by {_requested}")
