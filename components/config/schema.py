@@ -244,6 +244,11 @@ class Config(Section):
             registry.get_family(name).hyperparameters(overrides, where=f"family.{name}")
         return self
 
+    @property
+    def points(self) -> bool:
+        """Whether this run's dataset is a 2-D mixture (data/mixtures.py): known from its name, before any data."""
+        return names_mixture(self.dataset, self.data.sources)
+
     def champion_rule(self) -> Registry:
         """The registry settings with the metric models of this run's dataset are ranked by: registry.metric, or
         when unset the dataset's own, modes_covered for 2-D points and fid_classifier for images. A metric that is
@@ -251,7 +256,7 @@ class Config(Section):
         from components.errors import ConfigError
         from components.metric_specs import measures_points
 
-        points = names_mixture(self.dataset, self.data.sources)
+        points = self.points
         own = defaults.POINTS_METRIC if points else defaults.IMAGES_METRIC
         metric = self.registry.metric
         if metric is None:
@@ -266,7 +271,7 @@ class Config(Section):
     def _points_train_in_fp32(self):
         """`auto` precision on 2-D points is fp32: bf16 keeps 8 bits of mantissa, steps of 0.008 at radius 2, 0.4
         sigma of ring8's modes (and on these tiny networks bf16 is 2x slower: 10.8 against 5.5 ms a step)."""
-        if self.train.precision == "auto" and names_mixture(self.dataset, self.data.sources):
+        if self.train.precision == "auto" and self.points:
             self.train.precision = "fp32"
         return self
 
@@ -278,7 +283,7 @@ class Config(Section):
 
         fam = registry.get_family(family)
         points = {k: v for k, v in defaults.POINTS_HP.items() if hasattr(fam.hp, k)} \
-            if names_mixture(self.dataset, self.data.sources) else {}
+            if self.points else {}
         return fam.hyperparameters({**points, **self.family.get(family, {})})
 
     def merged(self, overrides: dict) -> "Config":

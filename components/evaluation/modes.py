@@ -43,16 +43,22 @@ def as_points(samples: torch.Tensor | np.ndarray) -> np.ndarray:
     return x.reshape(len(x), 2).astype(np.float64)
 
 
+def nearest(samples, mixture: Mixture) -> tuple[np.ndarray, np.ndarray]:
+    """(each sample's nearest mode, its distance to that mode's centre): the mixture's Bayes rule for equal
+    weights and sigmas."""
+    x = as_points(samples)
+    d2 = ((x[:, None, :] - mixture.centres_array()[None, :, :]) ** 2).sum(-1)  # (N, modes)
+    index = d2.argmin(1)
+    return index, np.sqrt(d2[np.arange(len(x)), index])
+
+
 def count(samples, mixture: Mixture, min_share: float = 0.2) -> ModeCounts:
     x = as_points(samples)
-    centres = mixture.centres_array()
-    d2 = ((x[:, None, :] - centres[None, :, :]) ** 2).sum(-1)  # (N, modes)
-    nearest = d2.argmin(1)
-    dist = np.sqrt(d2[np.arange(len(x)), nearest])
+    nearest_mode, dist = nearest(x, mixture)
     good = np.isfinite(dist) & (dist <= HQ_SIGMAS * mixture.sigma)
-    per_mode = np.bincount(nearest[good], minlength=mixture.modes)
+    per_mode = np.bincount(nearest_mode[good], minlength=mixture.modes)
     need = max(1.0, min_share * len(x) / mixture.modes)
-    q = np.bincount(nearest[np.isfinite(dist)], minlength=mixture.modes) / max(1, int(np.isfinite(dist).sum()))
+    q = np.bincount(nearest_mode[np.isfinite(dist)], minlength=mixture.modes) / max(1, int(np.isfinite(dist).sum()))
     p = 1.0 / mixture.modes
     kl = float(sum(qi * math.log(qi / p) for qi in q if qi > 0))
     return ModeCounts(int((per_mode >= need).sum()), float(good.mean()), kl, tuple(int(c) for c in per_mode), len(x))
@@ -104,24 +110,17 @@ def save_snapshots(snapshots: list[tuple[int | None, object]], mixture: Mixture,
     return path
 
 
-def generate(model, n: int, batch_size: int, seed: int, device) -> torch.Tensor:
-    """n points (N, 1, 1, 2) float32 on the CPU from a generator seeded with `seed` (same seed, same points)."""
-    rng = torch.Generator(device=device).manual_seed(seed)
-    return torch.cat([model.sample(min(batch_size, n - i), rng).float().permute(0, 2, 3, 1).cpu()
-                      for i in range(0, n, batch_size)])
-
-
 def sample_metrics(model, n: int, mixture: Mixture, settings, seed: int, device, train_x: torch.Tensor,
                    cache_dir: Path | None, data_id: str) -> tuple[dict[str, float], torch.Tensor]:
     """(metrics, the points) of `model` on n points drawn with `seed`, beside the floor: n real training points
     counted the same way (evaluation/floors.py), cached under everything that made it."""
     import time
 
-    from components.evaluation import floors
+    from components.evaluation import floors, samples
 
     share = settings.mode_min_share
     started = time.perf_counter()
-    fake = generate(model, n, settings.batch_size, seed, device)
+    fake = samples.generate(model, n, settings.batch_size, seed, device)
     seconds = (time.perf_counter() - started) / n
     m = count(fake, mixture, share).metrics()
     identity = {"space": space_name(mixture), "data": data_id, "n": min(n, len(train_x)), "seed": seed,

@@ -9,6 +9,7 @@ from typing import Callable
 
 import torch
 
+from components.data.mixtures import is_points
 from components.evaluation import floors, metrics, plots
 from components.evaluation.classifier import ReferenceClassifier, Space, features
 from components.progress import bar
@@ -21,11 +22,13 @@ def sample_cap(settings, model, n: int) -> int:
 
 
 def generate(model, n: int, batch_size: int, seed: int, device, progress: bool = False) -> torch.Tensor:
-    """n samples as uint8 NHWC from a generator seeded with `seed` (same seed, same images); `progress` shows a
-    bar for models that sample pixel by pixel."""
+    """n samples, on the CPU, in the form the data is stored in, from a generator seeded with `seed` (same seed,
+    same samples): uint8 NHWC images, or float32 (N, 1, 1, 2) points (data/mixtures.py), which have no pixel
+    range to round to. `progress` shows a bar for models that sample pixel by pixel."""
     rng = torch.Generator(device=device).manual_seed(seed)
     kw = {"progress": True} if progress and model.pixel_by_pixel else {}
-    return torch.cat([to_uint8_images(model.sample(min(batch_size, n - i), rng, **kw))
+    stored = (lambda x: x.float().permute(0, 2, 3, 1).cpu()) if is_points(model.image_shape) else to_uint8_images
+    return torch.cat([stored(model.sample(min(batch_size, n - i), rng, **kw))
                       for i in bar(range(0, n, batch_size), f"sampling {n}")])
 
 

@@ -70,7 +70,8 @@ def write(out: Path, trials: list[dict], refs: dict[str, dict], mixtures: dict[s
         lines = [f"### {ds}: {mix.modes} modes, sigma {mix.sigma}", "",
                  "| game | modes covered | high quality % | reverse KL | seeds |", "|---|---|---|---|---|",
                  (f"| *real points (floor)* | {ref['floor_modes_covered']:.1f} | "
-                  f"{100 * ref['floor_high_quality']:.1f} | {ref['floor_reverse_kl']:.3f} | {ref['floor_draws']} draws |"),
+                  f"{100 * ref['floor_high_quality']:.1f} | {ref['floor_reverse_kl']:.3f} | "
+                  f"{ref['floor_draws']} draws |"),
                  (f"| *untrained {ref['untrained_family']}* | {ref['untrained']['modes_covered']:.0f} | "
                   f"{100 * ref['untrained']['high_quality']:.1f} | {ref['untrained']['reverse_kl']:.3f} | 1 |")]
         for row, r in sorted(rows[ds].items()):
@@ -101,7 +102,8 @@ def write(out: Path, trials: list[dict], refs: dict[str, dict], mixtures: dict[s
          "reverse KL in nats over the nearest-mode histogram (evaluation/modes.py). Higher is better for modes "
          "and high quality, lower for reverse KL. The published rows used other networks, budgets and sample "
          "counts: for orientation, not comparison."), "",
-        "\n\n".join(tables), "", *(["Not run (the game cannot take the variant):", "", *skipped, ""] if skipped else []),
+        "\n\n".join(tables), "",
+        *(["Not run (the game cannot take the variant):", "", *skipped, ""] if skipped else []),
         "Snapshots (Metz et al.'s figure; one seed per row):", "", *figures, ""]))
     plain = {ds: {row: {k: v for k, v in r.items() if k != "curves"} for row, r in rs.items()}
              for ds, rs in rows.items()}

@@ -120,16 +120,37 @@ def run_trial(cfg: Config, root: Path, spec: TrialSpec, parent_run_id: str, clas
     return cache.cached(out / MARKER, key, root, compute)
 
 
+def _train(ctx: Context, spec: TrialSpec, key: str, parent_run_id: str, space: str, steps: int, every: int,
+           ckpt_dir: Path, on_checkpoint) -> tuple:
+    """(the trained result, "completed" | "diverged"): the trial trained through the pipeline's one train-and-log
+    path, its MLflow run a child of its family's study run, `on_checkpoint(step, model)` scoring each checkpoint."""
+    from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
+
+    from components.tracking import store as tstore
+    from components.training.loop import LoopConfig
+    from components.training.tracked import train_and_log
+
+    cfg = ctx.cfg
+    tags = {**ctx.runs.tags(spec.dataset, spec.family, "study-trial"), MLFLOW_PARENT_RUN_ID: parent_run_id,
+            "genzoo.trial_key": key, defaults.TAG_FEATURE_SPACE: space,
+            "genzoo.trained_by": tstore.worker_id()}  # which machine/process of a cluster ran it
+    trained = train_and_log(ctx.root, spec.family, spec.dataset, ctx.tensors(spec.dataset), cfg.hp(spec.family),
+                            LoopConfig.from_cfg(cfg.train, spec.seed, steps=steps, checkpoint_every=every), ckpt_dir,
+                            tags=tags, params={"trial.index": spec.index}, run_name=spec.name,
+                            on_checkpoint=on_checkpoint, allow_divergence=True)
+    if trained.diverged:  # a real outcome of a search, not a crash: kept, counted, never the best
+        log.warning("trial %s diverged: %s", spec.name, trained.diverged)
+    return trained, "diverged" if trained.diverged else "completed"
+
+
 def _train_and_score(ctx: Context, spec: TrialSpec, key: str, out: Path, parent_run_id: str,
                      classifier: ClassifierReady) -> dict:
     from mlflow.entities import Metric
-    from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
     from components.evaluation import metrics, plots, samples, scoring
     from components.models import stored as stored_model
     from components.tracking import store as tstore
-    from components.training.loop import LoopConfig, pick_device, to_float_images
-    from components.training.tracked import train_and_log
+    from components.training.loop import pick_device, to_float_images
 
     cfg = ctx.cfg
     ds = ctx.tensors(spec.dataset)
@@ -159,16 +180,7 @@ def _train_and_score(ctx: Context, spec: TrialSpec, key: str, out: Path, parent_
             atomic_write(best_file, lambda tmp: torch.save(model.state_dict(), tmp))
         atomic_write_text(curve_file, json.dumps(curve))  # what a resumed trial reads back
 
-    tags = {**ctx.runs.tags(spec.dataset, spec.family, "study-trial"), MLFLOW_PARENT_RUN_ID: parent_run_id,
-            "genzoo.trial_key": key, defaults.TAG_FEATURE_SPACE: space.name,
-            "genzoo.trained_by": tstore.worker_id()}  # which machine/process of a cluster ran it
-    trained = train_and_log(ctx.root, spec.family, spec.dataset, ds, cfg.hp(spec.family),
-                            LoopConfig.from_cfg(cfg.train, spec.seed, steps=steps, checkpoint_every=every), ckpt_dir,
-                            tags=tags, params={"trial.index": spec.index}, run_name=spec.name,
-                            on_checkpoint=score, allow_divergence=True)
-    if trained.diverged:  # a real outcome of a search, not a crash: kept, counted, never the best
-        log.warning("trial %s diverged: %s", spec.name, trained.diverged)
-    status = "diverged" if trained.diverged else "completed"
+    trained, status = _train(ctx, spec, key, parent_run_id, space.name, steps, every, ckpt_dir, score)
     client, run_id = tstore.client(ctx.root), trained.run_id
     now = int(time.time() * 1000)
     client.log_batch(run_id, metrics=[Metric(f"checkpoint_{name}_classifier", c[i], now, int(c[0]))
@@ -207,14 +219,12 @@ def _train_and_count(ctx: Context, spec: TrialSpec, key: str, out: Path, parent_
     found again), Metz et al.'s snapshot figure, and the final checkpoint measured in full. The final one, not
     the best: picking the best checkpoint by a mode count would flatter every game."""
     from mlflow.entities import Metric
-    from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
     from PIL import Image
 
-    from components.evaluation import modes
+    from components.evaluation import modes, samples
     from components.models import stored as stored_model
     from components.tracking import store as tstore
-    from components.training.loop import LoopConfig, pick_device
-    from components.training.tracked import train_and_log
+    from components.training.loop import pick_device
 
     cfg = ctx.cfg
     ds = ctx.tensors(spec.dataset)
@@ -228,21 +238,15 @@ def _train_and_count(ctx: Context, spec: TrialSpec, key: str, out: Path, parent_
 
     def count(step: int, model) -> None:
         nonlocal curve
-        pts = modes.generate(model, cfg.study.checkpoint_samples, cfg.eval.batch_size, spec.seed + 1, device)
+        pts = samples.generate(model, cfg.study.checkpoint_samples, cfg.eval.batch_size, spec.seed + 1, device)
         c = modes.count(pts, mixture, cfg.eval.mode_min_share)
         shown = modes.as_points(pts[:500]).round(4).tolist()  # the snapshot panel's points
         curve = [row for row in curve if row[0] < step] + [[step, c.modes_covered, c.high_quality, c.reverse_kl,
                                                             shown]]
         atomic_write_text(curve_file, json.dumps(curve))
 
-    tags = {**ctx.runs.tags(spec.dataset, spec.family, "study-trial"), MLFLOW_PARENT_RUN_ID: parent_run_id,
-            "genzoo.trial_key": key, defaults.TAG_FEATURE_SPACE: classifier.feature_space,
-            "genzoo.trained_by": tstore.worker_id()}
-    trained = train_and_log(ctx.root, spec.family, spec.dataset, ds, cfg.hp(spec.family),
-                            LoopConfig.from_cfg(cfg.train, spec.seed, steps=steps, checkpoint_every=every), ckpt_dir,
-                            tags=tags, params={"trial.index": spec.index}, run_name=spec.name,
-                            on_checkpoint=count, allow_divergence=True)
-    status = "diverged" if trained.diverged else "completed"
+    trained, status = _train(ctx, spec, key, parent_run_id, classifier.feature_space, steps, every, ckpt_dir,
+                             count)
     client, run_id = tstore.client(ctx.root), trained.run_id
     now = int(time.time() * 1000)
     client.log_batch(run_id, metrics=[Metric(f"checkpoint_{name}", float(row[i]), now, int(row[0]))

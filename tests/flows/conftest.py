@@ -29,10 +29,11 @@ def in_project(root: Path):
                 os.environ[k] = v
 
 
-def make_project(parent: Path, data: Path) -> Path:
+def make_project(parent: Path, data: Path, params: dict | None = None) -> Path:
+    """A project under `parent` with the mnist5k data and `params` (default TINY_PARAMS) as its params.yaml."""
     root = parent / "project"
     root.mkdir(parents=True)
-    (root / "params.yaml").write_text(yaml.safe_dump(TINY_PARAMS, sort_keys=False))
+    (root / "params.yaml").write_text(yaml.safe_dump(params or TINY_PARAMS, sort_keys=False))
     shutil.copytree(data / "mnist5k", root / "data" / "mnist5k")
     return root
 
@@ -40,9 +41,12 @@ def make_project(parent: Path, data: Path) -> Path:
 @pytest.fixture(scope="module")
 def ran(prefect_api, tmp_path_factory, mnist5k_data):
     """One tiny pipeline run shared by a module's tests: (root, summary)."""
+    return run_pipeline(make_project(tmp_path_factory.mktemp("ran"), mnist5k_data))
+
+
+def run_pipeline(root: Path):
+    """The pipeline flow run once in `root` as its project: (root, summary)."""
     from flows.pipeline import pipeline
 
-    root = make_project(tmp_path_factory.mktemp("ran"), mnist5k_data)
     with in_project(root):
-        summary = pipeline(root=str(root))
-    return root, summary
+        return root, pipeline(root=str(root))

@@ -1,35 +1,29 @@
 """VAEs and autoregressive models through the same pipeline as the GANs: trained, evaluated (sample quality
 plus their likelihoods), registered as <dataset>-<family> under the champion rule, served as a pyfunc."""
 
+import copy
 import math
 
 import mlflow
 import numpy as np
 import pytest
-import yaml
 
 from components import defaults
 from components.metric_specs import spec
 from tests.conftest import TINY_PARAMS, registered_versions
-from tests.flows.conftest import in_project, make_project
+from tests.flows.conftest import make_project, run_pipeline
 
 FAMILIES = ["vae", "hvae", "pixelcnn", "gatedpixelcnn"]
 
 
 @pytest.fixture(scope="module")
 def ran_likelihood(prefect_api, tmp_path_factory, mnist5k_data):
-    from flows.pipeline import pipeline
-
-    root = make_project(tmp_path_factory.mktemp("lik"), mnist5k_data)
-    params = {**TINY_PARAMS, "families": FAMILIES,
+    params = {**copy.deepcopy(TINY_PARAMS), "families": FAMILIES,  # its eval change must not leak into TINY_PARAMS
               "family": {"vae": {"z_dim": 4, "width": 0.25}, "hvae": {"z_dim": 4, "z2_dim": 2, "width": 0.25},
                          "pixelcnn": {"hidden": 8, "layers": 2}, "gatedpixelcnn": {"hidden": 8, "layers": 2}}}
     params["profiles"]["quick"]["eval"] = {**params["profiles"]["quick"]["eval"], "likelihood_images": 64,
                                            "iwae_k": 8, "sample_limit": {"autoregressive": 16}}
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    with in_project(root):
-        summary = pipeline(root=str(root))
-    return root, summary
+    return run_pipeline(make_project(tmp_path_factory.mktemp("lik"), mnist5k_data, params))
 
 
 def test_vaes_report_elbo_and_iwae_bounds(ran_likelihood):

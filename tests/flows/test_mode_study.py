@@ -5,7 +5,6 @@ import json
 
 import mlflow
 import pytest
-import yaml
 
 from components.data import sources, store
 from tests.conftest import TINY_PARAMS
@@ -20,11 +19,10 @@ STUDY = {"name": "modes", "datasets": ["ring8"], "families": ["nsgan", "wgan"], 
 def studied(prefect_api, tmp_path_factory, mnist5k_data):
     from flows.study import run_study
 
-    root = make_project(tmp_path_factory.mktemp("modes"), mnist5k_data)
-    store.write(sources.fetch("ring8", {}), "ring8", root / "data")
     params = {**{k: v for k, v in TINY_PARAMS.items() if k != "registry"}, "study": STUDY,
               "family": {"nsgan": {"width": 0.25}, "wgan": {"width": 0.25}}}
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    root = make_project(tmp_path_factory.mktemp("modes"), mnist5k_data, params)
+    store.write(sources.fetch("ring8", {}), "ring8", root / "data")
     with in_project(root):
         first = run_study(root=str(root))
         second = run_study(root=str(root))

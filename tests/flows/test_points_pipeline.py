@@ -3,7 +3,6 @@ of FID, their scatter, and a version registered by modes_covered."""
 
 import mlflow
 import pytest
-import yaml
 
 from components import defaults
 from components.config import load_config
@@ -11,7 +10,7 @@ from components.data import sources, store
 from components.errors import ConfigError
 from components.metric_specs import spec
 from tests.conftest import TINY_PARAMS, registered_versions
-from tests.flows.conftest import in_project, make_project
+from tests.flows.conftest import make_project, run_pipeline
 
 PARAMS = {**{k: v for k, v in TINY_PARAMS.items() if k not in ("registry", "family")}, "dataset": "ring8",
           "family": {"nsgan": {"width": 0.25}}}
@@ -19,14 +18,9 @@ PARAMS = {**{k: v for k, v in TINY_PARAMS.items() if k not in ("registry", "fami
 
 @pytest.fixture(scope="module")
 def ran_points(prefect_api, tmp_path_factory, mnist5k_data):
-    from flows.pipeline import pipeline
-
-    root = make_project(tmp_path_factory.mktemp("points"), mnist5k_data)
+    root = make_project(tmp_path_factory.mktemp("points"), mnist5k_data, PARAMS)
     store.write(sources.fetch("ring8", {}), "ring8", root / "data")
-    (root / "params.yaml").write_text(yaml.safe_dump(PARAMS, sort_keys=False))
-    with in_project(root):
-        summary = pipeline(root=str(root))
-    return root, summary
+    return run_pipeline(root)
 
 
 def test_a_mixture_trains_with_point_networks_and_is_scored_by_its_modes(ran_points):

@@ -62,9 +62,7 @@ def _mixture(ctx: Context, dataset: str, ds, out: Path) -> ClassifierReady:
     mix, ecfg = ds.mixture, ctx.cfg.eval
     with mlflow.start_run(run_name=f"classifier@{dataset}",
                           tags=ctx.runs.run_tags(dataset, None, "classifier")) as run:
-        pts = modes.as_points(ds.test_x)
-        nearest = ((pts[:, None, :] - mix.centres_array()[None]) ** 2).sum(-1).argmin(1)
-        acc = float((nearest == ds.test_y.numpy()).mean())
+        acc = float((modes.nearest(ds.test_x, mix)[0] == ds.test_y.numpy()).mean())
         share = ecfg.mode_min_share
         floor = floors.measure(lambda p: modes.count(p, mix, share).metrics(), ds.train_x, ecfg.num_samples,
                                ctx.cfg.seed + 1, ecfg.floor_seeds)
