@@ -39,7 +39,8 @@ def transient(task, task_run, state) -> bool:
 
 def _node_cache_key(context, parameters) -> str:
     node = parameters["node"]
-    return f"{node.stage.name}-{parameters['ctx'].key(node)}"
+    ctx = parameters["ctx"]
+    return f"{node.stage.name}-{cache.prefect_key(ctx.key(node), ctx.root)}"
 
 
 def _stage_task(name: str):

@@ -24,7 +24,16 @@ from components.pipeline.results import ClassifierReady
 from components.pipeline.stage import Node
 from components.study import modes_report, references, report, search
 from components.study.config import study_config
-from components.study.trial import RANKED_BY, TrialSpec, locate, run_trial, stored
+from components.study.populations import group
+from components.study.trial import (
+    RANKED_BY,
+    TrialSpec,
+    locate,
+    population_id,
+    run_population,
+    run_trial,
+    stored,
+)
 from components.tracking import store as tstore
 from components.training.loop import pick_device
 from flows.pipeline import run_nodes, transient
@@ -33,7 +42,7 @@ from flows.task_runners import interruptible, task_runner
 
 def _trial_cache_key(context, parameters) -> str:
     _, key, _ = locate(parameters["cfg"], Path(parameters["root"]), TrialSpec(**parameters["spec"]))
-    return "trial-" + key
+    return "trial-" + cache.prefect_key(key, Path(parameters["root"]))
 
 
 @task(name="trial", cache_key_fn=_trial_cache_key, persist_result=True, result_serializer="json",
@@ -41,6 +50,21 @@ def _trial_cache_key(context, parameters) -> str:
 def trial_task(cfg: Config, root: str, spec: dict, parent_run_id: str, classifier: ClassifierReady) -> dict:
     with interruptible():
         return run_trial(cfg, Path(root), TrialSpec(**spec), parent_run_id, classifier)
+
+
+def _population_cache_key(context, parameters) -> str:
+    root = Path(parameters["root"])
+    pid = population_id([locate(parameters["cfg"], root, TrialSpec(**s))[1] for s in parameters["specs"]])
+    return "population-" + cache.prefect_key(pid, root)
+
+
+@task(name="population", cache_key_fn=_population_cache_key, persist_result=True, result_serializer="json",
+      retries=1, retry_delay_seconds=5, retry_condition_fn=transient)
+def population_task(cfg: Config, root: str, specs: list[dict], parent_run_ids: list[str],
+                    classifier: ClassifierReady) -> list[dict]:
+    """Trials that train as one population (study.population > 1); each result as its trial_task's would be."""
+    with interruptible():
+        return run_population(cfg, Path(root), [TrialSpec(**s) for s in specs], parent_run_ids, classifier)
 
 
 def _parent_runs(ctx: Context, ds: str, name: str, families: list[str]) -> dict:
@@ -121,28 +145,44 @@ def study(config: dict, root: str, command: str) -> dict:
         raise
 
 
-def run_trials(cfg: Config, root_path: Path, parents, classifiers, states, specs: list[TrialSpec]) -> list[dict]:
-    """Submit `specs` as trial tasks on the flow's task runner and wait for all; failures are raised together."""
-    futures = []
-    for s in specs:
-        fn = trial_task.with_options(task_run_name=f"{s.name}@{s.dataset}",
-                                     refresh_cache=stored(cfg, root_path, s) is None)
-        futures.append(fn.submit(cfg=cfg, root=str(root_path), spec=s.__dict__,
-                                 parent_run_id=parents[s.dataset]["families"][s.family],
-                                 classifier=classifiers[s.dataset]))
-    out, failed = [], []
-    for s, f in zip(specs, futures):
+def run_trials(cfg: Config, root_path: Path, parents, classifiers, states, specs: list[TrialSpec],
+               on_result=None) -> list[dict]:
+    """Submit `specs` on the flow's task runner, alone or in populations (study.population), and wait for all;
+    failures are raised together. Results come back in the order of `specs`; `on_result(spec, result)` hears of
+    each as it is collected (the search tells Optuna then, so a killed study keeps what finished)."""
+    submitted = []
+    for members in group(cfg, specs, cfg.study.population):
+        s = members[0]
+        refresh = any(stored(cfg, root_path, m) is None for m in members)
+        common = {"cfg": cfg, "root": str(root_path), "classifier": classifiers[s.dataset]}
+        if len(members) == 1:
+            fn = trial_task.with_options(task_run_name=f"{s.name}@{s.dataset}", refresh_cache=refresh)
+            future = fn.submit(spec=s.__dict__, parent_run_id=parents[s.dataset]["families"][s.family], **common)
+        else:
+            fn = population_task.with_options(task_run_name=f"{s.family}-x{len(members)}@{s.dataset}",
+                                              refresh_cache=refresh)
+            future = fn.submit(specs=[m.__dict__ for m in members],
+                               parent_run_ids=[parents[m.dataset]["families"][m.family] for m in members], **common)
+        submitted.append((members, future))
+    results, failed = {}, []
+    for members, f in submitted:
         while not f.state.is_final():
             f.wait(timeout=1.0)
             stop.check()  # a Ctrl-C swallowed on the way must not leave the study waiting on its trials for good
-        states[f"trial {s.name}@{s.dataset}"] = f.state.name
+        for m in members:
+            states[f"trial {m.name}@{m.dataset}"] = f.state.name
         try:
-            out.append(f.result())
+            value = f.result()
         except Exception as exc:  # noqa: BLE001 - reported together below; nothing is promoted
-            failed.append(f"{s.name}@{s.dataset}: {type(exc).__name__}: {exc}")
+            failed.append(f"{', '.join(m.name for m in members)}@{members[0].dataset}: {type(exc).__name__}: {exc}")
+            continue
+        for m, r in zip(members, value if len(members) > 1 else [value]):  # group() keeps the spec objects
+            results[id(m)] = r
+            if on_result is not None:
+                on_result(m, r)
     if failed:
         raise GenzooError("study trials failed (nothing promoted): " + "; ".join(failed))
-    return out
+    return [results[id(s)] for s in specs]
 
 
 def _modes_and_report(cfg: Config, root_path: Path, name: str, parents, classifiers, mixtures: dict, refs, states,
@@ -204,23 +244,35 @@ def _search_and_report(cfg: Config, root_path: Path, name: str, parents, classif
     datasets, families = scfg.datasets, scfg.families
     budget, n_seeds, seed0 = scfg.budget, scfg.seeds, cfg.seed
 
-    def run(specs: list[TrialSpec]) -> list[dict]:
-        return run_trials(cfg, root_path, parents, classifiers, states, specs)
+    def run(specs: list[TrialSpec], on_result=None) -> list[dict]:
+        return run_trials(cfg, root_path, parents, classifiers, states, specs, on_result)
 
-    def setting(fam: str, i: int) -> dict:
-        return search.sample(fam, i, seed0, scfg.space, cfg.hp(fam))
+    storage = search.storage_url(root_path, scfg.storage)
+    searches = {(ds, fam): search.Search(storage, name, ds, fam, seed0, scfg.sampler, scfg.space, cfg.hp(fam),
+                                         "minimize" if RANKED_BY.direction == "lower" else "maximize")
+                for ds in datasets for fam in families}
+    searched: list[dict] = []
+    while True:  # rounds: all B at once for random draws, a population's worth at a time for TPE
+        specs = [TrialSpec(ds, fam, index, seed0, hp) for (ds, fam), s in searches.items()
+                 for index, hp in s.next(budget, s.batch_size(budget, scfg.population, scfg.workers))]
+        if not specs:
+            break
+        searched += [{**t, "search": True} for t in run(specs, lambda spec, t: searches[(spec.dataset, spec.family)]
+                                                         .tell(spec.index, t["best_fid"], t["run_id"]))]
+    searched.sort(key=lambda t: (datasets.index(t["spec"]["dataset"]), families.index(t["spec"]["family"]),
+                                 t["spec"]["index"]))
 
-    searched = run([TrialSpec(ds, fam, i, seed0, setting(fam, i))
-                    for ds in datasets for fam in families for i in range(budget)])
-    for t in searched:
-        t["search"] = True
+    def setting(fam: str, index: int, ds: str) -> dict:
+        return next(t["spec"]["hp"] for t in searched if t["spec"]["family"] == fam and t["spec"]["index"] == index
+                    and t["spec"]["dataset"] == ds)
+
     best_index = {}
     for ds in datasets:
         for fam in families:
             own = [t for t in searched if t["spec"]["dataset"] == ds and t["spec"]["family"] == fam]
             best = min(own, key=lambda t: RANKED_BY.rank(t["best_fid"]))
             best_index[(ds, fam)] = best["spec"]["index"]
-    reruns = [TrialSpec(ds, fam, idx, seed0 + s, setting(fam, idx))
+    reruns = [TrialSpec(ds, fam, idx, seed0 + s, setting(fam, idx, ds))
               for (ds, fam), idx in best_index.items() for s in range(1, n_seeds)]
     seeded = run(reruns)
     for t in seeded:

@@ -171,6 +171,12 @@ class Study(Section):
     task_runner: Literal["threads", "processes", "dask", "ray"] = "threads"
     workers: int = Field(1, ge=1)  # concurrent trials; on 2 CPU cores one trial already uses both
     threads_per_trial: int = Field(0, ge=0)  # torch threads per trial (0: leave torch's default)
+    # up to this many trials of one game that differ only in seed, lr, betas (models/gan/population.py MEMBER_HP)
+    # train as one population: one batched network on one device. 1: each alone. For a GPU (the networks leave it
+    # launch-bound); on a CPU it gains nothing (benchmarks/population_throughput.py).
+    population: int = Field(1, ge=1)
+    sampler: Literal["random", "tpe"] = "random"  # Optuna's (study/search.py); random: Lucic et al.'s protocol
+    storage: str | None = None  # Optuna storage URL; None: sqlite under .genzoo/ (resumes a killed study)
     address: str | None = None  # a running Dask scheduler / Ray cluster instead of a local one
     modes: ModeStudy = ModeStudy()  # datasets of 2-D points run this instead of the search
 

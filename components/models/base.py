@@ -18,7 +18,8 @@ class StepContext:
     """Handed to `train_step`: the device, the noise generator, mixed precision and the optimiser step."""
 
     device: torch.device
-    rng: torch.Generator  # all sampling noise comes from here, so resume reproduces it
+    rng: torch.Generator | list[torch.Generator]  # all sampling noise comes from here, so resume reproduces it;
+    # a population's: one per member
     step: int
     autocast: Callable[[], contextlib.AbstractContextManager]
     scaler: torch.amp.GradScaler | None = None
@@ -28,8 +29,10 @@ class StepContext:
     optimizers: dict[str, torch.optim.Optimizer] = field(default_factory=dict)
 
     def update(self, loss: torch.Tensor, opt_name: str) -> None:
-        """zero_grad, backward, step: the one place mixed-precision scaling happens."""
+        """zero_grad, backward, step: the one place mixed-precision scaling happens. A population's (K,) losses are
+        summed: members share no weights, so each member's gradient is its own loss's."""
         opt = self.optimizers[opt_name]
+        loss = loss.sum()
         opt.zero_grad(set_to_none=True)
         if self.scaler is not None:
             self.scaler.scale(loss).backward()
@@ -61,6 +64,7 @@ class GenerativeModel(nn.Module):
 
     kind: str = "?"  # declared once per model class: gan | vae | autoregressive | translation
     pixel_by_pixel: bool = False  # sampling is slow (one forward pass per pixel): evaluation caps the count
+    member_seeds: list[int] | None = None  # a population (models/gan/population.py): one seed per member
 
     def __init__(self, image_shape: tuple[int, int, int], num_classes: int, hp):
         """`hp`: the family's typed hyperparameters (an instance of its @hyperparameters class)."""

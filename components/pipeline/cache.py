@@ -46,6 +46,16 @@ def local(result, root: Path):
     return _swap(result, PROJECT, str(Path(root).resolve()))
 
 
+def prefect_key(key: str, root: Path) -> str:
+    """`key` as Prefect's task cache should hold it. That cache is shared by every project on the machine (one
+    server, one result store); two projects with the same data and params have the same keys, and one must never
+    receive the other's MLflow run ids. So it names the project folder too: a moved project misses it and
+    finds its own marker instead."""
+    import hashlib
+
+    return f"{key}-{hashlib.sha256(str(Path(root).resolve()).encode()).hexdigest()[:8]}"
+
+
 def read(marker: Path, key: str, root: Path, decode: Callable[[dict], Any] | None = None):
     """The result stored in `marker` if it was written under `key` and its files and MLflow run still exist;
     `decode` turns the stored dict into its typed result (None: it does not fit, so it is recomputed)."""

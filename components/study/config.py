@@ -20,5 +20,5 @@ def study_config(root: Path | None, profile: str | None, overrides, datasets: li
         if translates(fam):
             raise ConfigError(f"study.families: {fam} translates between a pair of domains and has no samples "
                               f"to rank by FID; run it with `genzoo run --families {fam}`")
-        search.sample(fam, 1, cfg.seed, cfg.study.space, cfg.hp(fam))  # a bad range fails now, not in a trial
+        search.distributions(cfg.study.space, cfg.hp(fam))  # a bad range fails now, not in a trial
     return cfg

@@ -9,6 +9,7 @@ never trains again, whichever worker asks. Its MLflow run is a child of its fami
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -20,7 +21,7 @@ import torch
 
 from components import defaults
 from components.config import Config
-from components.files import atomic_write, atomic_write_text
+from components.files import atomic_write, atomic_write_text, locked, project_lock
 from components.metric_specs import spec
 from components.pipeline import cache, keys
 from components.pipeline.context import Context, feature_space
@@ -107,170 +108,236 @@ def stored(cfg: Config, root: Path, spec: TrialSpec) -> dict | None:
 def run_trial(cfg: Config, root: Path, spec: TrialSpec, parent_run_id: str, classifier: ClassifierReady) -> dict:
     """Train, score every checkpoint, keep and measure the best; `classifier` is the dataset's classifier stage
     result. Returns the trial's result (also stored beside its outputs)."""
-    ctx, key, out = locate(cfg, root, spec)
-
-    def compute() -> dict:
-        if torch.get_num_threads() > cfg.study.threads_per_trial > 0:
-            torch.set_num_threads(cfg.study.threads_per_trial)
-        started = time.perf_counter()
-        train_and_score = _train_and_count if ctx.tensors(spec.dataset).mixture is not None else _train_and_score
-        result = train_and_score(ctx, spec, key, out, parent_run_id, classifier)
-        return {**result, "wall_s": round(time.perf_counter() - started, 1)}
-
-    return cache.cached(out / MARKER, key, root, compute)
+    return run_population(cfg, root, [spec], [parent_run_id], classifier)[0]
 
 
-def _train(ctx: Context, spec: TrialSpec, key: str, parent_run_id: str, space: str, steps: int, every: int,
-           ckpt_dir: Path, on_checkpoint) -> tuple:
-    """(the trained result, "completed" | "diverged"): the trial trained through the pipeline's one train-and-log
-    path, its MLflow run a child of its family's study run, `on_checkpoint(step, model)` scoring each checkpoint."""
+def population_id(keys_: list[str]) -> str:
+    return keys.digest(sorted(keys_))[:16]
+
+
+def run_population(cfg: Config, root: Path, specs: list[TrialSpec], parent_run_ids: list[str],
+                   classifier: ClassifierReady) -> list[dict]:
+    """Trials of one dataset, family and population_key (components/study/populations.py) trained together when
+    more than one must train; each keeps its own cache entry, MLflow run and result, as if trained alone."""
+    located = [locate(cfg, root, s) for s in specs]
+    results = [cache.read(out / MARKER, key, root) for _, key, out in located]
+    if all(r is not None for r in results):
+        return results
+    with contextlib.ExitStack() as held:
+        for key in sorted({key for _, key, _ in located}):  # each trial's own lock: a single run of it waits too
+            held.enter_context(locked(project_lock(root, key)))
+        results = [cache.read(out / MARKER, key, root) for _, key, out in located]  # done while we waited
+        pending = [i for i, r in enumerate(results) if r is None]
+        for i in pending:
+            (located[i][2] / MARKER).unlink(missing_ok=True)  # no marker vouches for outputs being rewritten
+        for i, result in zip(pending, _train_trials(cfg, [located[i] for i in pending], [specs[i] for i in pending],
+                                                     [parent_run_ids[i] for i in pending], classifier)):
+            _, key, out = located[i]
+            cache.write(out / MARKER, key, result, root)
+            results[i] = result
+    return results
+
+
+def _train_trials(cfg: Config, located: list, specs: list[TrialSpec], parent_run_ids: list[str],
+                  classifier: ClassifierReady) -> list[dict]:
+    """Train the trials (one alone, more as a population), each scored at every checkpoint by its own kind."""
     from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
     from components.tracking import store as tstore
     from components.training.loop import LoopConfig
-    from components.training.tracked import train_and_log
+    from components.training.tracked import (
+        Member,
+        train_and_log,
+        train_population_and_log,
+    )
 
-    cfg = ctx.cfg
-    tags = {**ctx.runs.tags(spec.dataset, spec.family, "study-trial"), MLFLOW_PARENT_RUN_ID: parent_run_id,
-            "genzoo.trial_key": key, defaults.TAG_FEATURE_SPACE: space,
-            "genzoo.trained_by": tstore.worker_id()}  # which machine/process of a cluster ran it
-    trained = train_and_log(ctx.root, spec.family, spec.dataset, ctx.tensors(spec.dataset), cfg.hp(spec.family),
-                            LoopConfig.from_cfg(cfg.train, spec.seed, steps=steps, checkpoint_every=every), ckpt_dir,
-                            tags=tags, params={"trial.index": spec.index}, run_name=spec.name,
-                            on_checkpoint=on_checkpoint, allow_divergence=True)
-    if trained.diverged:  # a real outcome of a search, not a crash: kept, counted, never the best
-        log.warning("trial %s diverged: %s", spec.name, trained.diverged)
-    return trained, "diverged" if trained.diverged else "completed"
+    if torch.get_num_threads() > cfg.study.threads_per_trial > 0:
+        torch.set_num_threads(cfg.study.threads_per_trial)
+    started = time.perf_counter()
+    kinds, members = [], []
+    for (ctx, key, out), trial, parent in zip(located, specs, parent_run_ids):
+        kind_cls = PointsTrial if ctx.tensors(trial.dataset).mixture is not None else ImagesTrial
+        kind = kind_cls(ctx, trial, key, out, classifier)
+        kinds.append(kind)
+        tags = {**ctx.runs.tags(trial.dataset, trial.family, "study-trial"), MLFLOW_PARENT_RUN_ID: parent,
+                "genzoo.trial_key": key, defaults.TAG_FEATURE_SPACE: kind.space,
+                "genzoo.trained_by": tstore.worker_id()}  # which machine/process of a cluster ran it
+        loop = LoopConfig.from_cfg(ctx.cfg.train, trial.seed, steps=kind.steps, checkpoint_every=kind.every)
+        members.append(Member(ctx.cfg.hp(trial.family), loop, kind.ckpt_dir, tags, {"trial.index": trial.index},
+                              trial.name, kind.on_checkpoint))
+    ctx, spec = located[0][0], specs[0]
+    if len(members) == 1:
+        m = members[0]
+        trained = [train_and_log(ctx.root, spec.family, spec.dataset, ctx.tensors(spec.dataset), m.hp, m.loop,
+                                 m.ckpt_dir, tags=m.tags, params=m.params, run_name=m.run_name,
+                                 on_checkpoint=m.on_checkpoint, allow_divergence=True)]
+    else:
+        pid = population_id([key for _, key, _ in located])
+        pop_dir = ctx.state_dir("checkpoints", spec.dataset, "study", f"population-{pid}")
+        trained = train_population_and_log(ctx.root, spec.family, spec.dataset, ctx.tensors(spec.dataset), members,
+                                           pop_dir, pid)
+    out = []
+    for kind, t in zip(kinds, trained):
+        if t.diverged:  # a real outcome of a search, not a crash: kept, counted, never the best
+            log.warning("trial %s diverged: %s", kind.spec.name, t.diverged)
+        out.append({**kind.finish(t), "wall_s": round(time.perf_counter() - started, 1)})
+    return out
 
 
-def _train_and_score(ctx: Context, spec: TrialSpec, key: str, out: Path, parent_run_id: str,
-                     classifier: ClassifierReady) -> dict:
-    from mlflow.entities import Metric
+class TrialKind:
+    """What a trial does around its training: score each checkpoint (`on_checkpoint`), then measure, store and log
+    what it keeps (`finish`). One per kind of data; the training itself is the same for both."""
 
-    from components.evaluation import metrics, plots, samples, scoring
-    from components.models import stored as stored_model
-    from components.tracking import store as tstore
-    from components.training.loop import pick_device, to_float_images
+    def __init__(self, ctx: Context, spec: TrialSpec, key: str, out: Path, classifier: ClassifierReady):
+        from components.training.loop import pick_device
 
-    cfg = ctx.cfg
-    ds = ctx.tensors(spec.dataset)
-    steps, every = budget(cfg, spec.dataset, len(ds.train_x))
-    device = pick_device(cfg.train.device)
-    space = feature_space(classifier)
-    clf, real = space.load(device)
-    real_stats = metrics.fid_statistics(real["features"])
-    ckpt_dir = ctx.state_dir("checkpoints", spec.dataset, "study", key[:16])
-    curve_file, best_file = ckpt_dir / "curve.json", ckpt_dir / "best.pt"
-    curve: list[list[float]] = json.loads(curve_file.read_text()) if curve_file.exists() else []
-    grids: dict[int, object] = {}  # step -> sample grid, logged as an image of that step once the run is known
+        self.ctx, self.spec, self.key, self.out, self.classifier = ctx, spec, key, out, classifier
+        self.ds = ctx.tensors(spec.dataset)
+        self.steps, self.every = budget(ctx.cfg, spec.dataset, len(self.ds.train_x))
+        self.device = pick_device(ctx.cfg.train.device)
+        self.ckpt_dir = ctx.state_dir("checkpoints", spec.dataset, "study", key[:16])
+        self.curve_file = self.ckpt_dir / "curve.json"
+        self.curve: list[list] = json.loads(self.curve_file.read_text()) if self.curve_file.exists() else []
+        self.space = classifier.feature_space
 
-    def score(step: int, model) -> None:
+    def on_checkpoint(self, step: int, model) -> None:
+        raise NotImplementedError
+
+    def finish(self, trained) -> dict:
+        raise NotImplementedError
+
+    def _result(self, trained, **fields) -> dict:
+        status = "diverged" if trained.diverged else "completed"
+        return {"spec": asdict(self.spec), "key": self.key, "run_id": trained.run_id, "status": status,
+                "error": trained.diverged, "steps": self.steps, "curve": self.curve, "best_step": None,
+                "best_fid": None, "metrics": {}, "feature_space": self.space, "files": [], **fields}
+
+    def _close(self, client, result: dict) -> dict:
+        client.set_tag(result["run_id"], "genzoo.trial_status", result["status"])
+        client.set_terminated(result["run_id"], "FINISHED" if result["status"] == "completed" else "FAILED")
+        return result
+
+
+class ImagesTrial(TrialKind):
+    """FID (and KID) in the reference classifier's features at every checkpoint; the best checkpoint is measured."""
+
+    def __init__(self, *args):
+        from components.evaluation import metrics
+
+        super().__init__(*args)
+        self.space_ = feature_space(self.classifier)
+        self.space = self.space_.name
+        self.clf, self.real = self.space_.load(self.device)
+        self.real_stats = metrics.fid_statistics(self.real["features"])
+        self.best_file = self.ckpt_dir / "best.pt"
+        self.grids: dict[int, object] = {}  # step -> sample grid, logged as an image of that step at the end
+
+    def on_checkpoint(self, step: int, model) -> None:
         """FID (and KID, unbiased at this small N) of this checkpoint on `checkpoint_samples` samples; the best
         weights by FID so far go to best.pt."""
-        nonlocal curve
+        from components.evaluation import metrics, plots, samples
+        from components.training.loop import to_float_images
+
+        cfg = self.ctx.cfg
         n = samples.sample_cap(cfg.eval, model, cfg.study.checkpoint_samples)
-        fake = samples.generate(model, n, cfg.eval.batch_size, spec.seed + 1, device)
-        (fake_f,) = metrics.extract(clf.features, fake, cfg.eval.batch_size, device)
-        value = metrics.fid(real_stats, metrics.fid_statistics(fake_f))
-        kid = metrics.kid(fake_f, real["features"], cfg.eval.kid_subset_size, cfg.eval.kid_subsets)["kid"] \
+        fake = samples.generate(model, n, cfg.eval.batch_size, self.spec.seed + 1, self.device)
+        (fake_f,) = metrics.extract(self.clf.features, fake, cfg.eval.batch_size, self.device)
+        value = metrics.fid(self.real_stats, metrics.fid_statistics(fake_f))
+        kid = metrics.kid(fake_f, self.real["features"], cfg.eval.kid_subset_size, cfg.eval.kid_subsets)["kid"] \
             * metrics.KID_SCALE
-        curve = [c for c in curve if c[0] < step] + [[step, value, kid]]
-        grids[step] = plots.grid_image(to_float_images(fake[:cfg.eval.grid_size]))
-        if value == RANKED_BY.best(c[1] for c in curve):  # by the metric's direction
-            atomic_write(best_file, lambda tmp: torch.save(model.state_dict(), tmp))
-        atomic_write_text(curve_file, json.dumps(curve))  # what a resumed trial reads back
+        self.curve = [c for c in self.curve if c[0] < step] + [[step, value, kid]]
+        self.grids[step] = plots.grid_image(to_float_images(fake[:cfg.eval.grid_size]))
+        if value == RANKED_BY.best(c[1] for c in self.curve):  # by the metric's direction
+            atomic_write(self.best_file, lambda tmp: torch.save(model.state_dict(), tmp))
+        atomic_write_text(self.curve_file, json.dumps(self.curve))  # what a resumed trial reads back
 
-    trained, status = _train(ctx, spec, key, parent_run_id, space.name, steps, every, ckpt_dir, score)
-    client, run_id = tstore.client(ctx.root), trained.run_id
-    now = int(time.time() * 1000)
-    client.log_batch(run_id, metrics=[Metric(f"checkpoint_{name}_classifier", c[i], now, int(c[0]))
-                                      for c in curve for i, name in ((1, "fid"), (2, "kid_x1e3")) if len(c) > i])
-    for step, grid_image in grids.items():  # one grid per scored checkpoint: the run view's image slider
-        client.log_image(run_id, grid_image, key="samples", step=int(step))
-    result = {"spec": asdict(spec), "key": key, "run_id": run_id, "status": status, "error": trained.diverged,
-              "steps": steps, "curve": curve, "best_step": None, "best_fid": None, "metrics": {},
-              "feature_space": space.name, "files": []}
-    if curve:
-        best_step, best_fid = min(curve, key=lambda c: RANKED_BY.rank(c[1]))[:2]
-        model = trained.model
-        model.load_state_dict(torch.load(best_file, map_location=device, weights_only=True))
-        m, fake = samples.sample_metrics(model, cfg.eval.num_samples, space, cfg.eval, spec.seed + 1, device,
-                                         ds.train_x, ctx.state_dir("floors"),
-                                         ctx.data_id(spec.dataset),
-                                         inception=scoring.inception(ctx.reference(spec.dataset, [classifier],
-                                                                                   device), device))
-        stored_model.save(model, spec.family, spec.dataset, ds, out)
-        (out / "metrics.json").write_text(json.dumps(m, indent=2, sort_keys=True) + "\n")
-        grid = samples.save_samples(fake, cfg.eval, out)
-        result.update(best_step=best_step, best_fid=best_fid, metrics=m, samples=str(grid),
-                      model_dir=str(out), files=[str(out / "model.pt"), str(out / "model.json"), str(grid)])
-        tstore.log_metrics(client, run_id, m)
-        client.log_metric(run_id, "best_checkpoint_fid_classifier", best_fid, step=int(best_step))
-        client.log_artifact(run_id, str(grid), "evaluation")
-        client.log_artifact(run_id, str(out / "metrics.json"), "evaluation")
-    client.set_tag(run_id, "genzoo.trial_status", status)
-    client.set_terminated(run_id, "FINISHED" if status == "completed" else "FAILED")
-    return result
+    def finish(self, trained) -> dict:
+        from mlflow.entities import Metric
+
+        from components.evaluation import samples, scoring
+        from components.models import stored as stored_model
+        from components.tracking import store as tstore
+
+        ctx, spec, cfg, out = self.ctx, self.spec, self.ctx.cfg, self.out
+        client, run_id = tstore.client(ctx.root), trained.run_id
+        now = int(time.time() * 1000)
+        client.log_batch(run_id, metrics=[Metric(f"checkpoint_{name}_classifier", c[i], now, int(c[0]))
+                                          for c in self.curve for i, name in ((1, "fid"), (2, "kid_x1e3"))
+                                          if len(c) > i])
+        for step, grid_image in self.grids.items():  # one grid per scored checkpoint: the run view's image slider
+            client.log_image(run_id, grid_image, key="samples", step=int(step))
+        result = self._result(trained)
+        if self.curve:
+            best_step, best_fid = min(self.curve, key=lambda c: RANKED_BY.rank(c[1]))[:2]
+            model = trained.model
+            model.load_state_dict(torch.load(self.best_file, map_location=self.device, weights_only=True))
+            inception = scoring.inception(ctx.reference(spec.dataset, [self.classifier], self.device), self.device)
+            m, fake = samples.sample_metrics(model, cfg.eval.num_samples, self.space_, cfg.eval, spec.seed + 1,
+                                             self.device, self.ds.train_x, ctx.state_dir("floors"),
+                                             ctx.data_id(spec.dataset), inception=inception)
+            stored_model.save(model, spec.family, spec.dataset, self.ds, out)
+            (out / "metrics.json").write_text(json.dumps(m, indent=2, sort_keys=True) + "\n")
+            grid = samples.save_samples(fake, cfg.eval, out)
+            result.update(best_step=best_step, best_fid=best_fid, metrics=m, samples=str(grid),
+                          model_dir=str(out), files=[str(out / "model.pt"), str(out / "model.json"), str(grid)])
+            tstore.log_metrics(client, run_id, m)
+            client.log_metric(run_id, "best_checkpoint_fid_classifier", best_fid, step=int(best_step))
+            client.log_artifact(run_id, str(grid), "evaluation")
+            client.log_artifact(run_id, str(out / "metrics.json"), "evaluation")
+        return self._close(client, result)
 
 
-def _train_and_count(ctx: Context, spec: TrialSpec, key: str, out: Path, parent_run_id: str,
-                     classifier: ClassifierReady) -> dict:
+class PointsTrial(TrialKind):
     """A trial on 2-D points: mode counts at every checkpoint (coverage comes and goes as modes are dropped and
     found again), Metz et al.'s snapshot figure, and the final checkpoint measured in full. The final one, not
     the best: picking the best checkpoint by a mode count would flatter every game."""
-    from mlflow.entities import Metric
-    from PIL import Image
 
-    from components.evaluation import modes, samples
-    from components.models import stored as stored_model
-    from components.tracking import store as tstore
-    from components.training.loop import pick_device
+    def on_checkpoint(self, step: int, model) -> None:
+        from components.evaluation import modes, samples
 
-    cfg = ctx.cfg
-    ds = ctx.tensors(spec.dataset)
-    mixture = ds.mixture
-    steps, every = budget(cfg, spec.dataset, len(ds.train_x))
-    device = pick_device(cfg.train.device)
-    ckpt_dir = ctx.state_dir("checkpoints", spec.dataset, "study", key[:16])
-    curve_file = ckpt_dir / "curve.json"
-    # [step, modes_covered, high_quality, reverse_kl, points]: what a resumed trial reads back
-    curve: list[list] = json.loads(curve_file.read_text()) if curve_file.exists() else []
-
-    def count(step: int, model) -> None:
-        nonlocal curve
-        pts = samples.generate(model, cfg.study.checkpoint_samples, cfg.eval.batch_size, spec.seed + 1, device)
-        c = modes.count(pts, mixture, cfg.eval.mode_min_share)
+        cfg = self.ctx.cfg
+        pts = samples.generate(model, cfg.study.checkpoint_samples, cfg.eval.batch_size, self.spec.seed + 1,
+                               self.device)
+        c = modes.count(pts, self.ds.mixture, cfg.eval.mode_min_share)
         shown = modes.as_points(pts[:500]).round(4).tolist()  # the snapshot panel's points
-        curve = [row for row in curve if row[0] < step] + [[step, c.modes_covered, c.high_quality, c.reverse_kl,
-                                                            shown]]
-        atomic_write_text(curve_file, json.dumps(curve))
+        # [step, modes_covered, high_quality, reverse_kl, points]: what a resumed trial reads back
+        self.curve = [row for row in self.curve if row[0] < step] + [[step, c.modes_covered, c.high_quality,
+                                                                      c.reverse_kl, shown]]
+        atomic_write_text(self.curve_file, json.dumps(self.curve))
 
-    trained, status = _train(ctx, spec, key, parent_run_id, classifier.feature_space, steps, every, ckpt_dir,
-                             count)
-    client, run_id = tstore.client(ctx.root), trained.run_id
-    now = int(time.time() * 1000)
-    client.log_batch(run_id, metrics=[Metric(f"checkpoint_{name}", float(row[i]), now, int(row[0]))
-                                      for row in curve
-                                      for i, name in ((1, "modes_covered"), (2, "high_quality"), (3, "reverse_kl"))])
-    result = {"spec": asdict(spec), "key": key, "run_id": run_id, "status": status, "error": trained.diverged,
-              "steps": steps, "curve": [row[:4] for row in curve], "best_step": None, "best_fid": None,
-              "metrics": {}, "feature_space": classifier.feature_space, "files": []}
-    if curve:
-        title = f"{spec.name} on {spec.dataset}"
-        figure = modes.save_snapshots([(int(row[0]), row[4]) for row in curve], mixture, out / "snapshots.png", title)
-        m, fake = modes.sample_metrics(trained.model, cfg.eval.num_samples, mixture, cfg.eval, spec.seed + 1, device,
-                                       ds.train_x, ctx.state_dir("floors"), ctx.data_id(spec.dataset))
-        scatter = modes.save_scatter(fake, mixture, out / "samples.png", f"{title}: step {steps}")
-        stored_model.save(trained.model, spec.family, spec.dataset, ds, out)
-        (out / "metrics.json").write_text(json.dumps(m, indent=2, sort_keys=True) + "\n")
-        result.update(best_step=steps, metrics=m, samples=str(scatter), snapshots=str(figure), model_dir=str(out),
-                      files=[str(out / "model.pt"), str(out / "model.json"), str(scatter), str(figure)])
-        tstore.log_metrics(client, run_id, m)
-        for f in (scatter, figure, out / "metrics.json"):
-            client.log_artifact(run_id, str(f), "evaluation")
-        for key, f in (("samples", scatter), ("snapshots", figure)):  # the run view's Images tab shows them
-            with Image.open(f) as picture:
-                client.log_image(run_id, picture.convert("RGB"), key=key, step=steps)
-    client.set_tag(run_id, "genzoo.trial_status", status)
-    client.set_terminated(run_id, "FINISHED" if status == "completed" else "FAILED")
-    return result
+    def finish(self, trained) -> dict:
+        from mlflow.entities import Metric
+        from PIL import Image
+
+        from components.evaluation import modes
+        from components.models import stored as stored_model
+        from components.tracking import store as tstore
+
+        ctx, spec, cfg, out, mixture = self.ctx, self.spec, self.ctx.cfg, self.out, self.ds.mixture
+        client, run_id = tstore.client(ctx.root), trained.run_id
+        now = int(time.time() * 1000)
+        client.log_batch(run_id, metrics=[Metric(f"checkpoint_{name}", float(row[i]), now, int(row[0]))
+                                          for row in self.curve
+                                          for i, name in ((1, "modes_covered"), (2, "high_quality"),
+                                                          (3, "reverse_kl"))])
+        result = self._result(trained, curve=[row[:4] for row in self.curve])
+        if self.curve:
+            title = f"{spec.name} on {spec.dataset}"
+            figure = modes.save_snapshots([(int(row[0]), row[4]) for row in self.curve], mixture,
+                                          out / "snapshots.png", title)
+            m, fake = modes.sample_metrics(trained.model, cfg.eval.num_samples, mixture, cfg.eval, spec.seed + 1,
+                                           self.device, self.ds.train_x, ctx.state_dir("floors"),
+                                           ctx.data_id(spec.dataset))
+            scatter = modes.save_scatter(fake, mixture, out / "samples.png", f"{title}: step {self.steps}")
+            stored_model.save(trained.model, spec.family, spec.dataset, self.ds, out)
+            (out / "metrics.json").write_text(json.dumps(m, indent=2, sort_keys=True) + "\n")
+            result.update(best_step=self.steps, metrics=m, samples=str(scatter), snapshots=str(figure),
+                          model_dir=str(out), files=[str(out / "model.pt"), str(out / "model.json"), str(scatter),
+                                                     str(figure)])
+            tstore.log_metrics(client, run_id, m)
+            for f in (scatter, figure, out / "metrics.json"):
+                client.log_artifact(run_id, str(f), "evaluation")
+            for key, f in (("samples", scatter), ("snapshots", figure)):  # the run view's Images tab shows them
+                with Image.open(f) as picture:
+                    client.log_image(run_id, picture.convert("RGB"), key=key, step=self.steps)
+        return self._close(client, result)

@@ -48,6 +48,9 @@ class LoopResult:
     steps: int
     resumed_from: int
     history: list[dict] = field(default_factory=list)  # [{"step": s, "d_loss": ..., ...}] every log_every
+    # a population's (models/gan/population.py): each member's history, and why a member stopped counting
+    member_histories: list[list[dict]] = field(default_factory=list)
+    diverged: dict[int, str] = field(default_factory=dict)
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -93,10 +96,10 @@ class BatchOrder:
 
 
 def to_float_images(batch_uint8: torch.Tensor) -> torch.Tensor:
-    """uint8 NHWC -> float NCHW in [0, 1]; float data (2-D points, data/mixtures.py) keep their values."""
-    if batch_uint8.is_floating_point():
-        return batch_uint8.permute(0, 3, 1, 2).float()
-    return batch_uint8.permute(0, 3, 1, 2).float().div_(255.0)
+    """uint8 NHWC -> float NCHW in [0, 1]; float data (2-D points, data/mixtures.py) keep their values. In torch's
+    default float dtype: float32, unless a check sets float64."""
+    x = batch_uint8.permute(0, 3, 1, 2).to(torch.get_default_dtype())
+    return x if batch_uint8.is_floating_point() else x.div_(255.0)
 
 
 def to_uint8_images(x: torch.Tensor) -> torch.Tensor:
@@ -114,22 +117,30 @@ def load_checkpoint(path: Path, device: torch.device) -> dict | None:
     return torch.load(path, map_location=device, weights_only=True)
 
 
+OnLog = Callable[[int, dict[str, float]], None]
+OnCheckpoint = Callable[[int, GenerativeModel], None]
+
+
 def fit(
     model: GenerativeModel,
     images: torch.Tensor,
     labels: torch.Tensor,
     cfg: LoopConfig,
     checkpoint_dir: Path,
-    on_log: Callable[[int, dict[str, float]], None] | None = None,
+    on_log: OnLog | list[OnLog] | None = None,
     rank: int = 0,
     world: int = 1,
     wrap: Callable[[GenerativeModel], None] | None = None,
-    on_checkpoint: Callable[[int, GenerativeModel], None] | None = None,
+    on_checkpoint: OnCheckpoint | list[OnCheckpoint] | None = None,
 ) -> LoopResult:
     """Train `model` for cfg.steps steps on uint8 NHWC `images`, resuming from checkpoint_dir/last.pt.
 
     on_log(step, means) receives the mean of each loss over the last log_every steps; on_checkpoint(step, model)
     runs on rank 0 at each checkpoint, just before it is written (the study scores every checkpoint there).
+
+    A population (`model.member_seeds`) trains each member on its own seed's batches and noise, as its single
+    trial would; the callbacks are lists, one per member, and on_checkpoint gets the member's own model. A member
+    whose loss turns non-finite stops being logged and scored (LoopResult.diverged); the others go on.
     """
     device = pick_device(cfg.device)
     checkpoint_dir = Path(checkpoint_dir)
@@ -144,21 +155,30 @@ def fit(
         for net in model.nets().values():
             net.compile()
     optimizers = model.configure_optimizers(fused=cfg.fused_adam)
-    rng = torch.Generator(device=device).manual_seed(cfg.seed * 7919 + 17 + rank)
+    population = model.member_seeds is not None
+    seeds = model.member_seeds if population else [cfg.seed]
+    if population and (world > 1 or cfg.precision == "fp16"):
+        raise ValueError("a population trains on one device in fp32 or bf16 (no data parallelism, no loss scaling)")
+    rngs = [torch.Generator(device=device).manual_seed(seed * 7919 + 17 + rank) for seed in seeds]
     scaler = torch.amp.GradScaler(device.type) if cfg.precision == "fp16" else None
-    ctx = StepContext(device=device, rng=rng, step=0, autocast=autocast_factory(device, cfg.precision),
-                      scaler=scaler, optimizers=optimizers, total_steps=cfg.steps)
-    history: list[dict] = []
+    ctx = StepContext(device=device, rng=rngs if population else rngs[0], step=0,
+                      autocast=autocast_factory(device, cfg.precision), scaler=scaler, optimizers=optimizers,
+                      total_steps=cfg.steps)
+    histories: list[list[dict]] = [[] for _ in seeds]
+    diverged: dict[int, str] = {}
     start = 0
     state = load_checkpoint(ckpt_path, device)
     if state is not None:
         model.load_state_dict(state["model"])
         for name, opt in optimizers.items():
             opt.load_state_dict(state["optimizers"][name])
-        rng.set_state(state["rng"].cpu())  # generator states live on the host
+        for rng, rng_state in zip(rngs, state["rng"] if population else [state["rng"]]):
+            rng.set_state(rng_state.cpu())  # generator states live on the host
         if scaler is not None and state.get("scaler"):
             scaler.load_state_dict(state["scaler"])
-        start, history = int(state["step"]), list(state["history"])
+        start = int(state["step"])
+        histories = [list(h) for h in state["history"]] if population else [list(state["history"])]
+        diverged = dict(state.get("diverged", {}))
         log.info("resumed from %s at step %d", ckpt_path, start)
 
     if world > 1:  # data parallel under torchrun (training/distributed.py): start identical, average grads
@@ -168,23 +188,41 @@ def fit(
         ctx.grad_sync = distributed.average_gradients
     images = images.to(device)
     labels = labels.to(device)
-    order = BatchOrder(len(images), cfg.batch_size, cfg.seed, rank, world)
+    orders = [BatchOrder(len(images), cfg.batch_size, seed, rank, world) for seed in seeds]
+    log_to = on_log if isinstance(on_log, list) else [on_log] * len(seeds)
+    score = on_checkpoint if isinstance(on_checkpoint, list) else [on_checkpoint] * len(seeds)
     sums: dict[str, torch.Tensor] = {}
     counts: dict[str, int] = {}
+
+    def batch(step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """This step's images and labels; a population's as (K, B, ...), each member's from its own order."""
+        idx = torch.stack([o.indices(step) for o in orders]).to(device)
+        x = to_float_images(images[idx.flatten()])
+        if not population:
+            return x, labels[idx[0]]
+        return x.view(len(seeds), -1, *x.shape[1:]), labels[idx]
 
     def flush(step: int) -> None:
         """Average the accumulated losses (one host sync per log interval) and stop on NaN/inf."""
         if not sums:
             return
-        means = {k: float(v.item()) / counts[k] for k, v in sums.items()}
+        values = {k: [x / counts[k] for x in v.reshape(-1).tolist()] for k, v in sums.items()}
         sums.clear()
         counts.clear()
-        bad = {k: v for k, v in means.items() if not math.isfinite(v)}
-        if bad:
-            raise TrainingDiverged(f"non-finite loss by step {step}: {bad}")
-        history.append({"step": step, **means})
-        if on_log is not None:
-            on_log(step, means)
+        for i in range(len(seeds)):
+            if i in diverged:
+                continue
+            means = {k: v[i] for k, v in values.items()}
+            bad = {k: v for k, v in means.items() if not math.isfinite(v)}
+            if bad:
+                diverged[i] = f"non-finite loss by step {step}: {bad}"
+                if not population or len(diverged) == len(seeds):
+                    raise TrainingDiverged(diverged[i])
+                log.warning("population member %d (seed %d) diverged: %s", i, seeds[i], diverged[i])
+                continue
+            histories[i].append({"step": step, **means})
+            if log_to[i] is not None:
+                log_to[i](step, means)
 
     bar = None
     if cfg.progress and rank == 0:
@@ -194,9 +232,8 @@ def fit(
                    unit="step", mininterval=1.0, dynamic_ncols=True)
     try:
         for step in range(start, cfg.steps):
-            idx = order.indices(step).to(device)
             ctx.step = step
-            losses = model.train_step(to_float_images(images[idx]), labels[idx], ctx)
+            losses = model.train_step(*batch(step), ctx)
             for k, v in losses.items():
                 v = v.detach().float()
                 sums[k] = sums[k] + v if k in sums else v
@@ -208,21 +245,24 @@ def fit(
             if at_checkpoint and world > 1:
                 distributed.average_buffers(model)  # collective: batch-norm statistics agree before the save
             if at_checkpoint and rank == 0:
-                if on_checkpoint is not None:  # before the save: a kill in between redoes this step's scoring
-                    on_checkpoint(done, model)
+                for i, on_ckpt in enumerate(score):  # before the save: a kill in between redoes this scoring
+                    if on_ckpt is not None and i not in diverged:
+                        on_ckpt(done, model.member(i) if population else model)
                 save_checkpoint(ckpt_path, {
                     "step": done,
                     "model": model.state_dict(),
                     "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
-                    "rng": rng.get_state(),
+                    "rng": [r.get_state() for r in rngs] if population else rngs[0].get_state(),
                     "scaler": scaler.state_dict() if scaler is not None else {},
-                    "history": history,
+                    "history": histories if population else histories[0],
+                    "diverged": diverged,
                 })
             if bar is not None:
                 bar.update(1)
-                if history and done % cfg.log_every == 0:
-                    bar.set_postfix({k: f"{v:.3f}" for k, v in history[-1].items() if k != "step"})
+                if histories[0] and done % cfg.log_every == 0:
+                    bar.set_postfix({k: f"{v:.3f}" for k, v in histories[0][-1].items() if k != "step"})
     finally:
         if bar is not None:
             bar.close()
-    return LoopResult(steps=cfg.steps, resumed_from=start, history=history)
+    return LoopResult(steps=cfg.steps, resumed_from=start, history=histories[0],
+                      member_histories=histories if population else [], diverged=diverged)

@@ -12,7 +12,7 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 
@@ -20,7 +20,6 @@ from components.data.tensors import Tensors
 from components.files import atomic_write_text
 from components.training import distributed
 from components.training.loop import LoopConfig, LoopResult, fit
-
 
 FAILURE_TAGS = ("genzoo.failed_stage", "genzoo.failed_reason")  # why a run stopped; cleared when it resumes
 
@@ -39,42 +38,26 @@ def train_and_log(root: Path, family: str, dataset: str, data: Tensors, hp, loop
                   on_checkpoint: Callable | None = None, allow_divergence: bool = False) -> Trained:
     """`hp`: the family's typed hyperparameters; `allow_divergence`: a NaN/inf loss marks the run FAILED and is
     returned, not raised (a search's outcome)."""
-    from mlflow.entities import Metric
-
     from components.errors import TrainingDiverged
     from components.models import stored
-    from components.models.registry import get_family
     from components.tracking import store as tstore
 
     world = distributed.current()
-    fam = get_family(family)
-    hp = dataclasses.replace(hp, **data.hp_overrides)  # a pair adds its domains' channel split
-    torch.manual_seed(loop.seed)
-    model = fam.build(data.image_shape, len(data.classes), hp)
+    model = _build(family, data, hp, loop.seed)
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     if not world.main:  # another rank of a torchrun job: train its share, log nothing, write nothing
         res = fit(model, data.train_x, data.train_y, loop, ckpt_dir, rank=world.rank, world=world.size)
         return Trained(model, res, None, distributed.gather_digests(model))
 
     client = tstore.client(root)
-    run_params = {"family": family, "dataset": dataset, "seed": loop.seed, "kind": fam.kind,
-                  **{f"hp.{k}": v for k, v in dataclasses.asdict(model.hp).items()},
-                  **{f"train.{k}": v for k, v in loop.model_dump().items() if k != "seed"},
-                  "train.world_size": world.size, "train.effective_batch_size": loop.batch_size * world.size,
-                  **(params or {})}
-    run_id = _resume_or_start(client, root, ckpt_dir / "run.json", dataset, tags, run_name or family, run_params)
-
-    def on_log(step: int, means: dict) -> None:
-        now = int(time.time() * 1000)
-        client.log_batch(run_id, metrics=[Metric(f"train/{k}", v, now, step) for k, v in means.items()])
-
+    run_id = _resume_or_start(client, root, ckpt_dir / "run.json", dataset, tags, run_name or family,
+                              _run_params(family, dataset, model, loop, world.size, params))
     try:
-        res = fit(model, data.train_x, data.train_y, loop, ckpt_dir, on_log=on_log, world=world.size,
-                  on_checkpoint=on_checkpoint)
+        res = fit(model, data.train_x, data.train_y, loop, ckpt_dir, on_log=_logger(client, run_id),
+                  world=world.size, on_checkpoint=on_checkpoint)
         digests = distributed.gather_digests(model)
     except BaseException as exc:
-        client.set_tag(run_id, FAILURE_TAGS[0], tags.get("genzoo.stage", "train"))
-        client.set_terminated(run_id, "FAILED")
+        _failed(client, run_id, tags)
         if allow_divergence and isinstance(exc, TrainingDiverged):
             return Trained(model, None, run_id, [], diverged=str(exc))
         raise
@@ -84,6 +67,102 @@ def train_and_log(root: Path, family: str, dataset: str, data: Tensors, hp, loop
     client.log_metric(run_id, "train/steps", res.steps)
     client.set_terminated(run_id, "FINISHED")
     return Trained(model, res, run_id, digests)
+
+
+@dataclass
+class Member:
+    """One trial of a population: what train_and_log takes for a single trial."""
+
+    hp: Any
+    loop: LoopConfig
+    ckpt_dir: Path  # its own: its MLflow run id (run.json) and its scoring files; the weights train in pop_dir
+    tags: dict
+    params: dict
+    run_name: str
+    on_checkpoint: Callable | None = None
+
+
+def train_population_and_log(root: Path, family: str, dataset: str, data: Tensors, members: list[Member],
+                             pop_dir: Path, population_id: str) -> list[Trained]:
+    """Members of one game trained as one population (models/gan/population.py), each logged exactly as its
+    single trial would be (same run name, params, metrics, its own run resumed after a kill) plus two tags. A
+    member that diverges is returned as a single trial's divergence is under `allow_divergence`."""
+    from components import defaults
+    from components.errors import TrainingDiverged
+    from components.models.gan.population import population
+    from components.tracking import store as tstore
+
+    loop = members[0].loop
+    if any(m.loop.model_copy(update={"seed": loop.seed}) != loop for m in members):
+        raise ValueError("a population's members train under one loop configuration (all but the seed)")
+    client = tstore.client(root)
+    models, run_ids = [], []
+    for k, m in enumerate(members):
+        models.append(_build(family, data, m.hp, m.loop.seed))
+        m.ckpt_dir.mkdir(parents=True, exist_ok=True)
+        tags = {**m.tags, defaults.TAG_POPULATION: population_id, defaults.TAG_POPULATION_MEMBER: f"{k}/{len(members)}"}
+        run_ids.append(_resume_or_start(client, root, m.ckpt_dir / "run.json", dataset, tags, m.run_name,
+                                        _run_params(family, dataset, models[-1], m.loop, 1, m.params)))
+    pop = population(models, [m.loop.seed for m in members])
+    try:
+        res = fit(pop, data.train_x, data.train_y, loop, pop_dir,
+                  on_log=[_logger(client, run_id) for run_id in run_ids],
+                  on_checkpoint=[m.on_checkpoint for m in members])
+    except TrainingDiverged as exc:  # every member diverged
+        res = None
+        diverged = {k: str(exc) for k in range(len(members))}
+    except BaseException:
+        for m, run_id in zip(members, run_ids):
+            _failed(client, run_id, m.tags)
+        raise
+    else:
+        diverged = res.diverged
+    out = []
+    for k, (m, run_id) in enumerate(zip(members, run_ids)):
+        model = pop.member(k)
+        if k in diverged:
+            _failed(client, run_id, m.tags)
+            out.append(Trained(model, None, run_id, [], diverged=diverged[k]))
+            continue
+        client.log_metric(run_id, "train/steps", res.steps)
+        client.set_terminated(run_id, "FINISHED")
+        out.append(Trained(model, LoopResult(res.steps, res.resumed_from, res.member_histories[k]), run_id,
+                           distributed.gather_digests(model)))
+    return out
+
+
+def _build(family: str, data: Tensors, hp, seed: int):
+    """The family's model as every trial builds it: the weights drawn from `seed`."""
+    from components.models.registry import get_family
+
+    hp = dataclasses.replace(hp, **data.hp_overrides)  # a pair adds its domains' channel split
+    torch.manual_seed(seed)
+    return get_family(family).build(data.image_shape, len(data.classes), hp)
+
+
+def _run_params(family: str, dataset: str, model, loop: LoopConfig, world_size: int, params: dict | None) -> dict:
+    from components.models.registry import get_family
+
+    return {"family": family, "dataset": dataset, "seed": loop.seed, "kind": get_family(family).kind,
+            **{f"hp.{k}": v for k, v in dataclasses.asdict(model.hp).items()},
+            **{f"train.{k}": v for k, v in loop.model_dump().items() if k != "seed"},
+            "train.world_size": world_size, "train.effective_batch_size": loop.batch_size * world_size,
+            **(params or {})}
+
+
+def _logger(client, run_id: str) -> Callable[[int, dict], None]:
+    from mlflow.entities import Metric
+
+    def on_log(step: int, means: dict) -> None:
+        now = int(time.time() * 1000)
+        client.log_batch(run_id, metrics=[Metric(f"train/{k}", v, now, step) for k, v in means.items()])
+
+    return on_log
+
+
+def _failed(client, run_id: str, tags: dict) -> None:
+    client.set_tag(run_id, FAILURE_TAGS[0], tags.get("genzoo.stage", "train"))
+    client.set_terminated(run_id, "FAILED")
 
 
 def _resume_or_start(client, root: Path, run_file: Path, experiment: str, tags: dict, name: str,

@@ -131,7 +131,7 @@ def test_began_k_stays_in_unit_interval_and_follows_its_update_rule():
     rng_state = ctx.rng.get_state()
     with torch.no_grad():
         fake = model.G(model.noise(8, ctx.rng))
-        expected = (0 + 0.001 * (0.75 * model.D.loss(images) - model.D.loss(fake))).clamp(0, 1)
+        expected = (0 + 0.001 * (0.75 * model.energy(images) - model.energy(fake))).clamp(0, 1)
     ctx.rng.set_state(rng_state)
     losses = model.train_step(images, None, ctx)
     assert model.k.item() == pytest.approx(expected.item(), abs=1e-7)

@@ -28,3 +28,30 @@ def test_a_resumed_run_drops_the_tags_that_said_why_it_stopped(mnist5k_data, tmp
     run = mlflow.MlflowClient(tstore.tracking_uri(tmp_path)).get_run(again.run_id)
     assert again.run_id == first.run_id and run.info.status == "FINISHED"
     assert not set(FAILURE_TAGS) & set(run.data.tags)
+
+
+def test_a_diverged_member_stops_alone(mnist5k_data, tmp_path, monkeypatch):
+    """A population member whose loss turns non-finite ends FAILED as its single trial would; the others finish."""
+    from components import defaults
+    from components.training.tracked import Member, train_population_and_log
+
+    monkeypatch.setenv("GENZOO_ROOT", str(tmp_path))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    ds = store.read("mnist5k", mnist5k_data)
+    data = Tensors(train_x=torch.from_numpy(ds.arrays["train_images"][:256]),
+                   train_y=torch.from_numpy(ds.arrays["train_labels"][:256]), classes=ds.classes)
+    fam = get_family("mlgan")  # exp(logit) overflows once the critic's weights blow up
+    members = [Member(fam.hyperparameters({"z_dim": 4, "width": 0.125, "lr": lr}),
+                      LoopConfig(steps=6, batch_size=32, checkpoint_every=3, log_every=1, progress=False, seed=seed),
+                      tmp_path / f"m{seed}", {"genzoo.stage": "study-trial"}, {"trial.index": seed}, f"m{seed}")
+               for seed, lr in enumerate([2e-4, 1e4, 2e-4])]
+    trained = train_population_and_log(tmp_path, "mlgan", "mnist5k", data, members, tmp_path / "pop", "p1")
+    client = mlflow.MlflowClient(tstore.tracking_uri(tmp_path))
+    runs = [client.get_run(t.run_id) for t in trained]
+    assert [r.info.run_name for r in runs] == ["m0", "m1", "m2"]
+    assert [r.info.status for r in runs] == ["FINISHED", "FAILED", "FINISHED"]
+    assert trained[1].diverged and "non-finite" in trained[1].diverged and trained[1].loop is None
+    assert runs[1].data.tags[FAILURE_TAGS[0]] == "study-trial"
+    assert [len(t.loop.history) for t in (trained[0], trained[2])] == [6, 6]
+    assert all(r.data.tags[defaults.TAG_POPULATION] == "p1" for r in runs)
+    assert [r.data.params["trial.index"] for r in runs] == ["0", "1", "2"]

@@ -43,9 +43,6 @@ class AutoencoderDiscriminator(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.to_code(self.encoder.features(x)))
 
-    def loss(self, x: torch.Tensor) -> torch.Tensor:
-        """Mean L1 reconstruction error: the 'energy' BEGAN's game is played on."""
-        return (x - self(x)).abs().mean()
 
 
 class BEGAN(GAN):
@@ -64,11 +61,15 @@ class BEGAN(GAN):
         encoder = disc_cls(image_shape, batch_norm=self.hp.disc_batch_norm, width=width)
         return AutoencoderDiscriminator(encoder, gen_cls(image_shape, code, width=width), code)
 
+    def energy(self, x: torch.Tensor) -> torch.Tensor:
+        """Mean L1 reconstruction error of each member's batch: the 'energy' BEGAN's game is played on."""
+        return (x - self.D(x)).abs().flatten(-4).mean(-1)
+
     def train_step(self, images, labels, ctx: StepContext):
-        gamma, lambda_k = self.hp.gamma, self.hp.lambda_k
+        gamma, lambda_k = self.member_hp("gamma"), self.member_hp("lambda_k")
         with ctx.autocast():
-            fake = self.G(self.noise(images.shape[0], ctx.rng))
-            l_real, l_fake = self.D.loss(images), self.D.loss(fake.detach())
+            fake = self.G(self.noise(images.shape[-4], ctx.rng))
+            l_real, l_fake = self.energy(images), self.energy(fake.detach())
             d_loss = l_real - self.k * l_fake
         ctx.update(d_loss, "D")
         balance = (gamma * l_real - l_fake).detach().float()
@@ -78,7 +79,7 @@ class BEGAN(GAN):
             self.k.copy_((self.k + lambda_k * balance).clamp(0, 1))
         if ctx.step % self.hp.disc_iters == 0:
             with ctx.autocast():
-                g_loss = self.D.loss(fake)
+                g_loss = self.energy(fake)
             ctx.update(g_loss, "G")
             out["g_loss"] = g_loss.detach()
         return out

@@ -51,6 +51,13 @@ class PenaltyHp(GanHp):
     gp_lambda: float = 10.0  # weight of the gradient penalty
 
 
+def per_weight(value, weight: torch.Tensor):
+    """`value` (a float, or a population's (K,) tensor) shaped to scale `weight` (K, ...) member by member."""
+    if isinstance(value, torch.Tensor) and value.dim() == 1:
+        return value.view(-1, *[1] * (weight.dim() - 1))
+    return value
+
+
 class GAN(GenerativeModel):
     kind = "gan"
 
@@ -86,30 +93,49 @@ class GAN(GenerativeModel):
             "G": torch.optim.Adam(self.G.parameters(), lr=lr, betas=betas, **kw),
         }
 
+    # --- the step, written against hooks that a population (population.py) replaces with batched ones, so each
+    # game's step exists once: a member dimension in front of every tensor, (K,) losses, per-member hyperparameters
+
     def train_step(self, images, labels, ctx: StepContext):
-        n = images.shape[0]
+        n = images.shape[-4]  # images are NCHW, with a population's member dimension in front
         with ctx.autocast():
             fake = self.G(self.noise(n, ctx.rng))
-            d_loss = self.game.d_loss(self.D(images), self.D(fake.detach()))
+            d_loss = self.d_loss(self.D(images), self.D(fake.detach()))
             out = {}
             if self.game.penalty_points is not None:
-                gp = games.gradient_penalty(self.D, self.game.penalty_points(images, fake.detach(), ctx.rng))
-                d_loss = d_loss + self.hp.gp_lambda * gp
+                gp = self.gradient_penalty(self.penalty_points(images, fake.detach(), ctx.rng))
+                d_loss = d_loss + self.member_hp("gp_lambda") * gp
                 out["gradient_penalty"] = gp.detach()
         ctx.update(d_loss, "D")
         if self.game.clip_weights:
-            c = self.hp.clip
             with torch.no_grad():
                 for p in self.D.parameters():
+                    c = per_weight(self.member_hp("clip"), p)
                     p.clamp_(-c, c)
         out["d_loss"] = d_loss.detach()
         if ctx.step % self.hp.disc_iters == 0:
             with ctx.autocast():
                 logits = self.unrolled_logits(images, fake) if self.unrolled_steps else self.D(fake)
-                g_loss = self.game.g_loss(logits)
+                g_loss = self.g_loss(logits)
             ctx.update(g_loss, "G")
             out["g_loss"] = g_loss.detach()
         return out
+
+    def member_hp(self, name: str):
+        """A hyperparameter members of a population may differ in: a float here, a (K,) tensor there."""
+        return getattr(self.hp, name)
+
+    def d_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        return self.game.d_loss(real, fake)
+
+    def g_loss(self, fake: torch.Tensor) -> torch.Tensor:
+        return self.game.g_loss(fake)
+
+    def penalty_points(self, real: torch.Tensor, fake: torch.Tensor, rng) -> torch.Tensor:
+        return self.game.penalty_points(real, fake, rng)
+
+    def gradient_penalty(self, points: torch.Tensor) -> torch.Tensor:
+        return games.gradient_penalty(self.D, points)
 
     def unrolled_logits(self, images, fake, backprop: bool | None = None):
         """D(G(z)) under the discriminator after k more SGD steps on this batch (Metz et al. 2017).
@@ -118,7 +144,7 @@ class GAN(GenerativeModel):
         steps, i.e. it anticipates how D will react; the real D is left untouched (a functional copy).
         """
         backprop = self.hp.unroll_backprop if backprop is None else backprop
-        lr = self.hp.lr
+        lr = self.member_hp("lr")
         params = {k: v.detach().requires_grad_(True) for k, v in self.D.named_parameters()}
         buffers = {k: v.clone() for k, v in self.D.named_buffers()}  # BN statistics: the copy's own
 
@@ -126,9 +152,9 @@ class GAN(GenerativeModel):
             return functional_call(self.D, (p, buffers), (x,))
 
         for _ in range(self.unrolled_steps):
-            loss = self.game.d_loss(d(params, images), d(params, fake if backprop else fake.detach()))
-            grads = torch.autograd.grad(loss, list(params.values()), create_graph=backprop)
-            params = {k: p - lr * g for (k, p), g in zip(params.items(), grads)}
+            loss = self.d_loss(d(params, images), d(params, fake if backprop else fake.detach()))
+            grads = torch.autograd.grad(loss.sum(), list(params.values()), create_graph=backprop)
+            params = {k: p - per_weight(lr, p) * g for (k, p), g in zip(params.items(), grads)}
             if not backprop:
                 params = {k: p.detach().requires_grad_(True) for k, p in params.items()}
         return d(params, fake)

@@ -84,10 +84,12 @@ def perturbed_data(real: torch.Tensor, fake: torch.Tensor, rng: torch.Generator)
 
 
 def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], points: torch.Tensor) -> torch.Tensor:
-    """E[(||grad_x critic(x)||_2 - 1)^2] at `points`, differentiable w.r.t. the critic's weights."""
+    """E[(||grad_x critic(x)||_2 - 1)^2] at `points`, differentiable w.r.t. the critic's weights; one per member
+    of a population (members are independent, so the gradient of the summed outputs is each member's own)."""
     points = points.detach().requires_grad_(True)
     (grad,) = torch.autograd.grad(critic(points).sum(), points, create_graph=True)
-    return (grad.flatten(1).norm(2, dim=1) - 1).pow(2).mean()
+    per_point = grad.flatten(points.dim() - 3).norm(2, dim=-1)  # points are NCHW, a population's (K, N, C, H, W)
+    return (per_point - 1).pow(2).mean(-1)
 
 
 # --- the games ----------------------------------------------------------------------------------------------
