@@ -61,7 +61,8 @@ def measure(command: str, how: str, root: Path, data: Path, code: Path) -> dict:
     stage = "train" if command == "run" else "study-trial"
     with open(root / "command.log", "wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "flows.cli", command], cwd=root, env=env, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+                                stderr=subprocess.STDOUT, start_new_session=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         while True:
             time.sleep(1)

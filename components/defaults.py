@@ -50,6 +50,7 @@ POINTS_METRIC = "modes_covered"
 # --- tracking -------------------------------------------------------------------------------------------------
 CHAMPION = "champion"
 CHALLENGER = "challenger"
+CANDIDATE = "candidate"  # a version a `dvc exp run` registered: no alias, the rule's verdict in its reason
 TAG_FAMILY = "genzoo.family"
 TAG_DATASET = "genzoo.dataset"
 TAG_DATA_VERSION = "genzoo.data_version"
@@ -60,6 +61,7 @@ TAG_POPULATION_MEMBER = "genzoo.population_member"  # "k/K": which member
 TAG_GIT_COMMIT = "genzoo.git_commit"
 TAG_DECISION = "genzoo.promotion_decision"
 TAG_REASON = "genzoo.promotion_reason"
+TAG_NOISE = "genzoo.noise_level"  # on a version: the untrained model's registry.metric it was held against
 TAG_UNSCORABLE = "genzoo.champion_unscorable"  # on a champion that could not be re-scored: why
 UI_PORT = 5000
 SERVE_PORT = 5001

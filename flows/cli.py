@@ -5,6 +5,7 @@ expected error (GenzooError) is one line on stderr and exit status 2 (`--debug` 
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import logging
 import os
@@ -19,7 +20,7 @@ from components.errors import GenzooError, Interrupted
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", help=f"dataset name (default from params.yaml: {defaults.DEFAULT_DATASET})")
-    p.add_argument("--profile", help="params.yaml profile: quick (default) or full")
+    p.add_argument("--profile", help="params.yaml profile: quick (default), full or lucic")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a param, e.g. --set train.steps=200 (repeatable)")
 
@@ -55,11 +56,23 @@ def cmd_stage(args) -> int:
     from components.models.registry import get_family
     from components.pipeline import dvc, results
     from components.pipeline.context import Context
+    from components.pipeline.graph import STAGES
+
+    if args.name not in STAGES:  # checked here, not by argparse: the stage graph imports torch, --help must not
+        near = difflib.get_close_matches(args.name, list(STAGES), n=1)
+        raise GenzooError(f"genzoo stage: unknown stage {args.name!r}; "
+                          + (f"did you mean {near[0]}? " if near else "") + f"stages: {', '.join(STAGES)}")
 
     cfg = load_config(None, args.profile, args.overrides, dataset=args.dataset)
     if args.family:
         get_family(args.family)
-    res = dvc.run_stage(Context(cfg, force=args.force), args.name, args.family)
+    ctx = Context(cfg, force=args.force)
+    try:
+        res = dvc.run_stage(ctx, args.name, args.family)
+    except BaseException:
+        ctx.runs.close("FAILED")  # a `dvc exp run`'s parent run (tracking/runs.py), if this stage opened it
+        raise
+    ctx.runs.close("FINISHED")
     print(json.dumps({label: results.dump(r) for label, r in res.items()}, indent=2, default=str))
     return 0
 
@@ -74,11 +87,11 @@ def cmd_run(args) -> int:
     _unpinned(args)
     cfg = load_config(None, args.profile, args.overrides, dataset=args.dataset,
                       families=_split(args.families))  # checked before Prefect starts, and loaded only here
-    from flows.pipeline import pipeline
+    from flows.pipeline import run_named
     from flows.prefect_api import temporary_api
 
     with temporary_api():
-        summary = pipeline(config=cfg.model_dump())
+        summary = run_named(cfg)
     from flows.summary import text
 
     print(text(summary))
@@ -126,6 +139,28 @@ def _exec(cmd: list[str], env: dict) -> int:
     return 0  # pragma: no cover
 
 
+def check_port(host: str, port: int, command: str) -> None:
+    """Refuse a port something already listens on, at once and in one line with a free one to use (the server
+    itself would fail after its start-up, in a traceback)."""
+    import errno
+    import socket
+
+    def free(p: int) -> bool:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+            try:
+                sock.bind((host, p))
+            except OSError as exc:
+                if exc.errno != errno.EADDRINUSE:
+                    raise GenzooError(f"{command}: cannot listen on {host}:{p}: {exc.strerror}") from None
+                return False
+            return True
+
+    if not free(port):
+        spare = next((p for p in range(port + 1, port + 50) if free(p)), None)
+        hint = f"; start it on another with `{command} --port {spare}`" if spare else "; pick another with --port"
+        raise GenzooError(f"{command}: port {port} on {host} is already in use (another `{command}`?){hint}")
+
+
 def cmd_ui(args) -> int:
     """`mlflow server` (UI + REST API) over the project's store, on loopback unless --host says otherwise."""
     from components.tracking.store import tracking_uri, ui_command
@@ -135,6 +170,7 @@ def cmd_ui(args) -> int:
     if cmd is None:
         print(f"the tracking store is already a server: open {tracking_uri(root)}")
         return 0
+    check_port(args.host, args.port, "genzoo ui")
     # MLflow 3's server also starts ~7 huey job consumers for its GenAI jobs (scorers, trace roll-ups), which genzoo
     # never queues: they cost CPU on a small machine and outlive a server stopped with a plain `kill`. Opt back in
     # with MLFLOW_SERVER_ENABLE_JOB_EXECUTION=true.
@@ -169,6 +205,7 @@ def cmd_serve(args) -> int:
     from components.tracking.serving import MODEL_ENV
 
     # MLflow's scoring app (what `mlflow models serve` runs) behind genzoo's request guard, one worker
+    check_port(args.host, args.port, "genzoo serve")
     cmd = [sys.executable, "-m", "components.tracking.serving", "--host", args.host, "--port", str(args.port)]
     return _exec(cmd, {**_store_env(), MODEL_ENV: ref})
 
@@ -203,8 +240,6 @@ def cmd_registry(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from components.pipeline.graph import STAGES
-
     parser = argparse.ArgumentParser(prog="genzoo", description=__doc__)
     parser.add_argument("--debug", action="store_true", help="show the traceback of expected errors too")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -218,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("study", help="Lucic et al.'s comparison: search, seeds, table, promote the winner")
     p.add_argument("--datasets", help="comma-separated datasets (default: study.datasets in params.yaml)")
     p.add_argument("--families", help="comma-separated families (default: study.families)")
-    p.add_argument("--profile", help="params.yaml profile: quick (default) or lucic")
+    p.add_argument("--profile", help="params.yaml profile: quick (default), full or lucic")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a param, e.g. --set study.budget=4 (repeatable)")
     p.add_argument("--allow-unpinned", action="store_true", help=UNPINNED)
@@ -229,12 +264,12 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("prepare", help="materialise datasets under data/ (default: the embedded ones)")
     p.add_argument("--dataset", action="append", help="dataset name (repeatable)")
-    p.add_argument("--profile")
+    p.add_argument("--profile", help="params.yaml profile: quick (default), full or lucic")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     p.set_defaults(fn=cmd_prepare)
 
     p = sub.add_parser("stage", help="run one stage (what dvc.yaml calls)")
-    p.add_argument("name", choices=list(STAGES))
+    p.add_argument("name", help="prepare, validate, classifier, train, evaluate or register (pipeline/graph.py)")
     _common(p)
     p.add_argument("--family")
     p.add_argument("--force", action="store_true", help="run even if the outputs are current")

@@ -122,6 +122,24 @@ def pipeline(dataset: str | None = None, families: list[str] | None = None, prof
     return summary
 
 
+def run_tags(cfg: Config) -> list[str]:
+    """What the Prefect runs list can filter an invocation's runs by."""
+    return [f"dataset:{cfg.dataset}", *(f"family:{f}" for f in cfg.families), f"profile:{cfg.profile}"]
+
+
+def run_named(cfg: Config, root: Path | None = None) -> RunSummary:
+    """The pipeline flow on the command's checked configuration, its Prefect run named
+    genzoo-<dataset>-<families>-<time> and tagged with dataset, families and profile (not a random name)."""
+    import time
+
+    from prefect import tags
+
+    name = f"genzoo-{cfg.dataset}-{'+'.join(cfg.families)}-{time.strftime('%Y%m%d-%H%M%S')}"
+    with tags(*run_tags(cfg)):
+        return pipeline.with_options(flow_run_name=name)(config=cfg.model_dump(),
+                                                         root=str(root) if root else None)
+
+
 def publish_summary(summary: RunSummary, root: Path) -> None:
     """The run's table, registry decisions and MLflow links as a markdown artifact of the flow run, and the
     decisions in its log (the Prefect UI shows both on the run's page)."""
@@ -133,7 +151,7 @@ def publish_summary(summary: RunSummary, root: Path) -> None:
 
     logger = get_run_logger()
     for line in report.decisions(summary):
-        logger.info("registered: %s", line)
+        logger.info(line)
     links = {f: tstore.run_url(root, run.evaluate.run_id) for f, run in summary.families.items()}
     create_markdown_artifact(key=re.sub(r"[^a-z0-9-]", "-", f"genzoo-{summary.dataset}".lower()),
                              markdown=report.markdown(summary, links),

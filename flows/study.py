@@ -25,15 +25,8 @@ from components.pipeline.stage import Node
 from components.study import modes_report, references, report, search
 from components.study.config import study_config
 from components.study.populations import group
-from components.study.trial import (
-    RANKED_BY,
-    TrialSpec,
-    locate,
-    population_id,
-    run_population,
-    run_trial,
-    stored,
-)
+from components.study.trial import (RANKED_BY, TrialResult, TrialSpec, locate, population_id, run_population,
+                                     run_trial, stored)
 from components.tracking import store as tstore
 from components.training.loop import pick_device
 from flows.pipeline import run_nodes, transient
@@ -48,8 +41,9 @@ def _trial_cache_key(context, parameters) -> str:
 @task(name="trial", cache_key_fn=_trial_cache_key, persist_result=True, result_serializer="json",
       retries=1, retry_delay_seconds=5, retry_condition_fn=transient)
 def trial_task(cfg: Config, root: str, spec: dict, parent_run_id: str, classifier: ClassifierReady) -> dict:
+    """One trial alone; its TrialResult as JSON (Prefect's cache holds it so)."""
     with interruptible():
-        return run_trial(cfg, Path(root), TrialSpec(**spec), parent_run_id, classifier)
+        return run_trial(cfg, Path(root), TrialSpec(**spec), parent_run_id, classifier).model_dump(mode="json")
 
 
 def _population_cache_key(context, parameters) -> str:
@@ -64,7 +58,8 @@ def population_task(cfg: Config, root: str, specs: list[dict], parent_run_ids: l
                     classifier: ClassifierReady) -> list[dict]:
     """Trials that train as one population (study.population > 1); each result as its trial_task's would be."""
     with interruptible():
-        return run_population(cfg, Path(root), [TrialSpec(**s) for s in specs], parent_run_ids, classifier)
+        return [r.model_dump(mode="json") for r in
+                run_population(cfg, Path(root), [TrialSpec(**s) for s in specs], parent_run_ids, classifier)]
 
 
 def _parent_runs(ctx: Context, ds: str, name: str, families: list[str]) -> dict:
@@ -146,7 +141,7 @@ def study(config: dict, root: str, command: str) -> dict:
 
 
 def run_trials(cfg: Config, root_path: Path, parents, classifiers, states, specs: list[TrialSpec],
-               on_result=None) -> list[dict]:
+               on_result=None) -> list[TrialResult]:
     """Submit `specs` on the flow's task runner, alone or in populations (study.population), and wait for all;
     failures are raised together. Results come back in the order of `specs`; `on_result(spec, result)` hears of
     each as it is collected (the search tells Optuna then, so a killed study keeps what finished)."""
@@ -177,7 +172,7 @@ def run_trials(cfg: Config, root_path: Path, parents, classifiers, states, specs
             failed.append(f"{', '.join(m.name for m in members)}@{members[0].dataset}: {type(exc).__name__}: {exc}")
             continue
         for m, r in zip(members, value if len(members) > 1 else [value]):  # group() keeps the spec objects
-            results[id(m)] = r
+            r = results[id(m)] = TrialResult.model_validate(r)
             if on_result is not None:
                 on_result(m, r)
     if failed:
@@ -244,40 +239,36 @@ def _search_and_report(cfg: Config, root_path: Path, name: str, parents, classif
     datasets, families = scfg.datasets, scfg.families
     budget, n_seeds, seed0 = scfg.budget, scfg.seeds, cfg.seed
 
-    def run(specs: list[TrialSpec], on_result=None) -> list[dict]:
+    def run(specs: list[TrialSpec], on_result=None) -> list[TrialResult]:
         return run_trials(cfg, root_path, parents, classifiers, states, specs, on_result)
 
     storage = search.storage_url(root_path, scfg.storage)
     searches = {(ds, fam): search.Search(storage, name, ds, fam, seed0, scfg.sampler, scfg.space, cfg.hp(fam),
                                          "minimize" if RANKED_BY.direction == "lower" else "maximize")
                 for ds in datasets for fam in families}
-    searched: list[dict] = []
+    searched: list[TrialResult] = []
     while True:  # rounds: all B at once for random draws, a population's worth at a time for TPE
         specs = [TrialSpec(ds, fam, index, seed0, hp) for (ds, fam), s in searches.items()
                  for index, hp in s.next(budget, s.batch_size(budget, scfg.population, scfg.workers))]
         if not specs:
             break
-        searched += [{**t, "search": True} for t in run(specs, lambda spec, t: searches[(spec.dataset, spec.family)]
-                                                         .tell(spec.index, t["best_fid"], t["run_id"]))]
-    searched.sort(key=lambda t: (datasets.index(t["spec"]["dataset"]), families.index(t["spec"]["family"]),
-                                 t["spec"]["index"]))
+        searched += [t.model_copy(update={"search": True}) for t in
+                     run(specs, lambda spec, t: searches[(spec.dataset, spec.family)].tell(spec.index, t.best_fid,
+                                                                                            t.run_id))]
+    searched.sort(key=lambda t: (datasets.index(t.spec.dataset), families.index(t.spec.family), t.spec.index))
 
     def setting(fam: str, index: int, ds: str) -> dict:
-        return next(t["spec"]["hp"] for t in searched if t["spec"]["family"] == fam and t["spec"]["index"] == index
-                    and t["spec"]["dataset"] == ds)
+        return next(t.spec.hp for t in searched
+                    if (t.spec.family, t.spec.index, t.spec.dataset) == (fam, index, ds))
 
     best_index = {}
     for ds in datasets:
         for fam in families:
-            own = [t for t in searched if t["spec"]["dataset"] == ds and t["spec"]["family"] == fam]
-            best = min(own, key=lambda t: RANKED_BY.rank(t["best_fid"]))
-            best_index[(ds, fam)] = best["spec"]["index"]
+            own = [t for t in searched if (t.spec.dataset, t.spec.family) == (ds, fam)]
+            best_index[(ds, fam)] = min(own, key=lambda t: RANKED_BY.rank(t.best_fid)).spec.index
     reruns = [TrialSpec(ds, fam, idx, seed0 + s, setting(fam, idx, ds))
               for (ds, fam), idx in best_index.items() for s in range(1, n_seeds)]
-    seeded = run(reruns)
-    for t in seeded:
-        t["search"] = False
-    trials = searched + seeded
+    trials = searched + run(reruns)
     logger.info("study %s: %d trials, %d trained now", name, len(trials),
                 sum(v == "Completed" for k, v in states.items() if k.startswith("trial")))
 
@@ -292,7 +283,7 @@ def _search_and_report(cfg: Config, root_path: Path, name: str, parents, classif
     return summary
 
 
-def _publish(cfg: Config, root: Path, name: str, parents: dict, classifiers: dict, trials: list[dict],
+def _publish(cfg: Config, root: Path, name: str, parents: dict, classifiers: dict, trials: list[TrialResult],
              best_index: dict, summary: dict, out: Path) -> dict:
     """Log the report to each dataset's study run and register each dataset's winner (once per winner)."""
     client = tstore.client(root)
@@ -309,10 +300,10 @@ def _publish(cfg: Config, root: Path, name: str, parents: dict, classifiers: dic
         winner = summary["winners"].get(ds)
         if winner:
             client.set_tag(runs["study"], "genzoo.winner", winner)
-            best = min((t for t in trials if t["spec"]["dataset"] == ds and t["spec"]["family"] == winner
-                        and t["spec"]["index"] == best_index[(ds, winner)] and t["best_fid"] is not None),
-                       key=lambda t: RANKED_BY.rank(t["best_fid"]))
-            key = keys.digest([best["key"], cfg.champion_rule().model_dump(), cfg.eval.model_dump(),
+            best = min((t for t in trials if (t.spec.dataset, t.spec.family, t.spec.index) ==
+                        (ds, winner, best_index[(ds, winner)]) and t.best_fid is not None),
+                       key=lambda t: RANKED_BY.rank(t.best_fid))
+            key = keys.digest([best.key, cfg.champion_rule().model_dump(), cfg.eval.model_dump(),
                                tstore.tracking_uri(root)])
             registered[ds] = cache.cached(out / f"register-{ds}.json", key, root,
                                           lambda: _register_winner(cfg, root, ds, winner, best, classifiers[ds], out))
@@ -320,7 +311,7 @@ def _publish(cfg: Config, root: Path, name: str, parents: dict, classifiers: dic
     return registered
 
 
-def _register_winner(cfg: Config, root: Path, ds: str, winner: str, best: dict, classifier: ClassifierReady,
+def _register_winner(cfg: Config, root: Path, ds: str, winner: str, best: TrialResult, classifier: ClassifierReady,
                      out: Path) -> dict:
     """Score the winner under the pipeline's own evaluation protocol (not the study's smaller one), so the champion
     rule compares it with pipeline-made versions like for like, then register it."""
@@ -333,15 +324,19 @@ def _register_winner(cfg: Config, root: Path, ds: str, winner: str, best: dict, 
     reference = ctx.reference(ds, [classifier], device)
     folder = out / f"winner-{ds}"
     folder.mkdir(parents=True, exist_ok=True)
-    scored = scoring.score(stored.load(Path(best["model_dir"]), str(device)), reference, device, folder)
+    scored = scoring.score(stored.load(Path(best.model_dir), str(device)), reference, device, folder)
     (folder / "metrics.json").write_text(json.dumps(scored.metrics, indent=2, sort_keys=True) + "\n")
 
     def rescore(version) -> float:
         with registered_model(version, device) as model:
             return scoring.rescore(model, reference, device)
 
-    result = register_model(root, ds, winner, Path(best["model_dir"]), scored.metrics, scored.protocol.tags(),
-                            best["run_id"], cfg.champion_rule(), ctx.runs.tags(ds, winner, "register"), rescore=rescore)
+    def noise() -> scoring.Noise:  # the same rule as a pipeline-made version: clearly better than untrained
+        return scoring.noise_level(winner, stored.load(Path(best.model_dir), str(device)).hp, reference, device)
+
+    result = register_model(root, ds, winner, Path(best.model_dir), scored.metrics, scored.protocol.tags(),
+                            best.run_id, cfg.champion_rule(), ctx.runs.tags(ds, winner, "register"), rescore=rescore,
+                            noise=noise)
     return {**dataclasses.asdict(result), "metrics": scored.metrics}
 
 

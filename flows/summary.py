@@ -64,43 +64,80 @@ def _cell(value) -> str:
     return f"{value:,.0f}" if float(value).is_integer() and abs(value) >= 1 else f"{value:.4g}"
 
 
+# the model's rows top-down: sample quality as papers report it, then mode counts, translations, likelihoods, timing
+ORDER = ("fid", "kid_x1e3", "is", "precision", "recall", "f1", "density", "coverage", "modes_covered",
+         "high_quality", "reverse_kl", "cycle_l1", "label_preservation", "test_nll_nats", "test_nll_bits_per_dim",
+         "test_nll_iwae_nats", "test_nll_iwae_bits_per_dim", "test_elbo_nats", "test_elbo_bits_per_dim",
+         "sample_seconds_per_image")
+# what a likelihood row is, so its sign reads right beside the others
+BOUNDS = {"test_elbo_nats": "ELBO ≤ log p(x)", "test_elbo_bits_per_dim": "-ELBO ≥ NLL",
+          "test_nll_iwae_nats": "≥ NLL", "test_nll_iwae_bits_per_dim": "≥ NLL"}
+
+
 def _label(name: str) -> str:
-    """The row's name with its direction and unit (components/metric_specs.py)."""
+    """The row's name with its direction, unit and scale (components/metric_specs.py), and for a bound what it
+    bounds."""
     s = spec(name)
     arrow = {"lower": "↓", "higher": "↑", None: ""}[s.direction]
-    return f"{name} {arrow}".rstrip() + (f" [{s.unit}]" if s.unit and s.unit != "fraction" else "")
+    unit = f" [{s.unit}]" if s.unit and s.unit != "fraction" else ""
+    bound = f" ({BOUNDS[s.base]})" if s.base in BOUNDS else ""
+    return f"{name} {arrow}".rstrip() + unit + bound
+
+
+def _rank(name: str) -> tuple:
+    s = spec(name)
+    return (ORDER.index(s.base) if s.base in ORDER else len(ORDER), name)
+
+
+def _with_spread(metrics: dict, name: str) -> str:
+    value = metrics.get(name)
+    if value is None:
+        return ""
+    cell = _cell(value)
+    spread = next(((k, metrics[f"{name}_{k}"]) for k in SPREADS if f"{name}_{k}" in metrics), None)
+    if spread is not None:
+        cell += f" ± {_cell(spread[1])} ({spread[0].replace('_', ' ')})"
+    n = metrics.get("num_samples")
+    if n and name.startswith(SAMPLE_COUNTED):
+        cell += f" (N={int(n):,})"
+    return cell
 
 
 def metrics_table(summary: RunSummary) -> str:
-    """Markdown: families as columns, metrics as rows (↓ lower is better, ↑ higher); a FID/KID cell carries its
-    N, and a metric whose protocol measures a spread shows it beside the value, named."""
+    """Markdown: families as columns, the model's metrics as rows in a fixed order (ORDER; ↓ lower is better, ↑
+    higher), then one column of floors per target (real training images scored the same way) and one of the
+    untrained level the champion rule held each family to. A FID/KID cell carries its N, a spread is named."""
     families = summary.families
     if not families:
         return "(no family ran)"
     cols = list(families)
     metrics = {f: run.evaluate.metrics for f, run in families.items()}
-    names = sorted({k for m in metrics.values() for k in m if k != "num_samples" and spec(k).spread is None})
-    lines = ["| metric | " + " | ".join(f"{f} ({families[f].target})" for f in cols) + " |",
-             "|---|" + "---|" * len(cols)]
+    names = sorted({k for m in metrics.values() for k in m
+                    if spec(k).direction is not None and spec(k).spread is None and not spec(k).floor}, key=_rank)
+    targets = list(dict.fromkeys(run.target for run in families.values()))
+    floors = {t: next(metrics[f] for f in cols if families[f].target == t) for t in targets}
+    noise = {f: run.register for f, run in families.items() if run.register is not None and run.register.noise is not None}
+    header = [f"{f} ({families[f].target})" for f in cols] + [f"floor: real {t} images" for t in targets]
+    header += ["untrained (champion rule)"] if noise else []
+    lines = ["| metric | " + " | ".join(header) + " |", "|---|" + "---|" * len(header)]
     for name in names:
-        cells = []
-        for f in cols:
-            value = metrics[f].get(name)
-            n = metrics[f].get("num_samples")
-            cell = "" if value is None else _cell(value)
-            spread = next(((k, metrics[f][f"{name}_{k}"]) for k in SPREADS if f"{name}_{k}" in metrics[f]), None)
-            if value is not None and spread is not None:
-                cell += f" ± {_cell(spread[1])} ({spread[0].replace('_', ' ')})"
-            if value is not None and n and name.startswith(SAMPLE_COUNTED):
-                cell += f" (N={int(n):,})"
-            cells.append(cell)
+        cells = [_with_spread(metrics[f], name) for f in cols]
+        cells += [_with_spread(floors[t], f"floor_{name}") for t in targets]
+        if noise:  # the registry metric's row: each family's untrained level
+            cells.append("; ".join(f"{f} {_cell(r.noise)}" for f, r in noise.items() if r.metric == name))
         lines.append(f"| {_label(name)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def decisions(summary: RunSummary) -> list[str]:
-    return [f"{r.name} v{r.version} -> @{r.alias} ({r.reason})"
-            for r in (run.register for run in summary.families.values())]
+    """One line per family's registration; a register stage found in the cache decided nothing now."""
+    out = []
+    for family, run in summary.families.items():
+        r = run.register
+        cached = summary.states.get(f"register:{family}@{run.target}") == "Cached"
+        out.append(f"already registered: {r.name} v{r.version} @{r.alias} (no change)" if cached else
+                   f"registered: {r.name} v{r.version} -> @{r.alias} ({r.reason})")
+    return out
 
 
 def text(summary: RunSummary) -> str:
@@ -117,7 +154,7 @@ def text(summary: RunSummary) -> str:
     lines += ["", metrics_table(summary), ""]
     for family, run in summary.families.items():
         lines.append(f"sample grid of {family}: {run.evaluate.samples}")
-    lines += [f"registered: {d}" for d in decisions(summary)]
+    lines += decisions(summary)
     cached = [name for name, state in summary.states.items() if state == "Cached"]
     lines.append(f"\nstages: {len(summary.states)}, cached: {len(cached)} ({', '.join(cached) or 'none'})")
     root = Path(summary.root)

@@ -18,6 +18,7 @@ def test_a_swallowed_sigint_stops_the_walk_before_its_next_stage(tmp_path):
     previous = signal.getsignal(signal.SIGINT)
     ran, raised = [], False
     try:
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # a terminal's, whatever this process inherited
         stop.install()
         try:
             os.kill(os.getpid(), signal.SIGINT)

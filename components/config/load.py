@@ -74,11 +74,12 @@ def load_config(root: Path | None = None, profile: str | None = None, overrides:
     cli: dict = {}
     for item in ([overrides] if isinstance(overrides, dict) else overrides or []):
         cli = deep_merge(cli, item if isinstance(item, dict) else parse_override(item))
-    cli = deep_merge(cli, {k: v for k, v in fields.items() if v is not None})
+    options = {f"--{k}": {k: v} for k, v in fields.items() if v is not None}  # the command's own options
     name = str(profile or cli.get("profile") or params.get("profile") or DEFAULTS["profile"])
     if name not in profiles and name != DEFAULTS["profile"]:
         raise ConfigError(f"profile {name!r}: not in params.yaml's profiles (have: {', '.join(sorted(profiles))})")
-    layers = {"--set": cli, "params.yaml": params, f"profiles.{name} in params.yaml": profiles.get(name) or {}}
+    layers = {**options, "--set": cli, "params.yaml": params,
+              f"profiles.{name} in params.yaml": profiles.get(name) or {}}  # first: what wins and is blamed
     merged = DEFAULTS
     for layer in reversed(list(layers.values())):
         merged = deep_merge(merged, layer)
@@ -87,7 +88,7 @@ def load_config(root: Path | None = None, profile: str | None = None, overrides:
         cfg = Config.model_validate(merged)
     except ValidationError as exc:
         raise ConfigError(describe(exc.errors()[0], layers)) from None
-    check_datasets(cfg)
+    check_datasets(cfg, layers)
     try:
         cfg.champion_rule()  # a registry.metric the run's dataset cannot measure fails now, not after training
     except ConfigError as exc:
@@ -96,8 +97,9 @@ def load_config(root: Path | None = None, profile: str | None = None, overrides:
     return cfg
 
 
-def check_datasets(cfg: Config) -> None:
-    """Every dataset the run names must resolve to a source or a pair, or nothing is worth starting."""
+def check_datasets(cfg: Config, layers: dict[str, dict] | None = None) -> None:
+    """Every dataset the run names must resolve to a source or a pair, or nothing is worth starting; the error
+    names the layer (an option, --set, params.yaml, a profile) that set it."""
     from components.data import sources
 
     named = [("dataset", cfg.dataset), ("pair", cfg.pair)] + [("study.datasets", d) for d in cfg.study.datasets]
@@ -108,7 +110,9 @@ def check_datasets(cfg: Config) -> None:
                     raise DataError(f"{name!r} is not a domain pair; pairs: {', '.join(sources.pair_names(cfg.data))}")
                 sources.dataset_spec(name, cfg.data)
         except DataError as exc:
-            raise ConfigError(f"{key}: {exc}") from None
+            where = next((label for label, layer in (layers or {}).items() if _has(layer, key.split("."))), None)
+            raise ConfigError(f"{where}: {key}: {exc}" if where and where != f"--{key}" else
+                              f"{where or key}: {exc}") from None
 
 
 def describe(err: dict, layers: dict[str, dict]) -> str:

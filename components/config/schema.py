@@ -40,6 +40,11 @@ class Validation(Section):
     # grey levels between an image's darkest and brightest pixel, required of 99% of images: digits binarised to
     # 0/1 bytes (x > 0.5 stored as uint8, a classic slip) have 1 and train, invisibly, as black images
     min_contrast: int = Field(2, ge=0)
+    # a dataset data.dvc pins is compared split by split with the pin's statistics (validation/pinned.py): its mean
+    # image must match the pin's orientation, and its mean ink be within this factor of the pin's
+    max_ink_ratio: float = Field(1.25, ge=1.0)
+    # per dataset, checks to leave out for data that really looks like that: {my-binary-digits: [contrast, ink]}
+    relax: dict[str, list[Literal["contrast", "ink", "orientation"]]] = {}
 
 
 class Classifier(Section):
@@ -101,6 +106,11 @@ class Registry(Section):
     metric: str | None = None
     lower_is_better: bool | None = None  # None: from the metric; set, it must agree with the metric's direction
     allow_unpinned: bool = False  # register even when data/ is not data.dvc's version (`--allow-unpinned`)
+    # a champion must be clearly better than an untrained model of its family under the same protocol: at least this
+    # fraction of the untrained level better (FID: at most half of it). It applies to a first version too; a version
+    # that fails it is registered as @challenger with both numbers in its reason. check_noise: false skips it.
+    beat_noise: float = Field(0.5, ge=0.0, le=1.0)
+    check_noise: bool = True
 
     @model_validator(mode="after")
     def _direction(self):
@@ -240,12 +250,16 @@ class Config(Section):
 
     @model_validator(mode="after")
     def _known_names(self):
+        from components.errors import ConfigError
         from components.models import registry
 
         for where, names in (("families", self.families), ("study.families", self.study.families),
                              ("family", list(self.family))):
             for name in names:
-                registry.get_family(name, where)
+                try:
+                    registry.get_family(name, where)
+                except ConfigError as exc:  # keyed, so the loader names the layer that set it
+                    raise ConfigError(str(exc), key=f"family.{name}" if where == "family" else where) from None
         for name, overrides in self.family.items():
             registry.get_family(name).hyperparameters(overrides, where=f"family.{name}")
         return self

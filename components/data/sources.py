@@ -5,6 +5,8 @@ Sources read local files only; torchvision's downloader runs only when the user 
 
 from __future__ import annotations
 
+import difflib
+
 import gzip
 import importlib.resources
 import importlib.util
@@ -353,7 +355,10 @@ def dataset_spec(name: str, data_cfg) -> dict:
     spec = {**BUILTIN.get(name, {}), **(_pair_member_spec(name, data_cfg) or {}), **data_cfg.sources.get(name, {})}
     if "source" not in spec:
         known = sorted(set(BUILTIN) | set(data_cfg.sources) | set(pair_names(data_cfg)))
-        raise DataError(f"unknown dataset {name!r}: known {', '.join(known)}; add data.sources.{name} to params.yaml")
+        near = difflib.get_close_matches(name, list(known), n=1)
+        hint = f"did you mean {near[0]!r}? " if near else ""
+        raise DataError(f"unknown dataset {name!r}: {hint}known {', '.join(known)}; add data.sources.{name} to "
+                        "params.yaml")
     if spec["source"] not in SOURCES:
         raise DataError(f"data.sources.{name}.source={spec['source']!r}: known sources {sorted(SOURCES)}")
     return {"torchvision_root": data_cfg.torchvision_root, "download": data_cfg.download, **spec}

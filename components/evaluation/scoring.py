@@ -17,6 +17,7 @@ from components.evaluation import protocol as ep
 from components.evaluation import samples
 from components.evaluation.classifier import Space
 from components.models.base import Translator
+from components.tracking.promotion import Noise
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,6 +69,33 @@ def rescore(model, ref: Reference, device) -> float:
 
     with tempfile.TemporaryDirectory() as tmp:
         return score(model, ref, device, Path(tmp)).metrics[ref.metric]
+
+
+def noise_level(family: str, hp, ref: Reference, device) -> Noise:
+    """`family`'s network at its initialisation under the run's seed (as a trained one starts), scored under `ref`'s
+    protocol; cached under ref.cache_dir/noise by everything that makes it, so one protocol measures it once."""
+    import dataclasses
+    import json
+    import tempfile
+
+    from components.files import atomic_write_text
+    from components.models.registry import get_family
+    from components.pipeline import keys
+
+    key = keys.digest([family, dataclasses.asdict(hp), ref.metric, ref.settings.model_dump(), ref.seed, ref.data_id,
+                       [s.name for s in ref.spaces]])
+    cached = ref.cache_dir / "noise" / f"{family}-{key[:16]}.json"
+    if cached.exists():
+        return Noise(**json.loads(cached.read_text()))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(ref.seed)
+        model = get_family(family).build(ref.data.image_shape, len(ref.data.classes), hp).to(device).eval()
+    with tempfile.TemporaryDirectory() as tmp:
+        scored = score(model, ref, device, Path(tmp))
+    noise = Noise(family, float(scored.metrics[ref.metric]), scored.protocol.digest)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(cached, json.dumps(dataclasses.asdict(noise)))
+    return noise
 
 
 def _generator(model, ref: Reference, device, out: Path) -> tuple[dict, list[Path], str]:

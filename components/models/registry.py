@@ -95,4 +95,7 @@ def get_family(name: str, where: str = "--family") -> Family:
     try:
         return families()[name]
     except KeyError:
-        raise ConfigError(f"unknown model family {name!r} (in {where}); registered: {', '.join(families())}") from None
+        near = difflib.get_close_matches(name, list(families()), n=1)
+        hint = f"did you mean {near[0]}? " if near else ""
+        raise ConfigError(f"unknown model family {name!r} (in {where}); {hint}registered: {', '.join(families())}",
+                          key=where.lstrip("-")) from None

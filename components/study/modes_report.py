@@ -10,6 +10,7 @@ import statistics
 from pathlib import Path
 
 from components.data.mixtures import Mixture
+from components.study.trial import TrialResult
 
 METRICS = ("modes_covered", "high_quality", "reverse_kl")
 
@@ -26,27 +27,26 @@ PUBLISHED = {
 }
 
 
-def summarise(trials: list[dict]) -> dict[str, dict[str, dict]]:
+def summarise(trials: list[TrialResult]) -> dict[str, dict[str, dict]]:
     """{dataset: {"<family> <variant>": {metric: (mean, std), n, trials, diverged}}} at each trial's final step."""
-    cells: dict[str, dict[str, list[dict]]] = {}
+    cells: dict[str, dict[str, list[TrialResult]]] = {}
     for t in trials:
-        variant = t["spec"].get("variant", "plain")
-        row = t["spec"]["family"] if variant == "plain" else f"{t['spec']['family']} {variant}"
-        cells.setdefault(t["spec"]["dataset"], {}).setdefault(row, []).append(t)
+        variant = t.spec.variant or "plain"
+        row = t.spec.family if variant == "plain" else f"{t.spec.family} {variant}"
+        cells.setdefault(t.spec.dataset, {}).setdefault(row, []).append(t)
     out: dict[str, dict[str, dict]] = {}
     for ds, rows in cells.items():
         for row, ts in rows.items():
-            done = [t["metrics"] for t in ts if t["metrics"]]
+            done = [t.metrics for t in ts if t.metrics]
             stats = {}
             for m in METRICS:
                 vals = [d[m] for d in done]
                 stats[m] = (statistics.fmean(vals) if vals else None,
                             statistics.stdev(vals) if len(vals) > 1 else None)  # one seed has no spread
             out.setdefault(ds, {})[row] = {**stats, "n": len(done), "trials": len(ts),
-                                           "diverged": sum(t["status"] == "diverged" for t in ts),
-                                           "curves": [t["curve"] for t in ts],
-                                           "snapshots": next((t.get("snapshots") for t in ts if t.get("snapshots")),
-                                                             None)}
+                                           "diverged": sum(t.status == "diverged" for t in ts),
+                                           "curves": [t.curve for t in ts],
+                                           "snapshots": next((t.snapshots for t in ts if t.snapshots), None)}
     return out
 
 
@@ -58,7 +58,7 @@ def _pm(cell, pct: bool = False, digits: int = 2) -> str:
     return f"{k * mean:.{d}f}" if std is None else f"{k * mean:.{d}f} ± {k * std:.{d}f}"
 
 
-def write(out: Path, trials: list[dict], refs: dict[str, dict], mixtures: dict[str, Mixture], meta: dict) -> dict:
+def write(out: Path, trials: list[TrialResult], refs: dict[str, dict], mixtures: dict[str, Mixture], meta: dict) -> dict:
     """reports/<name>/modes.md (its snapshot figures copied beside it) and modes.json; returns the summary."""
     import shutil
 

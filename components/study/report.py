@@ -13,9 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from components.study.trial import RANKED_BY
+from components.study.trial import RANKED_BY, TrialResult
 
-METRIC = "best_fid"  # each trial's best checkpoint FID in the dataset's reference-classifier space
 
 # Lucic et al. 2018, "Are GANs Created Equal?", Table 2 (NeurIPS version): each game's best FID, mean ± std over
 # 50 seeds of its best setting from 100 random ones, 20 epochs. Inception features on 10k samples: another
@@ -39,23 +38,23 @@ def expected_best(values: list[float], k: int) -> float:
     return sum(v[i] * comb(n - 1 - i, k - 1) for i in range(n - k + 1)) / comb(n, k)
 
 
-def summarise(trials: list[dict], best_index: dict[tuple[str, str], int]) -> dict:
+def summarise(trials: list[TrialResult], best_index: dict[tuple[str, str], int]) -> dict:
     """Per (dataset, family): seeds of the best setting -> mean/std/best, and the search curve."""
     rows: dict[str, dict[str, dict]] = {}
     for (ds, fam), idx in best_index.items():
-        own = [t for t in trials if t["spec"]["dataset"] == ds and t["spec"]["family"] == fam]
-        seeds = [t[METRIC] for t in own if t["spec"]["index"] == idx and t[METRIC] is not None]
-        search = sorted((t for t in own if t["search"]), key=lambda t: t["spec"]["index"])
-        finite = [t[METRIC] for t in search if t[METRIC] is not None]
-        scored = [t[METRIC] for t in own if t[METRIC] is not None]
+        own = [t for t in trials if (t.spec.dataset, t.spec.family) == (ds, fam)]
+        seeds = [t.best_fid for t in own if t.spec.index == idx and t.best_fid is not None]
+        search = sorted((t for t in own if t.search), key=lambda t: t.spec.index)
+        finite = [t.best_fid for t in search if t.best_fid is not None]
+        scored = [t.best_fid for t in own if t.best_fid is not None]
         rows.setdefault(ds, {})[fam] = {
             "mean": float(np.mean(seeds)) if seeds else None,
             "std": float(np.std(seeds, ddof=1)) if len(seeds) > 1 else (0.0 if seeds else None),
             "n_seeds": len(seeds),
             "best": RANKED_BY.best(scored),
             "best_index": idx,
-            "hp": next((t["spec"]["hp"] for t in own if t["spec"]["index"] == idx), {}),
-            "diverged": sum(t["status"] == "diverged" for t in own),
+            "hp": next((t.spec.hp for t in own if t.spec.index == idx), {}),
+            "diverged": sum(t.status == "diverged" for t in own),
             "trials": len(own),
             "budget_curve": [expected_best(finite, k) for k in range(1, len(finite) + 1)],
         }
@@ -185,8 +184,8 @@ def budget_plot(rows, datasets, families, path: Path) -> Path:
 def precision_recall_plot(trials, datasets, families, path: Path) -> Path:
     def draw(ax, ds):
         for fam in families:
-            pts = [(t["metrics"]["precision_classifier"], t["metrics"]["recall_classifier"]) for t in trials
-                   if t["spec"]["dataset"] == ds and t["spec"]["family"] == fam and t["metrics"]]
+            pts = [(t.metrics["precision_classifier"], t.metrics["recall_classifier"]) for t in trials
+                   if (t.spec.dataset, t.spec.family) == (ds, fam) and t.metrics]
             if pts:
                 ax.scatter([p[1] for p in pts], [p[0] for p in pts], label=fam, s=18)
 
@@ -198,10 +197,9 @@ def sample_sheet(trials, ds: str, families, path: Path) -> Path | None:
     plt = _plt()
     best = {}
     for t in trials:
-        s = t["spec"]
-        if s["dataset"] == ds and t.get("samples") and t[METRIC] is not None:
-            if s["family"] not in best or t[METRIC] < best[s["family"]][METRIC]:
-                best[s["family"]] = t
+        if t.spec.dataset == ds and t.samples and t.best_fid is not None:
+            if t.spec.family not in best or RANKED_BY.better(t.best_fid, best[t.spec.family].best_fid):
+                best[t.spec.family] = t
     fams = [f for f in families if f in best]
     if not fams:
         return None
@@ -211,12 +209,12 @@ def sample_sheet(trials, ds: str, families, path: Path) -> Path | None:
     for ax in axes.flat:
         ax.axis("off")
     for ax, fam in zip(axes.flat, fams):
-        ax.imshow(plt.imread(best[fam]["samples"]))
-        ax.set_title(f"{fam}  FID {best[fam][METRIC]:.1f}", fontsize=9)
+        ax.imshow(plt.imread(best[fam].samples))
+        ax.set_title(f"{fam}  FID {best[fam].best_fid:.1f}", fontsize=9)
     return _save(plt, fig, path)
 
 
-def write(out: Path, trials: list[dict], best_index: dict, datasets: list[str], families: list[str],
+def write(out: Path, trials: list[TrialResult], best_index: dict, datasets: list[str], families: list[str],
           meta: dict, references: dict | None = None) -> dict:
     """Write reports/<study>/: report.md, report.html (self-contained), the PNGs and study.json; returns the
     summary. `references`: per dataset, the floor and untrained-generator FIDs (study/references.py)."""

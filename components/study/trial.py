@@ -14,10 +14,12 @@ import json
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from typing import Literal
 from pathlib import Path
 
 import torch
+from pydantic import BaseModel, ConfigDict
 
 from components import defaults
 from components.config import Config
@@ -46,6 +48,32 @@ class TrialSpec:
     @property
     def name(self) -> str:
         return f"{self.family}-{self.variant or f'h{self.index}'}-s{self.seed}"
+
+
+class TrialResult(BaseModel):
+    """What a trial leaves: stored in its marker (trial.json), returned by its Prefect task as JSON, read by the
+    study flow and the reports. `curve`: [step, FID, KID x 1e3] per scored checkpoint on images; [step,
+    modes_covered, high_quality, reverse_kl] on 2-D points."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    spec: TrialSpec
+    key: str
+    run_id: str | None
+    status: Literal["completed", "diverged"]
+    error: str | None = None  # why it diverged
+    steps: int
+    curve: list[list[float]] = []
+    best_step: int | None = None  # the kept checkpoint (images: best by RANKED_BY; points: the last)
+    best_fid: float | None = None  # its checkpoint FID in the classifier's features (images only)
+    metrics: dict[str, float] = {}  # the kept checkpoint measured in full (eval.num_samples)
+    feature_space: str
+    files: list[str] = []  # what must still exist for the stored result to count (pipeline/cache.py)
+    samples: str | None = None
+    snapshots: str | None = None
+    model_dir: str | None = None
+    wall_s: float = 0.0
+    search: bool = False  # the study's search round, not a rerun of the best setting with another seed
 
 
 def points(cfg: Config, dataset: str) -> bool:
@@ -99,13 +127,14 @@ def locate(cfg: Config, root: Path, spec: TrialSpec) -> tuple[Context, str, Path
     return ctx, key, root / defaults.OUTPUTS_DIR / spec.dataset / "study" / spec.family / f"{spec.name}-{key[:8]}"
 
 
-def stored(cfg: Config, root: Path, spec: TrialSpec) -> dict | None:
+def stored(cfg: Config, root: Path, spec: TrialSpec) -> TrialResult | None:
     """The trial's stored result while its key and outputs stand (None: it must train)."""
     _, key, out = locate(cfg, root, spec)
-    return cache.read(out / MARKER, key, root)
+    return cache.read(out / MARKER, key, root, TrialResult.model_validate)
 
 
-def run_trial(cfg: Config, root: Path, spec: TrialSpec, parent_run_id: str, classifier: ClassifierReady) -> dict:
+def run_trial(cfg: Config, root: Path, spec: TrialSpec, parent_run_id: str,
+              classifier: ClassifierReady) -> TrialResult:
     """Train, score every checkpoint, keep and measure the best; `classifier` is the dataset's classifier stage
     result. Returns the trial's result (also stored beside its outputs)."""
     return run_population(cfg, root, [spec], [parent_run_id], classifier)[0]
@@ -116,40 +145,38 @@ def population_id(keys_: list[str]) -> str:
 
 
 def run_population(cfg: Config, root: Path, specs: list[TrialSpec], parent_run_ids: list[str],
-                   classifier: ClassifierReady) -> list[dict]:
+                   classifier: ClassifierReady) -> list[TrialResult]:
     """Trials of one dataset, family and population_key (components/study/populations.py) trained together when
     more than one must train; each keeps its own cache entry, MLflow run and result, as if trained alone."""
     located = [locate(cfg, root, s) for s in specs]
-    results = [cache.read(out / MARKER, key, root) for _, key, out in located]
+    results = [cache.read(out / MARKER, key, root, TrialResult.model_validate) for _, key, out in located]
     if all(r is not None for r in results):
         return results
     with contextlib.ExitStack() as held:
         for key in sorted({key for _, key, _ in located}):  # each trial's own lock: a single run of it waits too
             held.enter_context(locked(project_lock(root, key)))
-        results = [cache.read(out / MARKER, key, root) for _, key, out in located]  # done while we waited
+        results = [cache.read(out / MARKER, key, root, TrialResult.model_validate)  # done while we waited
+                   for _, key, out in located]
         pending = [i for i, r in enumerate(results) if r is None]
         for i in pending:
             (located[i][2] / MARKER).unlink(missing_ok=True)  # no marker vouches for outputs being rewritten
         for i, result in zip(pending, _train_trials(cfg, [located[i] for i in pending], [specs[i] for i in pending],
                                                      [parent_run_ids[i] for i in pending], classifier)):
             _, key, out = located[i]
-            cache.write(out / MARKER, key, result, root)
+            cache.write(out / MARKER, key, result.model_dump(mode="json"), root)
             results[i] = result
     return results
 
 
 def _train_trials(cfg: Config, located: list, specs: list[TrialSpec], parent_run_ids: list[str],
-                  classifier: ClassifierReady) -> list[dict]:
+                  classifier: ClassifierReady) -> list[TrialResult]:
     """Train the trials (one alone, more as a population), each scored at every checkpoint by its own kind."""
     from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
     from components.tracking import store as tstore
     from components.training.loop import LoopConfig
-    from components.training.tracked import (
-        Member,
-        train_and_log,
-        train_population_and_log,
-    )
+    from components.training.population import Member, train_population_and_log
+    from components.training.tracked import train_and_log
 
     if torch.get_num_threads() > cfg.study.threads_per_trial > 0:
         torch.set_num_threads(cfg.study.threads_per_trial)
@@ -180,7 +207,7 @@ def _train_trials(cfg: Config, located: list, specs: list[TrialSpec], parent_run
     for kind, t in zip(kinds, trained):
         if t.diverged:  # a real outcome of a search, not a crash: kept, counted, never the best
             log.warning("trial %s diverged: %s", kind.spec.name, t.diverged)
-        out.append({**kind.finish(t), "wall_s": round(time.perf_counter() - started, 1)})
+        out.append(kind.finish(t).model_copy(update={"wall_s": round(time.perf_counter() - started, 1)}))
     return out
 
 
@@ -203,19 +230,17 @@ class TrialKind:
     def on_checkpoint(self, step: int, model) -> None:
         raise NotImplementedError
 
-    def finish(self, trained) -> dict:
+    def finish(self, trained) -> TrialResult:
         raise NotImplementedError
 
-    def _result(self, trained, **fields) -> dict:
+    def _close(self, client, trained, **fields) -> TrialResult:
+        """The trial's result; its MLflow run ends FINISHED, or FAILED if it diverged."""
         status = "diverged" if trained.diverged else "completed"
-        return {"spec": asdict(self.spec), "key": self.key, "run_id": trained.run_id, "status": status,
-                "error": trained.diverged, "steps": self.steps, "curve": self.curve, "best_step": None,
-                "best_fid": None, "metrics": {}, "feature_space": self.space, "files": [], **fields}
-
-    def _close(self, client, result: dict) -> dict:
-        client.set_tag(result["run_id"], "genzoo.trial_status", result["status"])
-        client.set_terminated(result["run_id"], "FINISHED" if result["status"] == "completed" else "FAILED")
-        return result
+        client.set_tag(trained.run_id, "genzoo.trial_status", status)
+        client.set_terminated(trained.run_id, "FINISHED" if status == "completed" else "FAILED")
+        return TrialResult(spec=self.spec, key=self.key, run_id=trained.run_id, status=status,
+                           error=trained.diverged, steps=self.steps, feature_space=self.space,
+                           **{"curve": self.curve, **fields})
 
 
 class ImagesTrial(TrialKind):
@@ -251,7 +276,7 @@ class ImagesTrial(TrialKind):
             atomic_write(self.best_file, lambda tmp: torch.save(model.state_dict(), tmp))
         atomic_write_text(self.curve_file, json.dumps(self.curve))  # what a resumed trial reads back
 
-    def finish(self, trained) -> dict:
+    def finish(self, trained) -> TrialResult:
         from mlflow.entities import Metric
 
         from components.evaluation import samples, scoring
@@ -266,7 +291,7 @@ class ImagesTrial(TrialKind):
                                           if len(c) > i])
         for step, grid_image in self.grids.items():  # one grid per scored checkpoint: the run view's image slider
             client.log_image(run_id, grid_image, key="samples", step=int(step))
-        result = self._result(trained)
+        kept = {}
         if self.curve:
             best_step, best_fid = min(self.curve, key=lambda c: RANKED_BY.rank(c[1]))[:2]
             model = trained.model
@@ -278,13 +303,13 @@ class ImagesTrial(TrialKind):
             stored_model.save(model, spec.family, spec.dataset, self.ds, out)
             (out / "metrics.json").write_text(json.dumps(m, indent=2, sort_keys=True) + "\n")
             grid = samples.save_samples(fake, cfg.eval, out)
-            result.update(best_step=best_step, best_fid=best_fid, metrics=m, samples=str(grid),
-                          model_dir=str(out), files=[str(out / "model.pt"), str(out / "model.json"), str(grid)])
+            kept = {"best_step": best_step, "best_fid": best_fid, "metrics": m, "samples": str(grid),
+                    "model_dir": str(out), "files": [str(out / "model.pt"), str(out / "model.json"), str(grid)]}
             tstore.log_metrics(client, run_id, m)
             client.log_metric(run_id, "best_checkpoint_fid_classifier", best_fid, step=int(best_step))
             client.log_artifact(run_id, str(grid), "evaluation")
             client.log_artifact(run_id, str(out / "metrics.json"), "evaluation")
-        return self._close(client, result)
+        return self._close(client, trained, **kept)
 
 
 class PointsTrial(TrialKind):
@@ -305,7 +330,7 @@ class PointsTrial(TrialKind):
                                                                       c.reverse_kl, shown]]
         atomic_write_text(self.curve_file, json.dumps(self.curve))
 
-    def finish(self, trained) -> dict:
+    def finish(self, trained) -> TrialResult:
         from mlflow.entities import Metric
         from PIL import Image
 
@@ -320,7 +345,7 @@ class PointsTrial(TrialKind):
                                           for row in self.curve
                                           for i, name in ((1, "modes_covered"), (2, "high_quality"),
                                                           (3, "reverse_kl"))])
-        result = self._result(trained, curve=[row[:4] for row in self.curve])
+        kept = {"curve": [row[:4] for row in self.curve]}  # the snapshot points stay in curve.json
         if self.curve:
             title = f"{spec.name} on {spec.dataset}"
             figure = modes.save_snapshots([(int(row[0]), row[4]) for row in self.curve], mixture,
@@ -331,13 +356,13 @@ class PointsTrial(TrialKind):
             scatter = modes.save_scatter(fake, mixture, out / "samples.png", f"{title}: step {self.steps}")
             stored_model.save(trained.model, spec.family, spec.dataset, self.ds, out)
             (out / "metrics.json").write_text(json.dumps(m, indent=2, sort_keys=True) + "\n")
-            result.update(best_step=self.steps, metrics=m, samples=str(scatter), snapshots=str(figure),
-                          model_dir=str(out), files=[str(out / "model.pt"), str(out / "model.json"), str(scatter),
-                                                     str(figure)])
+            kept.update(best_step=self.steps, metrics=m, samples=str(scatter), snapshots=str(figure),
+                        model_dir=str(out), files=[str(out / "model.pt"), str(out / "model.json"), str(scatter),
+                                                   str(figure)])
             tstore.log_metrics(client, run_id, m)
             for f in (scatter, figure, out / "metrics.json"):
                 client.log_artifact(run_id, str(f), "evaluation")
             for key, f in (("samples", scatter), ("snapshots", figure)):  # the run view's Images tab shows them
                 with Image.open(f) as picture:
                     client.log_image(run_id, picture.convert("RGB"), key=key, step=self.steps)
-        return self._close(client, result)
+        return self._close(client, trained, **kept)

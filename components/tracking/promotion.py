@@ -1,5 +1,6 @@
-"""The champion rule: a new version takes alias `champion` only if its metric beats the current champion's,
-measured under the same evaluation protocol (evaluation/protocol.py); otherwise it is the `challenger`.
+"""The champion rule: a new version takes alias `champion` only if its metric is clearly better than an untrained
+model's (registry.beat_noise; the first version too) and beats the current champion's, both measured under the
+same evaluation protocol (evaluation/protocol.py); otherwise it is the `challenger`.
 
 Better means better in the metric's own direction (components/metric_specs.py). When the champion was measured
 under another protocol (another N, feature space or seed), the caller's `rescore` measures the champion again
@@ -19,6 +20,16 @@ from components.evaluation.protocol import TAG as TAG_PROTOCOL
 from components.metric_specs import spec
 
 
+@dataclass(frozen=True)
+class Noise:
+    """registry.metric of an untrained model of a family under a protocol (evaluation/scoring.noise_level): the
+    level a champion must clearly beat. `protocol`: the digest it was measured under, which must be the version's."""
+
+    family: str
+    value: float
+    protocol: str
+
+
 @dataclass
 class Decision:
     alias: str
@@ -27,16 +38,36 @@ class Decision:
     previous_value: float | None
 
 
+def noise_threshold(noise: float, margin: float, metric: str) -> float:
+    """What clearly better than the untrained level `noise` means: `margin` of its magnitude better, in the
+    metric's own direction (FID with margin 0.5: at most half the untrained FID)."""
+    return noise - margin * abs(noise) if spec(metric).direction == "lower" else noise + margin * abs(noise)
+
+
 def decide(new_value: float, new_protocol: str, champion_value: float | None, champion_protocol: str | None,
            metric: str, champion_version: str | None = None, note: str = "",
-           unscorable: str | None = None, by_hand: str = "genzoo registry promote") -> Decision:
+           unscorable: str | None = None, by_hand: str = "genzoo registry promote",
+           noise: Noise | None = None, margin: float | None = None) -> Decision:
     """The rule, in `metric`'s own direction (components/metric_specs.py). `unscorable`: why the champion has no
     comparable number (its re-scoring failed or gave no finite value); `by_hand`: the command that promotes the
-    new version anyway, named in the reason when the rule cannot decide."""
+    new version anyway, named in the reason when the rule cannot decide. `noise`, `margin`: the untrained level
+    under the new version's protocol and how clearly it must be beaten (registry.beat_noise), first version too."""
     s = spec(metric)
     if not math.isfinite(new_value):
         return Decision(defaults.CHALLENGER, f"{metric}={new_value} is not a finite number: never promoted",
                         champion_version, champion_value)
+    if noise is not None and margin is not None:
+        if noise.protocol != new_protocol:
+            raise ValueError(f"the untrained level was measured under protocol {noise.protocol}, the version under "
+                             f"{new_protocol}")
+        threshold = noise_threshold(noise.value, margin, metric)
+        if not s.better(new_value, threshold):  # strictly: an untrained level of 0 modes is not beaten by 0
+            return Decision(
+                defaults.CHALLENGER,
+                f"{metric}={new_value:.4g} is not clearly better than an untrained {noise.family}'s {noise.value:.4g} "
+                f"under the same protocol {new_protocol} (needs {threshold:.4g} or {'lower' if s.direction == 'lower' else 'higher'}: "
+                f"registry.beat_noise={margin}); not promoted. Promote by hand if it should serve: `{by_hand}`",
+                champion_version, champion_value)
     if champion_version is None:
         return Decision(defaults.CHAMPION, f"first version: no champion yet ({metric}={new_value:.4g})", None, None)
     if unscorable is None and champion_value is not None and champion_protocol == new_protocol \
@@ -62,10 +93,11 @@ def decide(new_value: float, new_protocol: str, champion_value: float | None, ch
 
 
 def promote(client, name: str, version: str, metric: str, value: float, protocol: str,
-            rescore: Callable[[object], float] | None = None) -> Decision:
+            rescore: Callable[[object], float] | None = None, noise: Noise | None = None,
+            margin: float | None = None, experiment: str | None = None) -> Decision:
     """Apply the rule in the registry: set the alias and write the decision onto the new version's tags.
     `rescore(champion_version) -> value` measures the champion under `protocol` when its own differs; a champion
-    that cannot be measured is tagged so (`genzoo registry list` shows it)."""
+    that cannot be measured is tagged so (`genzoo registry list` shows it). `noise`, `margin`: decide's."""
     from mlflow.exceptions import MlflowException
 
     from components.tracking.registry_ops import record_change
@@ -99,13 +131,20 @@ def promote(client, name: str, version: str, metric: str, value: float, protocol
         elif defaults.TAG_UNSCORABLE in tags:  # scored again: the old note no longer holds
             client.delete_model_version_tag(name, champ.version, defaults.TAG_UNSCORABLE)
     d = decide(value, protocol, champ_value, champ_protocol, metric, str(champ.version) if champ is not None else None,
-               note, unscorable, f"genzoo registry promote {name} {version}")
+               note, unscorable, f"genzoo registry promote {name} {version}", noise, margin)
+    if experiment is not None:  # a throwaway `dvc exp run`: what the rule says is noted, no alias moves
+        d = Decision(defaults.CANDIDATE, f"DVC experiment {experiment}: a candidate, no alias moved (the rule "
+                     f"would have made it @{d.alias}: {d.reason}); promote from `genzoo run`, a schedule or "
+                     f"`genzoo registry promote {name} {version}`", d.previous_version, d.previous_value)
+    if noise is not None:
+        client.set_model_version_tag(name, version, defaults.TAG_NOISE, f"{noise.family}: {noise.value!r}")
     client.set_model_version_tag(name, version, metric, repr(float(value)))  # exact, for the next comparison
     client.set_model_version_tag(name, version, TAG_PROTOCOL, protocol)
     if d.alias == defaults.CHAMPION:  # the same trail as a promotion by hand, so rollback can undo either
         record_change(client, name, version, d.previous_version, d.reason)
     else:
         client.set_model_version_tag(name, version, defaults.TAG_REASON, d.reason)
-        client.set_registered_model_alias(name, d.alias, version)
+        if d.alias != defaults.CANDIDATE:
+            client.set_registered_model_alias(name, d.alias, version)
         client.set_model_version_tag(name, version, defaults.TAG_DECISION, d.alias)  # last: a decided version
     return d

@@ -29,13 +29,17 @@ class Registration:
     protocol: str | None  # the evaluation protocol's digest its metric was measured under
     run_id: str
     model_uri: str
+    metric: str = ""  # registry.metric, the number the decision compared
+    noise: float | None = None  # an untrained model's value of it under the same protocol (registry.beat_noise)
 
 
 def register_model(root: Path, target: str, family: str, model_dir: Path, metrics: dict, protocol_tags: dict,
-                   run_id: str, registry, tags: dict[str, str], rescore=None) -> Registration:
+                   run_id: str, registry, tags: dict[str, str], rescore=None, noise=None) -> Registration:
     """`registry`: the run's registry settings (its metric's direction is the metric's spec's); `protocol_tags`: how
     `metrics` were measured (Protocol.tags()); `tags` go onto the new version; `rescore(champion_version) -> value`
-    measures the champion under this protocol when its own differs (promotion.promote).
+    measures the champion under this protocol when its own differs (promotion.promote); `noise() -> Noise`: the
+    untrained level under this protocol (scoring.noise_level), asked only when registry.check_noise is on and a
+    decision is due.
 
     A small transaction, safe to rerun after a crash: one version per training run. A run whose version already
     carries a decision gets that version back; a version created but never decided (killed in between) is
@@ -64,19 +68,24 @@ def register_model(root: Path, target: str, family: str, model_dir: Path, metric
         if existing is not None and defaults.TAG_DECISION in existing.tags:
             log.info("%s v%s: run %s is registered already (%s)", name, existing.version, run_id,
                      existing.tags[defaults.TAG_DECISION])
+            level = existing.tags.get(defaults.TAG_NOISE)
             return _result(name, str(existing.version), existing.tags[defaults.TAG_DECISION],
-                           existing.tags.get(defaults.TAG_REASON, ""), existing.tags.get(TAG_PROTOCOL), run_id)
+                           existing.tags.get(defaults.TAG_REASON, ""), existing.tags.get(TAG_PROTOCOL), run_id,
+                           metric, float(level.rsplit(": ", 1)[1]) if level else None)
         if existing is None:
             _drop_unregistered(client, run_id)
         version = str(existing.version) if existing is not None else _log_model(name, model_dir)
         for k, v in {**tags, **protocol_tags}.items():
             client.set_model_version_tag(name, version, k, v)
+        margin = registry.beat_noise if noise is not None and registry.check_noise else None
+        level = noise() if margin is not None else None
         decision = promotion.promote(client, name, version, metric, float(metrics[metric]),
-                                     protocol_tags[TAG_PROTOCOL], rescore)
+                                     protocol_tags[TAG_PROTOCOL], rescore, level, margin, tstore.dvc_experiment())
         mlflow.set_tags({defaults.TAG_DECISION: decision.alias, defaults.TAG_REASON: decision.reason,
                          "genzoo.registered_version": version})
         log.info("%s v%s -> %s: %s", name, version, decision.alias, decision.reason)
-    return _result(name, version, decision.alias, decision.reason, protocol_tags[TAG_PROTOCOL], run.info.run_id)
+    return _result(name, version, decision.alias, decision.reason, protocol_tags[TAG_PROTOCOL], run.info.run_id,
+                   metric, level.value if level is not None else None)
 
 
 def _check_pinned(data_version: str, allowed: bool) -> None:
@@ -132,8 +141,9 @@ def _log_model(name: str, model_dir: Path) -> str:
     return str(info.registered_model_version)
 
 
-def _result(name: str, version: str, alias: str, reason: str, protocol: str | None, run_id: str) -> Registration:
-    return Registration(name, version, alias, reason, protocol, run_id, f"models:/{name}/{version}")
+def _result(name: str, version: str, alias: str, reason: str, protocol: str | None, run_id: str, metric: str,
+            noise: float | None) -> Registration:
+    return Registration(name, version, alias, reason, protocol, run_id, f"models:/{name}/{version}", metric, noise)
 
 
 @contextlib.contextmanager

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from components.tracking.tags import run_tags
+from components.tracking.tags import TAG_DVC_EXPERIMENT, run_tags
 
 
 class StageRuns:
@@ -16,7 +16,10 @@ class StageRuns:
         """`data_hash(target)`: the target's content hash; `members(target)`: the datasets it is made of."""
         self.root, self.profile, self.families = root, profile, families
         self._data_hash, self._members = data_hash, members
-        self.parents: dict[str, str] | None = {} if nest else None
+        from components.tracking.store import dvc_experiment
+
+        self.experiment = dvc_experiment()  # a `dvc exp run`: its stages (one process each) share a parent run
+        self.parents: dict[str, str] | None = {} if nest or self.experiment else None
 
     def tags(self, target: str, family: str | None, stage: str) -> dict[str, str]:
         """Provenance of a run or model version of `stage` on `target` (tracking/tags.py)."""
@@ -36,10 +39,16 @@ class StageRuns:
             from components.tracking import store
 
             client = store.client(self.root)
+            exp_id = store.experiment_id(client, self.root, experiment)
             tags = {**self.tags(experiment, None, "pipeline"), "genzoo.families": ",".join(self.families)}
-            self.parents[experiment] = client.create_run(
-                store.experiment_id(client, self.root, experiment), tags=tags,
-                run_name=f"pipeline@{experiment}").info.run_id
+            if self.experiment:  # found by name: the experiment's earlier stages made it
+                found = client.search_runs([exp_id], f"tags.`{TAG_DVC_EXPERIMENT}` = '{self.experiment}' and "
+                                                     "tags.`genzoo.stage` = 'pipeline'", max_results=1)
+                self.parents[experiment] = found[0].info.run_id if found else client.create_run(
+                    exp_id, tags=tags, run_name=f"dvc-exp:{self.experiment}").info.run_id
+            else:
+                self.parents[experiment] = client.create_run(exp_id, tags=tags,
+                                                             run_name=f"pipeline@{experiment}").info.run_id
         return self.parents[experiment]
 
     def open(self, experiments) -> None:
@@ -58,7 +67,8 @@ class StageRuns:
             store.client(self.root).set_tag(self.parent(experiment), key, run_id)
 
     def close(self, status: str) -> None:
-        """End every parent run this invocation opened (FINISHED or FAILED)."""
+        """End every parent run this invocation opened (FINISHED or FAILED); an experiment's stays open for its
+        next stage (the last leaves it FINISHED: each stage closes it so)."""
         from components.tracking import store
 
         if self.parents:

@@ -73,18 +73,25 @@ def _create_once(root: Path, uri: str) -> None:
     _opened.add(uri)
 
 
+# MLflow 3's UI opens an experiment by its kind; without one it guesses GenAI and lands on a traces dashboard
+EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
+
+
 def experiment_id(mlflow_client, root: Path, name: str) -> str:
-    """The experiment's id, created on first use (safe when two workers race to create it)."""
+    """The experiment's id, created on first use (safe when two workers race to create it), of the kind whose
+    UI opens on its runs (EXPERIMENT_KIND; set on experiments created before genzoo set it too)."""
     from mlflow.exceptions import MlflowException
 
     found = mlflow_client.get_experiment_by_name(name)
     if found is not None:
+        if EXPERIMENT_KIND[0] not in found.tags:
+            mlflow_client.set_experiment_tag(found.experiment_id, *EXPERIMENT_KIND)
         return found.experiment_id
     location = None
     if tracking_uri(root).startswith("sqlite:"):  # keep artifacts beside the embedded store, not in ./mlruns
         location = (root / defaults.MLFLOW_ARTIFACTS / name).resolve().as_uri()
     try:
-        return mlflow_client.create_experiment(name, artifact_location=location)
+        return mlflow_client.create_experiment(name, artifact_location=location, tags=dict([EXPERIMENT_KIND]))
     except MlflowException:
         found = mlflow_client.get_experiment_by_name(name)
         if found is None:
@@ -153,7 +160,18 @@ def log_dataset(client, run_id: str, name: str, version: str, sizes: dict[str, i
     client.log_inputs(run_id, datasets=[DatasetInput(dataset, tags=[InputTag("mlflow.data.context", context)])])
 
 
+def dvc_experiment() -> str | None:
+    """The name of the `dvc exp run` this process is a stage of (DVC sets DVC_EXP_NAME for its stages), or None.
+    An experiment registers candidates and moves no alias (promotion.promote); its runs share a parent named
+    after it (runs.StageRuns)."""
+    return os.environ.get("DVC_EXP_NAME") or None
+
+
 def git_commit(root: Path) -> str:
+    """HEAD, "-dirty" when tracked files differ from it; inside `dvc exp run` the experiment's baseline commit and
+    name instead (DVC rewrites params.yaml in the workspace, which is not a dirty tree)."""
+    if dvc_experiment() and os.environ.get("DVC_EXP_BASELINE_REV"):
+        return f"{os.environ['DVC_EXP_BASELINE_REV']}+exp:{dvc_experiment()}"
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
                              timeout=10).stdout.strip()

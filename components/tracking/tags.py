@@ -7,6 +7,8 @@ from pathlib import Path
 
 from components import defaults
 
+TAG_DVC_EXPERIMENT = "genzoo.dvc_experiment"  # the `dvc exp run` a run or version was made by
+
 
 def run_tags(root: Path, dataset: str, dataset_hash: str, family: str | None, stage: str,
              profile: str, members: tuple[str, ...] | None = None) -> dict[str, str]:
@@ -24,6 +26,10 @@ def run_tags(root: Path, dataset: str, dataset_hash: str, family: str | None, st
         "genzoo.profile": profile,
         TAG_WORKER: worker_id(),  # a RUNNING run whose process is gone is marked FAILED by the next run
     }
+    from components.tracking.store import dvc_experiment
+
+    if dvc_experiment():
+        tags[TAG_DVC_EXPERIMENT] = dvc_experiment()
     if family:
         from components.models.registry import get_family
 

@@ -13,10 +13,17 @@ from components.data.store import Dataset
 
 
 def image_facts(dataset: Dataset) -> pd.DataFrame:
+    """Per image; `orientation` and `ink_ratio` are per split, against the pinned version's statistics
+    (validation/pinned.py), repeated on each of its rows ("unpinned" and NaN for a dataset data.dvc does not pin)."""
+    from components.validation import pinned
+    from components.validation.pinned_stats import PINNED
+
+    pin = PINNED.get(dataset.name)
     frames = []
     for split in ("train", "test"):
         x = dataset.arrays[f"{split}_images"]
         y = dataset.arrays[f"{split}_labels"]
+        ref = pin[split] if pin else None
         flat = x.reshape(len(x), -1)
         finite = np.isfinite(flat).all(axis=1) if flat.dtype.kind == "f" else np.ones(len(x), bool)
         # Non-finite pixels are left out of min/max: the `finite` column is what fails on them.
@@ -39,6 +46,8 @@ def image_facts(dataset: Dataset) -> pd.DataFrame:
             "split_label": [f"{split}:{v}" for v in y.tolist()],
             "class_count": labels.map(labels.value_counts()).to_numpy(np.int64),
             "sha1": [hashlib.sha1(row.tobytes()).hexdigest() for row in flat],
+            "orientation": pinned.orientation(x, ref["mean_image"]) if ref and len(x) else "unpinned",
+            "ink_ratio": float(x.mean()) / ref["mean_ink"] if ref and len(x) and x.dtype.kind in "iuf" else np.nan,
         }))
     return pd.concat(frames, ignore_index=True)
 

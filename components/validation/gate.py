@@ -15,8 +15,9 @@ from pathlib import Path
 from components.config.schema import Validation
 from components.data.store import Dataset
 from components.errors import ValidationFailed
-from components.validation import report
+from components.validation import pinned, report
 from components.validation.facts import image_facts, point_facts
+from components.validation.pinned_stats import PINNED
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 log = logging.getLogger(__name__)
@@ -49,8 +50,6 @@ def build_expectations(dataset: Dataset, cfg: Validation) -> list:
         E.ExpectColumnValuesToBeInSet(column="finite", value_set=[True]),
         E.ExpectColumnValuesToBeBetween(column="pixel_min", min_value=cfg.value_min, max_value=cfg.value_max),
         E.ExpectColumnValuesToBeBetween(column="pixel_max", min_value=cfg.value_min, max_value=cfg.value_max),
-        # images binarised to 0/1 bytes are black: contrast of at least min_contrast grey levels in 99% of them
-        E.ExpectColumnValuesToBeBetween(column="contrast", min_value=cfg.min_contrast, mostly=0.99),
         E.ExpectColumnValuesToBeInSet(column="label", value_set=list(range(n_classes))),
         # every class present in both splits
         E.ExpectColumnUniqueValueCountToBeBetween(column="split_label", min_value=2 * n_classes, max_value=2 * n_classes),
@@ -63,6 +62,17 @@ def build_expectations(dataset: Dataset, cfg: Validation) -> list:
     ]
     if expected_rows:  # the counts recorded when the dataset was materialised
         out.append(E.ExpectTableRowCountToEqual(value=expected_rows))
+    relaxed = set(cfg.relax.get(dataset.name, []))
+    if "contrast" not in relaxed:
+        # images binarised to 0/1 bytes are black: contrast of at least min_contrast grey levels in 99% of them
+        out.append(E.ExpectColumnValuesToBeBetween(column="contrast", min_value=cfg.min_contrast, mostly=0.99))
+    if dataset.name in PINNED:  # against the version data.dvc pins, split by split (validation/pinned.py)
+        if "orientation" not in relaxed:  # each split's mean image as the pin's, not transposed or flipped
+            out.append(E.ExpectColumnValuesToBeInSet(column="orientation",
+                                                     value_set=[pinned.AS_PINNED, pinned.OTHER_SHAPE]))
+        if "ink" not in relaxed:  # a mean pixel value far from the pin's: rescaled, inverted or binarised pixels
+            out.append(E.ExpectColumnValuesToBeBetween(column="ink_ratio", min_value=1 / cfg.max_ink_ratio,
+                                                       max_value=cfg.max_ink_ratio))
     return out
 
 
@@ -94,6 +104,16 @@ def point_expectations(dataset: Dataset, cfg: Validation) -> list:
     return out
 
 
+# what a failed expectation on a column most likely means, said beside it
+LIKELY = {
+    "contrast": "images binarised to 0/1 bytes (x > 0.5 stored as uint8) train as black images",
+    "orientation": "a split transposed or flipped on its way in (the value names how); relax it with "
+                   "validation.relax.<dataset>: [orientation] if the data really is so",
+    "ink_ratio": "pixels rescaled (0..1 floats stored as bytes), inverted or binarised; relax it with "
+                 "validation.relax.<dataset>: [ink] if the data really is so",
+}
+
+
 def describe_failure(er) -> str:
     cfg = er.expectation_config
     kwargs = {k: v for k, v in cfg.kwargs.items() if k not in ("batch_id",)}
@@ -109,6 +129,8 @@ def describe_failure(er) -> str:
         detail.append(f"observed {res['observed_value']}")
     if er.exception_info and er.exception_info.get("raised_exception"):
         detail.append(f"error: {er.exception_info.get('exception_message')}")
+    if kwargs.get("column") in LIKELY:
+        detail.append(f"likely: {LIKELY[kwargs['column']]}")
     return f"{cfg.type}({', '.join(f'{k}={v}' for k, v in kwargs.items())}): " + ", ".join(detail)
 
 

@@ -36,6 +36,12 @@ BAD = {
                             "expected one of 'threads', 'processes', 'dask' or 'ray'"),
     "unknown dataset": (["run", "--dataset", "nosuch"], "unknown dataset 'nosuch': known cifar10"),
     "unknown family": (["run", "--families", "nsgan,nosuch"], "unknown model family 'nosuch'"),
+    # a typo is blamed on the option that carried it, with the nearest name
+    "misspelt family": (["run", "--families", "gan"], "--families: unknown model family 'gan' (in families); "
+                                                      "did you mean wgan?"),
+    "misspelt dataset": (["run", "--dataset", "mnist5"], "--dataset: unknown dataset 'mnist5': did you mean "
+                                                         "'mnist5k'?"),
+    "misspelt stage": (["stage", "trian"], "unknown stage 'trian'; did you mean train?"),
     "unknown profile": (["run", "--profile", "fast"], "profile 'fast': not in params.yaml's profiles"),
     "unknown hyperparameter": (["stage", "train", "--family", "nsgan", "--set", "family.nsgan.lrr=1"],
                                "did you mean family.nsgan.lr?"),
@@ -80,3 +86,26 @@ def test_an_expected_error_inside_a_task_is_one_line_without_a_prefect_traceback
     assert "Retries" not in proc.stderr and proc.stderr.count("test_images.npy: truncated") <= 4
     debug = genzoo(root, "--debug", "run")
     assert debug.returncode != 0 and "Traceback" in debug.stderr  # --debug shows everything
+
+
+def test_a_port_in_use_is_one_line_with_a_free_one_to_use(empty_project):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = genzoo(empty_project, "ui", "--port", str(port))
+    assert proc.returncode == 2, proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert f"genzoo ui: port {port} on 127.0.0.1 is already in use" in line and "`genzoo ui --port " in line
+
+
+def test_help_answers_without_importing_torch_mlflow_or_prefect(empty_project):
+    code = ("import sys\nfrom flows.cli import main\ntry:\n    main(['run', '--help'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('torch', 'mlflow', 'prefect') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
+    assert "quick (default), full or lucic" in " ".join(proc.stdout.split())  # every profile is named

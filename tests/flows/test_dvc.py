@@ -17,8 +17,8 @@ REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 
-def sh(cwd, *cmd, check=True):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}  # this repo's own store only
+def sh(cwd, *cmd, check=True, env=None):
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}, **(env or {})}  # its own store
     env.update(PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", GENZOO_ROOT=str(cwd))
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
     assert not check or proc.returncode == 0, f"{cmd} failed:\n{proc.stdout}\n{proc.stderr}"
@@ -92,6 +92,27 @@ def _experiments(shown) -> dict[str, dict]:
     return found
 
 
+def _experiments_touch_no_alias(repo: Path, champion: str) -> None:
+    """Under `dvc exp run` a version is a candidate tagged with the experiment, @champion stays where it was, and
+    each experiment's MLflow runs share one parent run named after it."""
+    import mlflow
+
+    from components import defaults
+
+    client = mlflow.MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
+    assert client.get_model_version_by_alias("mnist5k-nsgan", defaults.CHAMPION).version == champion
+    versions = [v for v in registered_versions(repo, "mnist5k-nsgan") if v.version != champion]
+    assert sorted(v.tags["genzoo.dvc_experiment"] for v in versions) == ["steps4", "steps6"]
+    assert all(v.tags[defaults.TAG_DECISION] == defaults.CANDIDATE and not v.aliases for v in versions)
+    exp = client.get_experiment_by_name("mnist5k").experiment_id
+    for name in ("steps4", "steps6"):
+        runs = client.search_runs([exp], f"tags.`genzoo.dvc_experiment` = '{name}'")
+        (parent,) = [r for r in runs if r.info.run_name == f"dvc-exp:{name}"]
+        children = [r for r in runs if r is not parent]
+        assert children and all(r.data.tags.get("mlflow.parentRunId") == parent.info.run_id for r in children)
+        assert all(r.data.tags[defaults.TAG_GIT_COMMIT].endswith(f"+exp:{name}") for r in runs)
+
+
 def test_dvc_experiments_set_params_and_each_shows_its_own_metrics_and_loss_curve(tmp_path, mnist5k_data):
     """`dvc exp run -S` as DVC users tune: params.yaml's own keys beat the profile, and `dvc exp show` reads each
     experiment's params and metrics (evaluation/ is tracked by git, so every experiment commit holds them)."""
@@ -102,8 +123,15 @@ def test_dvc_experiments_set_params_and_each_shows_its_own_metrics_and_loss_curv
     shutil.copytree(mnist5k_data / "mnist5k", repo / "data" / "mnist5k")
     sh(repo, "git", "add", "-A")
     sh(repo, "git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "init")
+    sh(repo, "dvc", "repro")  # the baseline, committed with its lock and metrics as the README says
+    sh(repo, "git", "add", "dvc.lock", "evaluation")
+    sh(repo, "git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "baseline")
+    (champion,) = registered_versions(repo, "mnist5k-nsgan")
     for steps in (4, 6):
         sh(repo, "dvc", "exp", "run", "-n", f"steps{steps}", "-S", f"train.steps={steps}", "-S", "dataset=mnist5k")
+    _experiments_touch_no_alias(repo, champion.version)
+    shown = sh(repo, "dvc", "exp", "show", "--only-changed").stdout
+    assert "components/" not in shown and "train.steps" in shown, shown  # with the lock committed: no code hashes
     runs = _experiments(json.loads(sh(repo, "dvc", "exp", "show", "--json").stdout))
     assert {"steps4", "steps6"} <= set(runs), sorted(runs)
     fids = {}

@@ -40,8 +40,8 @@ def test_the_mode_study_runs_each_game_and_each_variant_it_can_take_with_every_s
         mean, std = r["modes_covered"]
         assert 0 <= mean <= 8 and std is None  # one seed: no spread is claimed
     for t in first["trials"]:  # counted at every checkpoint; the final one measured in full
-        assert [c[0] for c in t["curve"]] == [20, 40]
-        assert t["metrics"]["num_samples"] == 400 and 0 <= t["metrics"]["high_quality"] <= 1
+        assert [c[0] for c in t.curve] == [20, 40]
+        assert t.metrics["num_samples"] == 400 and 0 <= t.metrics["high_quality"] <= 1
 
 
 def test_the_mode_report_shows_floor_noise_measured_and_published_rows(studied):
@@ -64,17 +64,17 @@ def test_every_trial_logs_mode_counts_per_checkpoint_and_its_snapshots_to_mlflow
     root, first, _ = studied
     client = mlflow.MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
     for t in first["trials"]:
-        history = client.get_metric_history(t["run_id"], "checkpoint_modes_covered")
+        history = client.get_metric_history(t.run_id, "checkpoint_modes_covered")
         assert sorted(m.step for m in history) == [20, 40]
-        run = client.get_run(t["run_id"])
-        assert run.data.metrics["high_quality"] == pytest.approx(t["metrics"]["high_quality"])
+        run = client.get_run(t.run_id)
+        assert run.data.metrics["high_quality"] == pytest.approx(t.metrics["high_quality"])
         assert "floor_high_quality" in run.data.metrics
-        names = {a.path for a in client.list_artifacts(t["run_id"], "evaluation")}
-        assert any(a.path.startswith("images/") for a in client.list_artifacts(t["run_id"], "images"))
+        names = {a.path for a in client.list_artifacts(t.run_id, "evaluation")}
+        assert any(a.path.startswith("images/") for a in client.list_artifacts(t.run_id, "images"))
         assert {"evaluation/snapshots.png", "evaluation/samples.png"} <= names
 
 
 def test_a_second_mode_study_trains_nothing(studied):
     _, first, second = studied
-    assert [t["key"] for t in second["trials"]] == [t["key"] for t in first["trials"]]
+    assert [t.key for t in second["trials"]] == [t.key for t in first["trials"]]
     assert second["rows"] == first["rows"]

@@ -95,7 +95,8 @@ def test_second_run_is_all_cached_and_registers_nothing(ran, capsys):
         assert main(["run"]) == 0
     out = capsys.readouterr().out
     assert f"stages: {len(first.states)}, cached: {len(first.states)}" in out
-    assert "fid_classifier" in out and f"{NAME} v1 -> @champion" in out and "--host 127.0.0.1" in out
+    assert "fid_classifier" in out and f"already registered: {NAME} v1 @champion (no change)" in out
+    assert "--host 127.0.0.1" in out
     assert len(registered_versions(root, NAME)) == 1
     # the cached invocation has a parent run of its own, naming the runs it reused
     client = mlflow.MlflowClient(f"sqlite:///{root / 'mlflow.db'}")

@@ -13,6 +13,7 @@ from tests.conftest import TINY_PARAMS, registered_versions
 from tests.flows.conftest import make_project, run_pipeline
 
 PARAMS = {**{k: v for k, v in TINY_PARAMS.items() if k not in ("registry", "family")}, "dataset": "ring8",
+          "registry": {"check_noise": False},
           "family": {"nsgan": {"width": 0.25}}}
 
 

@@ -79,6 +79,6 @@ def test_a_population_leaves_each_trial_its_own_cache_entry(both, mnist5k_data):
     (_, _), (root, together) = both
     with in_project(root):  # the same study, each trial alone: every one is found, none trains
         again = run_study(root=str(root), overrides=["study.population=1"])
-    assert [t["key"] for t in again["modes"]["trials"]] == [t["key"] for t in together["modes"]["trials"]]
-    assert [t["run_id"] for t in again["modes"]["trials"]] == [t["run_id"] for t in together["modes"]["trials"]]
+    assert [t.key for t in again["modes"]["trials"]] == [t.key for t in together["modes"]["trials"]]
+    assert [t.run_id for t in again["modes"]["trials"]] == [t.run_id for t in together["modes"]["trials"]]
     assert again["modes"]["rows"] == together["modes"]["rows"]

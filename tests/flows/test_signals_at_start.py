@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import registered_versions
 from tests.flows.conftest import make_project
+from tests.processes import as_from_a_terminal
 
 
 def test_sigint_as_the_flow_run_begins_stops_the_run_with_nothing_registered(tmp_path, mnist5k_data):
@@ -22,7 +23,8 @@ def test_sigint_as_the_flow_run_begins_stops_the_run_with_nothing_registered(tmp
     env.update(GENZOO_ROOT=str(root), PYTHONPATH=str(Path(__file__).resolve().parents[2]),
                PREFECT_HOME=str(tmp_path / "prefect"))
     proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "run"], cwd=root, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+                            stderr=subprocess.STDOUT, start_new_session=True,
+                                preexec_fn=as_from_a_terminal)
     seen = []
     try:
         for raw in proc.stdout:

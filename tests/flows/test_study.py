@@ -16,6 +16,7 @@ STUDY = {
     "name": "tiny", "datasets": ["mnist5k"], "families": FAMILIES, "budget": 2, "seeds": 2,
     "epochs": 0.032, "checkpoints": 2, "checkpoint_samples": 100,  # 4 steps of 32 on 4,000 digits
     "eval": {"num_samples": 200}, "space": {"lr": [1e-4, 1e-3], "disc_iters": [1, 2]},
+    "population": 2,  # settings of one game that share a computation train as one (models/gan/population.py)
 }
 
 
@@ -60,13 +61,13 @@ def test_study_yields_the_table_and_report(studied):
         assert (out / name).stat().st_size > 0, name
     assert table in (out / "report.md").read_text()
     # setting 0 is each family's defaults; the VAE's other settings draw only what it has (the learning rate)
-    assert all(t["spec"]["hp"] == {} for t in first["trials"] if t["spec"]["index"] == 0)
-    vae = [t for t in first["trials"] if t["spec"]["family"] == "vae" and t["spec"]["index"] > 0]
-    assert vae and all(set(t["spec"]["hp"]) == {"lr"} and t["best_fid"] > 0 for t in vae)
+    assert all(t.spec.hp == {} for t in first["trials"] if t.spec.index == 0)
+    vae = [t for t in first["trials"] if t.spec.family == "vae" and t.spec.index > 0]
+    assert vae and all(set(t.spec.hp) == {"lr"} and t.best_fid > 0 for t in vae)
     # every trial carries the best of its checkpoints
     for t in first["trials"]:
-        assert [c[0] for c in t["curve"]] == [2, 4]
-        assert t["best_fid"] == min(c[1] for c in t["curve"])
+        assert [c[0] for c in t.curve] == [2, 4]
+        assert t.best_fid == min(c[1] for c in t.curve)
 
 
 def test_study_nests_runs_in_mlflow_and_promotes_the_winner(studied):

@@ -17,6 +17,7 @@ import yaml
 from components import processes
 from tests.conftest import TINY_PARAMS
 from tests.flows.conftest import make_project
+from tests.processes import as_from_a_terminal
 
 STEPS = 50_000  # far more than a trial trains in this test's lifetime: a trial that finished was not stopped
 STUDY = {"name": "stop", "datasets": ["mnist5k"], "families": ["nsgan"], "budget": 1, "seeds": 1,
@@ -58,7 +59,8 @@ def _stop_once_training(root: Path, env: dict, log: Path, how: str, after: int) 
     server pid)."""
     with open(log, "wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "study"], cwd=root, env=env, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+                                stderr=subprocess.STDOUT, start_new_session=True,
+                                preexec_fn=as_from_a_terminal)
     try:
         deadline = time.monotonic() + 300
         while not any(history and history[-1].step > after for _, history in _trial_runs(root)):

@@ -4,12 +4,13 @@ import pytest
 
 from components.data.mixtures import MIXTURES
 from components.study import modes_report
+from components.study.trial import TrialResult, TrialSpec
 
 
 def _trial(family, variant, seed, modes, hq, kl):
-    return {"spec": {"dataset": "ring8", "family": family, "index": 0, "seed": seed, "hp": {}, "variant": variant},
-            "status": "completed", "curve": [[10, modes, hq, kl]],
-            "metrics": {"modes_covered": modes, "high_quality": hq, "reverse_kl": kl}}
+    return TrialResult(spec=TrialSpec("ring8", family, 0, seed, {}, variant), key="k", run_id=None, steps=10,
+                       status="completed", curve=[[10, modes, hq, kl]], feature_space="modes:ring8",
+                       metrics={"modes_covered": modes, "high_quality": hq, "reverse_kl": kl})
 
 
 def test_cells_are_mean_and_sample_std_over_seeds_and_a_single_seed_has_no_spread(tmp_path):

@@ -4,6 +4,7 @@ import statistics
 import pytest
 
 from components.study import report
+from components.study.trial import TrialResult, TrialSpec
 
 
 def test_expected_best_matches_enumeration_of_subsets():
@@ -15,9 +16,9 @@ def test_expected_best_matches_enumeration_of_subsets():
     assert report.expected_best(values, len(values)) == min(values)
 
 
-def _trial(fam, index, seed, fid, search=True, status="completed"):
-    return {"spec": {"dataset": "d", "family": fam, "index": index, "seed": seed, "hp": {"lr": index}},
-            "best_fid": fid, "status": status, "search": search, "metrics": {}}
+def _trial(fam, index, seed, fid, search=True, status="completed", dataset="d"):
+    return TrialResult(spec=TrialSpec(dataset, fam, index, seed, {"lr": index}), key="k", run_id=None, steps=1,
+                       best_fid=fid, status=status, search=search, feature_space="classifier:x")
 
 
 def test_summary_uses_the_best_settings_seeds_and_counts_divergence():
@@ -33,9 +34,8 @@ def test_summary_uses_the_best_settings_seeds_and_counts_divergence():
 
 
 def test_table_carries_reference_rows_and_lucic_published_column():
-    trials = [_trial("nsgan", 0, 0, 40.0), _trial("nsgan", 0, 1, 44.0, search=False)]
-    for t in trials:
-        t["spec"]["dataset"] = "mnist"
+    trials = [_trial("nsgan", 0, 0, 40.0, dataset="mnist"), _trial("nsgan", 0, 1, 44.0, search=False,
+                                                                  dataset="mnist")]
     rows = report.summarise(trials, {("mnist", "nsgan"): 0})
     refs = {"mnist": {"floor": 0.51, "untrained": 912.3}}
     lines = report.table_markdown(rows, ["mnist"], ["nsgan", "mlgan"], refs).splitlines()

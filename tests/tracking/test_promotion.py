@@ -23,6 +23,26 @@ def test_decide_rule():
     assert other.alias == "challenger" and "not comparable" in other.reason
 
 
+def test_a_version_must_clearly_beat_an_untrained_model_even_the_first():
+    from components.tracking.promotion import Noise
+
+    noise = Noise("nsgan", 400.0, "s")
+    at_noise = promotion.decide(390.0, "s", None, None, "fid", noise=noise, margin=0.5)
+    assert at_noise.alias == "challenger"
+    assert "fid=390 is not clearly better than an untrained nsgan's 400" in at_noise.reason
+    assert "needs 200 or lower" in at_noise.reason and "registry.beat_noise=0.5" in at_noise.reason
+    assert promotion.decide(190.0, "s", None, None, "fid", noise=noise, margin=0.5).alias == "champion"
+    # beating noise is necessary, not sufficient: the champion is still to be beaten
+    assert promotion.decide(190.0, "s", 100.0, "s", "fid", "1", noise=noise, margin=0.5).alias == "challenger"
+    # higher is better: precision of an untrained model 0.02, at least 50% more needed
+    low = Noise("nsgan", 0.02, "s")
+    assert promotion.decide(0.025, "s", None, None, "precision_classifier", noise=low, margin=0.5).alias == \
+        "challenger"
+    assert promotion.decide(0.5, "s", None, None, "precision_classifier", noise=low, margin=0.5).alias == "champion"
+    with pytest.raises(ValueError, match="protocol"):  # a level measured otherwise is no level for this version
+        promotion.decide(190.0, "s", None, None, "fid", noise=Noise("nsgan", 400.0, "t"), margin=0.5)
+
+
 @pytest.fixture
 def client(tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"

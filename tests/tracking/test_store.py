@@ -1,5 +1,5 @@
 """A run left RUNNING by a process that is gone (kill -9, crash) is marked FAILED by the next run; a run whose
-process still lives, or that another host owns, is left alone."""
+process still lives, or that another host owns, is left alone. Experiments carry the kind the UI opens on."""
 
 import socket
 import subprocess
@@ -27,3 +27,15 @@ def test_runs_of_dead_processes_are_marked_failed_and_live_ones_are_not(tmp_path
     assert "killed or crashed" in client.get_run(runs["dead"]).data.tags["genzoo.failed_reason"]
     assert client.get_run(finished).info.status == "FINISHED"
     assert store.fail_orphans(tmp_path) == []  # nothing left to mark
+
+
+def test_experiments_open_on_their_runs_in_the_ui(tmp_path, monkeypatch):
+    """MLflow 3's UI picks an experiment's landing page by its kind tag: genzoo's are model development, so it
+    opens on the runs, not on a GenAI traces dashboard; an experiment made before genzoo set it gets it too."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    client = store.client(tmp_path)
+    made = client.get_experiment(store.experiment_id(client, tmp_path, "mnist5k"))
+    assert made.tags["mlflow.experimentKind"] == "custom_model_development"
+    old = client.create_experiment("older")
+    store.experiment_id(client, tmp_path, "older")
+    assert client.get_experiment(old).tags["mlflow.experimentKind"] == "custom_model_development"

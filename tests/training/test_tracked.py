@@ -33,7 +33,7 @@ def test_a_resumed_run_drops_the_tags_that_said_why_it_stopped(mnist5k_data, tmp
 def test_a_diverged_member_stops_alone(mnist5k_data, tmp_path, monkeypatch):
     """A population member whose loss turns non-finite ends FAILED as its single trial would; the others finish."""
     from components import defaults
-    from components.training.tracked import Member, train_population_and_log
+    from components.training.population import Member, train_population_and_log
 
     monkeypatch.setenv("GENZOO_ROOT", str(tmp_path))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)

@@ -40,6 +40,13 @@ def _float_images(ds):
     # binarised to 0/1 bytes (x > 127 stored as uint8): every digit black
     (lambda ds: ds.arrays.__setitem__("train_images", (ds.arrays["train_images"] > 127).astype(np.uint8)),
      "column=contrast"),
+    # against the pinned version's statistics, split by split (validation/pinned.py)
+    (lambda ds: ds.arrays.__setitem__("test_images", ds.arrays["test_images"].transpose(0, 2, 1, 3).copy()),
+     "'transposed (H and W swapped)'"),
+    (lambda ds: ds.arrays.__setitem__("train_images", ds.arrays["train_images"][:, ::-1].copy()),
+     "'flipped vertically'"),
+    (lambda ds: ds.arrays.__setitem__("train_images", 255 - ds.arrays["train_images"]), "column=ink_ratio"),
+    (lambda ds: ds.arrays.__setitem__("test_images", ds.arrays["test_images"] // 2), "column=ink_ratio"),
 ])
 def test_each_defect_fails_the_expectation_that_checks_it(ds, tmp_path, corrupt, expectation):
     corrupt(ds)
@@ -51,3 +58,13 @@ def test_each_defect_fails_the_expectation_that_checks_it(ds, tmp_path, corrupt,
     assert summary["success"] is False and any(expectation in f for f in summary["failed"])
     assert str(tmp_path / "report.html") in str(err.value)  # the error says where to read why
     assert "FAILED" in (tmp_path / "report.html").read_text()
+
+
+def test_a_relaxed_check_lets_data_that_really_looks_so_pass(ds, tmp_path):
+    ds.arrays["test_images"] = ds.arrays["test_images"].transpose(0, 2, 1, 3).copy()
+    with pytest.raises(ValidationFailed, match="likely: a split transposed or flipped"):
+        validate(ds, CFG, tmp_path / "strict")
+    relaxed = Validation(relax={"mnist5k": ["orientation"]})
+    assert validate(ds, relaxed, tmp_path / "relaxed")["success"]
+    with pytest.raises(ValidationFailed):  # relaxed for another dataset only
+        validate(ds, Validation(relax={"other": ["orientation"]}), tmp_path / "elsewhere")

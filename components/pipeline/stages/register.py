@@ -1,5 +1,6 @@
-"""register: the evaluated model into the MLflow registry, promoted to @champion only if it beats the champion
-measured under the same evaluation protocol; a champion measured otherwise is re-scored under this run's."""
+"""register: the evaluated model into the MLflow registry, promoted to @champion only if it is clearly better than
+an untrained model of its kind and beats the champion, both measured under the same evaluation protocol; a
+champion measured otherwise is re-scored under this run's."""
 
 from __future__ import annotations
 
@@ -29,9 +30,16 @@ def run(ctx: Context, node: Node, out: Path, inputs: Inputs) -> Registration:
         with registered_model(version, device) as model:
             return scoring.rescore(model, reference, device)
 
+    def noise() -> scoring.Noise:
+        """registry.metric of an untrained model like this one (its family and hyperparameters), same protocol."""
+        from components.models import stored
+
+        reference = ctx.reference(node.target, inputs["classifier"].values(), device)
+        return scoring.noise_level(node.family, stored.load(Path(ev.model_dir), str(device)).hp, reference, device)
+
     registration = register_model(ctx.root, node.target, node.family, Path(ev.model_dir), ev.metrics,
                                   ev.protocol_fields, ev.run_id, ctx.cfg.champion_rule(),
-                                  ctx.runs.tags(node.target, node.family, "register"), rescore=rescore)
+                                  ctx.runs.tags(node.target, node.family, "register"), rescore=rescore, noise=noise)
     (out / "registration.json").write_text(json.dumps(dataclasses.asdict(registration), indent=2, sort_keys=True)
                                            + "\n")
     return registration
