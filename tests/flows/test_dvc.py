@@ -99,7 +99,8 @@ def _experiments_touch_no_alias(repo: Path, champion: str) -> None:
 
     from components import defaults
 
-    client = mlflow.MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
+    uri = f"sqlite:///{repo / 'mlflow.db'}"
+    client = mlflow.MlflowClient(uri, registry_uri=uri)  # not the registry an earlier in-process test set globally
     assert client.get_model_version_by_alias("mnist5k-nsgan", defaults.CHAMPION).version == champion
     versions = [v for v in registered_versions(repo, "mnist5k-nsgan") if v.version != champion]
     assert sorted(v.tags["genzoo.dvc_experiment"] for v in versions) == ["steps4", "steps6"]

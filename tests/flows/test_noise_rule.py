@@ -32,7 +32,8 @@ def test_a_first_version_at_noise_level_is_a_challenger_with_both_numbers(ran):
     assert family == "nsgan" and fid > float(noise) / 2  # 8 steps: nowhere near half the untrained FID
     assert f"fid_classifier={fid:.4g} is not clearly better than an untrained nsgan's {float(noise):.4g}" in reason
     assert "registry.beat_noise=0.5" in reason and "genzoo registry promote mnist5k-nsgan 1" in reason
-    client = mlflow.MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    client = mlflow.MlflowClient(uri, registry_uri=uri)  # not the registry an earlier in-process test set globally
     assert {a for a in client.get_registered_model("mnist5k-nsgan").aliases} == {defaults.CHALLENGER}
 
 
