@@ -87,6 +87,8 @@ def server(name: str) -> list[dict]:
                     status = urllib.request.urlopen(request, timeout=600).status
                 except urllib.error.HTTPError as err:
                     status = err.code
+                except (urllib.error.URLError, ConnectionError):  # 413 from Content-Length, before the body
+                    status = "413 (answered before the upload ended)"
                 peak = _kib(proc.pid, "VmHWM")
                 rows.append({"shape": shape, "mib": mib, "status": status, "rss_before_mib": round(before / 1024, 1),
                              "extra_peak_mib": round((peak - before) / 1024, 1)})

@@ -68,8 +68,10 @@ def decide(new_value: float, new_protocol: str, champion_value: float | None, ch
                 f"under the same protocol {new_protocol} (needs {threshold:.4g} or {'lower' if s.direction == 'lower' else 'higher'}: "
                 f"registry.beat_noise={margin}); not promoted. Promote by hand if it should serve: `{by_hand}`",
                 champion_version, champion_value)
+        note += f"; clearly better than an untrained {noise.family}'s {noise.value:.4g} (needs {threshold:.4g})"
     if champion_version is None:
-        return Decision(defaults.CHAMPION, f"first version: no champion yet ({metric}={new_value:.4g})", None, None)
+        return Decision(defaults.CHAMPION, f"first version: no champion yet ({metric}={new_value:.4g}{note})", None,
+                        None)
     if unscorable is None and champion_value is not None and champion_protocol == new_protocol \
             and not math.isfinite(champion_value):
         unscorable = f"its {metric} is {champion_value}"
