@@ -84,3 +84,14 @@ def make(metric: str, classifier_space: str, num_samples: int, sample_seed: int,
     return Protocol(space_of(metric, classifier_space, settings), int(num_samples), int(sample_seed), reference,
                     torch.device(device).type,
                     json.dumps(protocol_settings(settings, num_samples, n_reference), sort_keys=True))
+
+
+@dataclass(frozen=True)
+class Noise:
+    """registry.metric of an untrained model of a family under a protocol (scoring.noise_level): the level a
+    champion must clearly beat (tracking/promotion.py). `protocol`: the digest it was measured under, which must
+    be the version's."""
+
+    family: str
+    value: float
+    protocol: str

@@ -17,7 +17,7 @@ from components.evaluation import protocol as ep
 from components.evaluation import samples
 from components.evaluation.classifier import Space
 from components.models.base import Translator
-from components.tracking.promotion import Noise
+from components.evaluation.protocol import Noise
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,12 +78,14 @@ def noise_level(family: str, hp, ref: Reference, device) -> Noise:
     import json
     import tempfile
 
+    import hashlib
+
     from components.files import atomic_write_text
     from components.models.registry import get_family
-    from components.pipeline import keys
 
-    key = keys.digest([family, dataclasses.asdict(hp), ref.metric, ref.settings.model_dump(), ref.seed, ref.data_id,
-                       [s.name for s in ref.spaces]])
+    made_of = [family, dataclasses.asdict(hp), ref.metric, ref.settings.model_dump(), ref.seed, ref.data_id,
+               [s.name for s in ref.spaces]]
+    key = hashlib.sha256(json.dumps(made_of, sort_keys=True, default=str).encode()).hexdigest()
     cached = ref.cache_dir / "noise" / f"{family}-{key[:16]}.json"
     if cached.exists():
         return Noise(**json.loads(cached.read_text()))

@@ -17,17 +17,8 @@ from typing import Callable
 
 from components import defaults
 from components.evaluation.protocol import TAG as TAG_PROTOCOL
+from components.evaluation.protocol import Noise
 from components.metric_specs import spec
-
-
-@dataclass(frozen=True)
-class Noise:
-    """registry.metric of an untrained model of a family under a protocol (evaluation/scoring.noise_level): the
-    level a champion must clearly beat. `protocol`: the digest it was measured under, which must be the version's."""
-
-    family: str
-    value: float
-    protocol: str
 
 
 @dataclass

@@ -24,7 +24,7 @@ def test_decide_rule():
 
 
 def test_a_version_must_clearly_beat_an_untrained_model_even_the_first():
-    from components.tracking.promotion import Noise
+    from components.evaluation.protocol import Noise
 
     noise = Noise("nsgan", 400.0, "s")
     at_noise = promotion.decide(390.0, "s", None, None, "fid", noise=noise, margin=0.5)
