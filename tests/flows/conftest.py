@@ -29,6 +29,14 @@ def in_project(root: Path):
                 os.environ[k] = v
 
 
+def command_env(root: Path) -> dict[str, str]:
+    """The environment a `genzoo` command started in a child process gets: `root` as its project, this checkout
+    importable, no MLflow or Prefect settings of the test process."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PREFECT_"))}
+    env.update(GENZOO_ROOT=str(root), PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    return env
+
+
 def make_project(parent: Path, data: Path, params: dict | None = None) -> Path:
     """A project under `parent` with the mnist5k data and `params` (default TINY_PARAMS) as its params.yaml."""
     root = parent / "project"

@@ -7,21 +7,18 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import registered_versions
-from tests.flows.conftest import make_project
+from tests.flows.conftest import command_env, make_project
 from tests.processes import as_from_a_terminal
 
 
 def test_sigint_as_the_flow_run_begins_stops_the_run_with_nothing_registered(tmp_path, mnist5k_data):
     moment = "Beginning flow run"
     root = make_project(tmp_path, mnist5k_data)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PREFECT_"))}
-    env.update(GENZOO_ROOT=str(root), PYTHONPATH=str(Path(__file__).resolve().parents[2]),
-               PREFECT_HOME=str(tmp_path / "prefect"))
+    env = {**command_env(root), "PREFECT_HOME": str(tmp_path / "prefect")}
     proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "run"], cwd=root, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True,
                                 preexec_fn=as_from_a_terminal)

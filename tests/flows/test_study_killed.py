@@ -13,10 +13,9 @@ from pathlib import Path
 import mlflow
 import optuna
 import pytest
-import yaml
 
 from tests.conftest import TINY_PARAMS
-from tests.flows.conftest import make_project
+from tests.flows.conftest import command_env, make_project
 
 STUDY = {"name": "killed", "datasets": ["mnist5k"], "families": ["nsgan"], "budget": 3, "seeds": 1,
          "epochs": 2.5, "checkpoints": 2, "checkpoint_samples": 100, "eval": {"num_samples": 100},
@@ -45,10 +44,8 @@ def _search_trials(root: Path) -> list:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="process groups")
 def test_a_study_killed_mid_search_resumes_from_its_storage(tmp_path, mnist5k_data):
-    root = make_project(tmp_path, mnist5k_data)
-    (root / "params.yaml").write_text(yaml.safe_dump({**TINY_PARAMS, "study": STUDY}, sort_keys=False))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PREFECT_"))}
-    env.update(GENZOO_ROOT=str(root), PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    root = make_project(tmp_path, mnist5k_data, {**TINY_PARAMS, "study": STUDY})
+    env = command_env(root)
     command = [sys.executable, "-m", "flows.cli", "study"]
     log = tmp_path / "first.log"
     with open(log, "wb") as out:

@@ -12,11 +12,10 @@ from pathlib import Path
 
 import mlflow
 import pytest
-import yaml
 
 from components import processes
 from tests.conftest import TINY_PARAMS
-from tests.flows.conftest import make_project
+from tests.flows.conftest import command_env, make_project
 from tests.processes import as_from_a_terminal
 
 STEPS = 50_000  # far more than a trial trains in this test's lifetime: a trial that finished was not stopped
@@ -86,10 +85,8 @@ def _stop_once_training(root: Path, env: dict, log: Path, how: str, after: int) 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_a_stopped_study_stops_its_running_trials_instead_of_finishing_them(tmp_path, mnist5k_data):
-    root = make_project(tmp_path, mnist5k_data)
-    (root / "params.yaml").write_text(yaml.safe_dump({**TINY_PARAMS, "study": STUDY}, sort_keys=False))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PREFECT_"))}
-    env.update(GENZOO_ROOT=str(root), PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    root = make_project(tmp_path, mnist5k_data, {**TINY_PARAMS, "study": STUDY})
+    env = command_env(root)
     last = -1
     for how in ("ctrl-c", "sigterm"):  # the second run finds the data stages cached and resumes the same trial
         rc, text, server = _stop_once_training(root, env, tmp_path / f"{how}.log", how, last)

@@ -1,6 +1,7 @@
 """The one train-and-log path: a run that is resumed ends as what it now is, without the tags of its last stop."""
 
 import mlflow
+import pytest
 import torch
 
 from components.data import store
@@ -11,12 +12,17 @@ from components.training.loop import LoopConfig
 from components.training.tracked import FAILURE_TAGS, train_and_log
 
 
-def test_a_resumed_run_drops_the_tags_that_said_why_it_stopped(mnist5k_data, tmp_path, monkeypatch):
+@pytest.fixture
+def data(mnist5k_data, tmp_path, monkeypatch) -> Tensors:
+    """256 real digits, with tmp_path as the project and its own MLflow store."""
     monkeypatch.setenv("GENZOO_ROOT", str(tmp_path))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     ds = store.read("mnist5k", mnist5k_data)
-    data = Tensors(train_x=torch.from_numpy(ds.arrays["train_images"][:256]),
+    return Tensors(train_x=torch.from_numpy(ds.arrays["train_images"][:256]),
                    train_y=torch.from_numpy(ds.arrays["train_labels"][:256]), classes=ds.classes)
+
+
+def test_a_resumed_run_drops_the_tags_that_said_why_it_stopped(data, tmp_path):
     hp = get_family("nsgan").hyperparameters({"z_dim": 4, "width": 0.125})
     loop = LoopConfig(steps=2, batch_size=32, checkpoint_every=1, log_every=1, progress=False)
     first = train_and_log(tmp_path, "nsgan", "mnist5k", data, hp, loop, tmp_path / "ckpt", tags={})
@@ -30,16 +36,11 @@ def test_a_resumed_run_drops_the_tags_that_said_why_it_stopped(mnist5k_data, tmp
     assert not set(FAILURE_TAGS) & set(run.data.tags)
 
 
-def test_a_diverged_member_stops_alone(mnist5k_data, tmp_path, monkeypatch):
+def test_a_diverged_member_stops_alone(data, tmp_path):
     """A population member whose loss turns non-finite ends FAILED as its single trial would; the others finish."""
     from components import defaults
     from components.training.population import Member, train_population_and_log
 
-    monkeypatch.setenv("GENZOO_ROOT", str(tmp_path))
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    ds = store.read("mnist5k", mnist5k_data)
-    data = Tensors(train_x=torch.from_numpy(ds.arrays["train_images"][:256]),
-                   train_y=torch.from_numpy(ds.arrays["train_labels"][:256]), classes=ds.classes)
     fam = get_family("mlgan")  # exp(logit) overflows once the critic's weights blow up
     members = [Member(fam.hyperparameters({"z_dim": 4, "width": 0.125, "lr": lr}),
                       LoopConfig(steps=6, batch_size=32, checkpoint_every=3, log_every=1, progress=False, seed=seed),
