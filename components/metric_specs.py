@@ -154,6 +154,22 @@ def spec(name: str) -> MetricSpec:
     raise KeyError(f"{name!r} is not a metric genzoo logs (components/metric_specs.py lists them)")
 
 
+# what `dvc exp show` puts in its columns (evaluation/<family>/metrics.json): one or two numbers per question, so a
+# family's experiments fit a 160-column terminal; every metric stays in MLflow and the stage's own metrics.json
+HEADLINE = ("fid", "kid_x1e3", "precision", "recall", "test_nll_nats", "test_nll_iwae_nats", "modes_covered",
+            "high_quality", "reverse_kl", "cycle_l1", "label_preservation")
+
+
+def headline(metrics: dict[str, float]) -> dict[str, float]:
+    """The HEADLINE metrics of `metrics` (no floors, no spreads) and the sample count N they were measured on."""
+    out = {k: v for k, v in metrics.items() if k in SAMPLED[:1]}
+    for k, v in metrics.items():
+        s = spec(k)
+        if s.base in HEADLINE and not s.floor and s.spread is None and not k.startswith(("checkpoint_", "study_")):
+            out[k] = v
+    return out
+
+
 def markdown_table() -> str:
     """docs/evaluation.md's table of every logged metric (`python -m components.metric_specs`; a test keeps the
     doc in step)."""

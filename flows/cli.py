@@ -163,7 +163,7 @@ def check_port(host: str, port: int, command: str) -> None:
 
 def cmd_ui(args) -> int:
     """`mlflow server` (UI + REST API) over the project's store, on loopback unless --host says otherwise."""
-    from components.tracking.store import tracking_uri, ui_command
+    from components.tracking.store import UI_VIEW, tracking_uri, ui_command
 
     root = defaults.project_root()
     cmd = ui_command(root, args.host, args.port)
@@ -171,6 +171,7 @@ def cmd_ui(args) -> int:
         print(f"the tracking store is already a server: open {tracking_uri(root)}")
         return 0
     check_port(args.host, args.port, "genzoo ui")
+    print(f"genzoo ui: open http://{args.host}:{args.port}/#/experiments{UI_VIEW}  (Ctrl-C stops it)", flush=True)
     # MLflow 3's server also starts ~7 huey job consumers for its GenAI jobs (scorers, trace roll-ups), which genzoo
     # never queues: they cost CPU on a small machine and outlive a server stopped with a plain `kill`. Opt back in
     # with MLFLOW_SERVER_ENABLE_JOB_EXECUTION=true.
@@ -316,7 +317,9 @@ def main(argv: list[str] | None = None) -> int:
 
         reaper.start()
         stop.install()
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(TaskNamed("%(levelname)s %(name)s%(task)s: %(message)s"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
     logging.getLogger("components").setLevel(logging.INFO)
     try:
         return args.fn(args)
@@ -333,6 +336,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         return _interrupted()
+
+
+class TaskNamed(logging.Formatter):
+    """A Prefect task run's line names its task ("prefect.task_runs [train:nsgan@mnist]: Finished in state
+    Completed()"): Prefect's run logger puts the run's name on each record it writes."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        name = getattr(record, "task_run_name", None)
+        record.task = f" [{name}]" if name else ""
+        return super().format(record)
 
 
 def _interrupted() -> int:

@@ -20,7 +20,7 @@ from components.pipeline.results import Stored
 from components.pipeline.stage import Inputs, Node
 from components.pipeline.walk import walk
 from components.tracking import store as tstore
-from flows import expected_errors
+from flows import comparison, expected_errors
 from flows.summary import RunSummary
 
 expected_errors.install()  # an expected error is one line in Prefect's logs too, not a traceback
@@ -112,10 +112,16 @@ def pipeline(dataset: str | None = None, families: list[str] | None = None, prof
     for node, result in done.items():  # what another invocation's runs computed, named on this one's parent
         if states.get(node.label) == "Cached" and getattr(result, "run_id", None):
             ctx.runs.note_reused(node.target, node.label, result.run_id)
-    ctx.runs.close("FAILED" if failures else "FINISHED")
     if failures:
+        ctx.runs.close("FAILED")
         raise GenzooError("; ".join(f"{f}: {msg}" for f, msg in failures.items()) + " (nothing registered for these)")
     summary = RunSummary(cfg.dataset, cfg.profile, str(root_path), states).add(done)
+    try:  # the families side by side on the parent run (MLflow's experiment view lists it first)
+        comparison.publish(summary, ctx.runs.parents or {})
+    except BaseException:
+        ctx.runs.close("FAILED")
+        raise
+    ctx.runs.close("FINISHED")
     summary.dvc_lock = dvc.record(ctx, done)
     summary.flow_run_id = str(prefect_flow_run.id)
     publish_summary(summary, root_path)

@@ -103,30 +103,54 @@ def _with_spread(metrics: dict, name: str) -> str:
     return cell
 
 
-def metrics_table(summary: RunSummary) -> str:
-    """Markdown: families as columns, the model's metrics as rows in a fixed order (ORDER; ↓ lower is better, ↑
-    higher), then one column of floors per target (real training images scored the same way) and one of the
-    untrained level the champion rule held each family to. A FID/KID cell carries its N, a spread is named."""
+@dataclass
+class Table:
+    """The comparison's table, before it is written as markdown or HTML: families (and floors, and the untrained
+    level) as columns, metrics as rows in ORDER."""
+
+    header: list[str]
+    rows: list[tuple[str, list[str]]]  # (row label, cells)
+
+    def markdown(self) -> str:
+        lines = ["| metric | " + " | ".join(self.header) + " |", "|---|" + "---|" * len(self.header)]
+        return "\n".join(lines + [f"| {label} | " + " | ".join(cells) + " |" for label, cells in self.rows])
+
+
+def model_metrics(metrics: dict[str, float]) -> list[str]:
+    """The names of a family's own metrics (no spreads, no floors), top-down in ORDER."""
+    return sorted((k for k in metrics if spec(k).direction is not None and spec(k).spread is None
+                   and not spec(k).floor), key=_rank)
+
+
+def table(summary: RunSummary) -> Table | None:
+    """Families as columns, the model's metrics as rows in a fixed order (ORDER; ↓ lower is better, ↑ higher),
+    then one column of floors per target (real training images scored the same way) and one of the untrained
+    level the champion rule held each family to. A FID/KID cell carries its N, a spread is named."""
     families = summary.families
     if not families:
-        return "(no family ran)"
+        return None
     cols = list(families)
     metrics = {f: run.evaluate.metrics for f, run in families.items()}
-    names = sorted({k for m in metrics.values() for k in m
-                    if spec(k).direction is not None and spec(k).spread is None and not spec(k).floor}, key=_rank)
+    names = sorted({k for m in metrics.values() for k in model_metrics(m)}, key=_rank)
     targets = list(dict.fromkeys(run.target for run in families.values()))
     floors = {t: next(metrics[f] for f in cols if families[f].target == t) for t in targets}
     noise = {f: run.register for f, run in families.items() if run.register is not None and run.register.noise is not None}
     header = [f"{f} ({families[f].target})" for f in cols] + [f"floor: real {t} images" for t in targets]
     header += ["untrained (champion rule)"] if noise else []
-    lines = ["| metric | " + " | ".join(header) + " |", "|---|" + "---|" * len(header)]
+    rows = []
     for name in names:
         cells = [_with_spread(metrics[f], name) for f in cols]
         cells += [_with_spread(floors[t], f"floor_{name}") for t in targets]
         if noise:  # the registry metric's row: each family's untrained level
             cells.append("; ".join(f"{f} {_cell(r.noise)}" for f, r in noise.items() if r.metric == name))
-        lines.append(f"| {_label(name)} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        rows.append((_label(name), cells))
+    return Table(header, rows)
+
+
+def metrics_table(summary: RunSummary) -> str:
+    """table() as markdown (the terminal and the Prefect artifact)."""
+    t = table(summary)
+    return t.markdown() if t is not None else "(no family ran)"
 
 
 def decisions(summary: RunSummary) -> list[str]:
@@ -142,7 +166,7 @@ def decisions(summary: RunSummary) -> list[str]:
 
 def text(summary: RunSummary) -> str:
     """The end-of-run summary printed by `genzoo run`."""
-    from components.tracking.store import tracking_uri, ui_command
+    from components.tracking.store import experiment_url, tracking_uri, ui_command
 
     lines = [f"\n== genzoo: {summary.dataset} ({summary.profile} profile) =="]
     for name, data in summary.data.items():
@@ -160,6 +184,10 @@ def text(summary: RunSummary) -> str:
     root = Path(summary.root)
     ui = ui_command(root)
     lines.append(f"MLflow UI: genzoo ui  (= {' '.join(ui)})" if ui else f"MLflow UI: {tracking_uri(root)}")
+    for target in dict.fromkeys(run.target for run in summary.families.values()):
+        url = experiment_url(root, target)
+        if url:  # its first row, pipeline@<target>, holds comparison.html and every family's metrics
+            lines.append(f"  {target}: {url}  (runs; pipeline@{target} has comparison.html)")
     return "\n".join(lines)
 
 

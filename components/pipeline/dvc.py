@@ -1,7 +1,8 @@
 """The stage graph as DVC sees it: dvc.yaml is rendered from graph.STAGES (`python -m components.pipeline.dvc
 > dvc.yaml`; a test keeps the file in step), and each stage leaves a small index under outputs/dvc/ for DVC to
-track: the stage's results ({target: result}); and per family, in evaluation/<family>/ (tracked by git), the
-evaluation's metrics for `dvc metrics` / `dvc exp show` and the loss history for `dvc plots`.
+track: the stage's results ({target: result}) and a "done" stamp that later stages depend on; and per family, in
+evaluation/<family>/ (tracked by git), the evaluation's headline metrics for `dvc metrics` / `dvc exp show` and
+the loss history for `dvc plots`.
 
 DVC's view is deliberately coarse (all of params.yaml, whole code packages): it decides when to call a stage,
 and the stage's own key (pipeline/keys.py) decides whether anything really runs.
@@ -16,6 +17,7 @@ from pathlib import Path
 from components import defaults
 from components.errors import ConfigError
 from components.files import atomic_write_text
+from components.metric_specs import headline
 from components.pipeline import keys, results
 from components.pipeline.graph import STAGES, plan
 from components.pipeline.stage import Node
@@ -27,6 +29,17 @@ ITEM = "${item}"
 
 def index_name(stage: str, family: str | None = None) -> str:
     return f"{INDEX_DIR}/{stage}@{family}.json" if family else f"{INDEX_DIR}/{stage}.json"
+
+
+def done_name(stage: str, family: str | None = None) -> str:
+    """The stage's "done" stamp, the file later stages depend on so DVC runs them in the graph's order. Its
+    content never changes, so `dvc exp show --only-changed` shows no column for it (the index's hash changes
+    with every run); a later stage is rerun by DVC through its own data, code and params deps, which include
+    every upstream stage's (code_deps)."""
+    return index_name(stage, family).removesuffix(".json") + ".done"
+
+
+DONE = "done\n"
 
 
 EVAL_DIR = "evaluation"  # tracked by git (not ignored), so `dvc exp show` and `dvc metrics diff` see every commit's
@@ -42,8 +55,9 @@ def losses_name(family: str) -> str:
 
 
 def code_deps(stage: str) -> list[str]:
-    """The packages (or top-level modules) holding the code the stage's key covers; per-family stages add every
-    family's package, since dvc.yaml's foreach cannot narrow them."""
+    """The packages (or top-level modules) holding the code the stage's key covers, and every upstream stage's
+    (its key covers theirs through their keys); per-family stages add every family's package, since dvc.yaml's
+    foreach cannot narrow them."""
     spec = STAGES[stage]
     deps = set()
     for f in keys.closure(*spec.modules()):
@@ -51,6 +65,8 @@ def code_deps(stage: str) -> list[str]:
         deps.add(rel.as_posix() if len(rel.parts) == 2 else "/".join(rel.parts[:2]))
     if spec.per_family:
         deps.add(f"{keys.PACKAGE}/models")
+    for up in spec.inputs:
+        deps.update(code_deps(up.name))
     return sorted(deps - {f"{keys.PACKAGE}/__init__.py"})
 
 
@@ -64,10 +80,11 @@ def render() -> str:
             continue
         fam = ITEM if spec.per_family else None
         deps = ["data", *code_deps(name)]
-        deps += [index_name(u.name, fam if u.per_family else None) for u in spec.inputs if u.in_dvc_yaml]
+        deps += [done_name(u.name, fam if u.per_family else None) for u in spec.inputs if u.in_dvc_yaml]
         body = [f"cmd: genzoo stage {name}" + (f" --family {ITEM}" if fam else ""), "deps:",
                 *[f"  - {d}" for d in deps], "params:", "  - params.yaml:", "outs:",
-                f"  - {index_name(name, fam)}:", "      cache: false"]
+                f"  - {index_name(name, fam)}:", "      cache: false", f"  - {done_name(name, fam)}:",
+                "      cache: false"]
         if spec.reports_metrics:
             body += ["metrics:", f"  - {metrics_name(ITEM)}:", "      cache: false",
                      "plots:", f"  - {losses_name(ITEM)}:", "      cache: false", "      x: step"]
@@ -88,9 +105,10 @@ def write_index(root: Path, done: dict[Node, results.Stored]) -> None:
         if not STAGES[stage].in_dvc_yaml:
             continue
         _write(root / index_name(stage, family), {t: results.dump(r) for t, r in by_target.items()})
+        atomic_write_text(root / done_name(stage, family), DONE)
         if STAGES[stage].reports_metrics:
             (result,) = by_target.values()
-            _write(root / metrics_name(family), result.metrics)
+            _write(root / metrics_name(family), headline(result.metrics))
             history = Path(result.model_dir) / "history.json"
             _write(root / losses_name(family), json.loads(history.read_text()) if history.exists() else [])
 

@@ -307,7 +307,7 @@ class ImagesTrial(TrialKind):
                     "model_dir": str(out), "files": [str(out / "model.pt"), str(out / "model.json"), str(grid)]}
             tstore.log_metrics(client, run_id, m)
             client.log_metric(run_id, "best_checkpoint_fid_classifier", best_fid, step=int(best_step))
-            client.log_artifact(run_id, str(grid), "evaluation")
+            tstore.log_samples(client, run_id, grid, None)  # where every family's grid is (images: above)
             client.log_artifact(run_id, str(out / "metrics.json"), "evaluation")
         return self._close(client, trained, **kept)
 
@@ -360,9 +360,9 @@ class PointsTrial(TrialKind):
                         model_dir=str(out), files=[str(out / "model.pt"), str(out / "model.json"), str(scatter),
                                                    str(figure)])
             tstore.log_metrics(client, run_id, m)
-            for f in (scatter, figure, out / "metrics.json"):
+            for f in (figure, out / "metrics.json"):
                 client.log_artifact(run_id, str(f), "evaluation")
-            for key, f in (("samples", scatter), ("snapshots", figure)):  # the run view's Images tab shows them
-                with Image.open(f) as picture:
-                    client.log_image(run_id, picture.convert("RGB"), key=key, step=self.steps)
+            tstore.log_samples(client, run_id, scatter, self.steps)  # where every family's grid is
+            with Image.open(figure) as picture:  # the run view's Images tab shows it beside the samples
+                client.log_image(run_id, picture.convert("RGB"), key="snapshots", step=self.steps)
         return self._close(client, trained, **kept)

@@ -73,7 +73,9 @@ def _create_once(root: Path, uri: str) -> None:
     _opened.add(uri)
 
 
-# MLflow 3's UI opens an experiment by its kind; without one it guesses GenAI and lands on a traces dashboard
+# MLflow 3's UI opens an experiment by its kind; without one it guesses GenAI and lands on a traces dashboard.
+# MLflow 3.17's UI ignores the tag while its GenAI/Model-training switch is shown and reads the switch from the
+# address instead (UI_VIEW; then remembered by the browser), so genzoo's links carry both.
 EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
 
 
@@ -99,12 +101,25 @@ def experiment_id(mlflow_client, root: Path, name: str) -> str:
         return found.experiment_id
 
 
-def run_url(root: Path, run_id: str) -> str:
-    """Where a run opens in the MLflow UI: the tracking server's, or `genzoo ui`'s over the project's store."""
+UI_VIEW = "?workflowType=machine_learning"  # the UI's "Model training" side: runs, models, no traces dashboard
+
+
+def ui_base(root: Path) -> str:
+    """The MLflow UI's address: the tracking server's, or `genzoo ui`'s over the project's store."""
     uri = tracking_uri(root)
-    base = uri.rstrip("/") if uri.startswith(("http://", "https://")) else f"http://127.0.0.1:{defaults.UI_PORT}"
+    return uri.rstrip("/") if uri.startswith(("http://", "https://")) else f"http://127.0.0.1:{defaults.UI_PORT}"
+
+
+def experiment_url(root: Path, name: str) -> str | None:
+    """Where experiment `name` opens on its runs table (None before it exists)."""
+    found = client(root).get_experiment_by_name(name)
+    return f"{ui_base(root)}/#/experiments/{found.experiment_id}{UI_VIEW}" if found else None
+
+
+def run_url(root: Path, run_id: str) -> str:
+    """Where a run opens in the MLflow UI."""
     experiment = client(root).get_run(run_id).info.experiment_id
-    return f"{base}/#/experiments/{experiment}/runs/{run_id}"
+    return f"{ui_base(root)}/#/experiments/{experiment}/runs/{run_id}{UI_VIEW}"
 
 
 def run_exists(root: Path, run_id: str) -> bool:
@@ -125,6 +140,29 @@ def log_metrics(mlflow_client, run_id: str, metrics: dict[str, float], step: int
 
     now = int(time.time() * 1000)
     mlflow_client.log_batch(run_id, metrics=[Metric(k, float(v), now, step) for k, v in metrics.items()])
+
+
+SAMPLES_ARTIFACT, SAMPLES_KEY = "samples.png", "samples"
+
+
+def log_samples(mlflow_client, run_id: str, picture: Path, step: int | None) -> None:
+    """A family's sample grid (or scatter, or translations) where every family puts it: the artifact root's
+    samples.png (MLflow's Compare view pairs only files at the root that every run has) and, unless `step` is
+    None (the caller logged it already), the image key "samples" at `step` (the run view's Images tab and the
+    chart view's image card)."""
+    import shutil
+    import tempfile
+
+    from PIL import Image
+
+    with tempfile.TemporaryDirectory(prefix="genzoo-samples-") as tmp:
+        named = Path(tmp) / SAMPLES_ARTIFACT
+        shutil.copyfile(picture, named)
+        mlflow_client.log_artifact(run_id, str(named))
+    if step is None:
+        return
+    with Image.open(picture) as grid:
+        mlflow_client.log_image(run_id, grid.convert("RGB"), key=SAMPLES_KEY, step=step)
 
 
 def ui_command(root: Path, host: str = "127.0.0.1", port: int = defaults.UI_PORT) -> list[str] | None:

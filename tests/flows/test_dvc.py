@@ -132,7 +132,9 @@ def test_dvc_experiments_set_params_and_each_shows_its_own_metrics_and_loss_curv
         sh(repo, "dvc", "exp", "run", "-n", f"steps{steps}", "-S", f"train.steps={steps}", "-S", "dataset=mnist5k")
     _experiments_touch_no_alias(repo, champion.version)
     shown = sh(repo, "dvc", "exp", "show", "--only-changed").stdout
-    assert "components/" not in shown and "train.steps" in shown, shown  # with the lock committed: no code hashes
+    # with the lock committed, params and headline metrics only: no code or stage-output hashes, 160 columns
+    assert "components/" not in shown and "outputs/" not in shown and "train.steps" in shown, shown
+    assert "fid_classifier" in shown and max(map(len, shown.splitlines())) <= 160, shown
     runs = _experiments(json.loads(sh(repo, "dvc", "exp", "show", "--json").stdout))
     assert {"steps4", "steps6"} <= set(runs), sorted(runs)
     fids = {}
@@ -146,3 +148,9 @@ def test_dvc_experiments_set_params_and_each_shows_its_own_metrics_and_loss_curv
     losses = json.loads((repo / "evaluation" / "nsgan" / "losses.json").read_text())
     assert [row["step"] for row in losses] == [2, 4, 6] and {"d_loss", "g_loss"} <= set(losses[0])
     assert "d_loss" in sh(repo, "dvc", "plots", "show", "--json").stdout
+    # the HTML page renders offline: Vega's three libraries inlined from .dvc/offline_plots.html, no CDN tags
+    sh(repo, "dvc", "plots", "diff", "steps4", "steps6")
+    page = (repo / "dvc_plots" / "index.html").read_text()
+    assert "<script src=" not in page and "cdn.jsdelivr" not in page and "vegaEmbed(" in page
+    assert "/* vega-embed 6." in page and "losses.json" in page
+    assert "dvc_plots" not in sh(repo, "git", "status", "--porcelain").stdout  # ignored

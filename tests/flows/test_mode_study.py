@@ -71,7 +71,8 @@ def test_every_trial_logs_mode_counts_per_checkpoint_and_its_snapshots_to_mlflow
         assert "floor_high_quality" in run.data.metrics
         names = {a.path for a in client.list_artifacts(t.run_id, "evaluation")}
         assert any(a.path.startswith("images/") for a in client.list_artifacts(t.run_id, "images"))
-        assert {"evaluation/snapshots.png", "evaluation/samples.png"} <= names
+        assert "evaluation/snapshots.png" in names
+        assert "samples.png" in {a.path for a in client.list_artifacts(t.run_id)}  # where every family's grid is
 
 
 def test_a_second_mode_study_trains_nothing(studied):

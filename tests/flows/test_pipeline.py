@@ -45,11 +45,19 @@ def test_flow_trains_evaluates_and_registers_a_champion(ran):
     assert run.data.tags["genzoo.eval_protocol"] == protocol
     assert "train/d_loss" in run.data.metrics
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "evaluation")}
-    assert {"evaluation/samples.png", "evaluation/losses.png", "evaluation/metrics.json"} <= artifacts
+    assert {"evaluation/losses.png", "evaluation/metrics.json"} <= artifacts
+    # the grid at the root, where every family's is: MLflow's Compare view pairs root files only
+    assert "samples.png" in {a.path for a in client.list_artifacts(run.info.run_id) if not a.is_dir}
     assert (root / "outputs/mnist5k/nsgan/evaluate/latest/metrics.json").exists()
     # lined up in MLflow without clean-up: nested under the invocation's parent, named, its dataset and grid shown
     parent = client.get_run(run.data.tags["mlflow.parentRunId"])
     assert parent.info.run_name == "pipeline@mnist5k" and parent.info.status == "FINISHED"
+    # ... which compares the families: the page and their metrics (the collapsed runs table shows the parent)
+    assert parent.data.metrics["nsgan/fid_classifier"] == pytest.approx(metrics["fid_classifier"])
+    page = mlflow.artifacts.download_artifacts(run_id=parent.info.run_id, artifact_path="comparison.html",
+                                               tracking_uri=uri)
+    text = open(page, encoding="utf-8").read()
+    assert "nsgan (mnist5k)" in text and "data:image/png;base64," in text and "http" not in text
     assert run.info.run_name.startswith("nsgan@mnist5k-")
     (used,) = run.inputs.dataset_inputs
     assert used.dataset.name == "mnist5k" and used.dataset.digest == \

@@ -48,7 +48,7 @@ def test_a_model_of_points_is_registered_by_modes_covered_with_its_scatter(ran_p
     run = client.get_run(summary.families["nsgan"].train.run_id)
     assert run.data.params["hp.arch"] == "mlp" and run.data.params["hp.disc_batch_norm"] == "False"
     assert run.data.params["train.precision"] == "fp32"
-    assert "evaluation/samples.png" in {a.path for a in client.list_artifacts(run.info.run_id, "evaluation")}
+    assert "samples.png" in {a.path for a in client.list_artifacts(run.info.run_id)}
 
 
 def test_points_change_a_familys_defaults_beneath_the_users_own_overrides(tmp_path):

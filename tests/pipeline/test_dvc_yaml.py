@@ -22,11 +22,19 @@ def test_dvc_yaml_lists_every_stage_with_its_inputs_code_and_params():
         body = entry["do"] if spec.per_family else entry
         assert ("foreach" in entry) == spec.per_family
         deps = body["deps"]
-        for up in spec.inputs:  # each input's index is a dependency, so DVC runs stages in the graph's order
+        for up in spec.inputs:  # each input's stamp is a dependency, so DVC runs stages in the graph's order
             if up.in_dvc_yaml:
-                assert dvc.index_name(up.name, "${item}" if up.per_family else None) in deps
-        for f in keys.closure(*spec.modules("nsgan" if spec.per_family else None)):  # the code the key covers
-            rel = f.relative_to(keys.ROOT).as_posix()
-            assert rel == "components/__init__.py" or any(rel == d or rel.startswith(d + "/") for d in deps), rel
+                assert dvc.done_name(up.name, "${item}" if up.per_family else None) in deps
+        # the code the key covers, and every upstream stage's: what reruns an upstream stage reruns this one
+        for stage in _upstream(spec):
+            for f in keys.closure(*stage.modules("nsgan" if stage.per_family else None)):
+                rel = f.relative_to(keys.ROOT).as_posix()
+                assert rel == "components/__init__.py" or any(rel == d or rel.startswith(d + "/") for d in deps), rel
         assert body["params"] == [{"params.yaml": None}]
         assert body["cmd"].startswith(f"genzoo stage {name}")
+
+
+def _upstream(spec):
+    yield spec
+    for up in spec.inputs:
+        yield from _upstream(up)

@@ -15,8 +15,6 @@ if TYPE_CHECKING:
 
 
 def run(ctx: Context, node: Node, out: Path, inputs: Inputs) -> Evaluated:
-    from PIL import Image
-
     from components import defaults
     from components.evaluation import plots, scoring
     from components.models import stored
@@ -36,10 +34,9 @@ def run(ctx: Context, node: Node, out: Path, inputs: Inputs) -> Evaluated:
     tstore.log_metrics(client, trained.run_id, scored.metrics)
     for k, v in {defaults.TAG_FEATURE_SPACE: scored.space, **scored.protocol.tags()}.items():
         client.set_tag(trained.run_id, k, v)
-    for f in (metrics_path, curves, *scored.pictures):
+    for f in (metrics_path, curves, *scored.pictures[1:]):
         client.log_artifact(trained.run_id, str(f), "evaluation")
-    with Image.open(scored.pictures[0]) as grid:  # an image with its step: the run and compare views show it
-        client.log_image(trained.run_id, grid.convert("RGB"), key="samples", step=trained.steps)
+    tstore.log_samples(client, trained.run_id, scored.pictures[0], trained.steps)
     return Evaluated(metrics=scored.metrics, feature_space=scored.space, protocol=scored.protocol.digest,
                      protocol_fields=scored.protocol.tags(), samples=str(scored.pictures[0]), model_dir=str(model_dir),
                      run_id=trained.run_id, files=(str(metrics_path), str(scored.pictures[0])))

@@ -1,0 +1,49 @@
+"""comparison.html: the families of one invocation side by side, offline, at one scale."""
+
+import re
+
+import numpy as np
+from PIL import Image
+
+from components.pipeline.results import Evaluated
+from components.tracking.registration import Registration
+from flows.comparison import parent_metrics, render
+from flows.summary import FamilyRun, RunSummary
+
+
+def _evaluated(tmp_path, family: str, size: int, fid: float) -> Evaluated:
+    path = tmp_path / f"{family}.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (size, size, 3), dtype=np.uint8)).save(path)
+    metrics = {"fid_classifier": fid, "floor_fid_classifier": 1.5, "num_samples": 500.0,
+               "precision_classifier": 0.5, "test_nll_nats": 80.0}
+    return Evaluated(metrics=metrics, feature_space="classifier", protocol="p", protocol_fields={}, samples=str(path),
+                     model_dir=str(tmp_path), run_id="r", files=())
+
+
+def _registration(family: str, noise: float) -> Registration:
+    return Registration(name=f"d-{family}", version="1", alias="champion", reason="first version", protocol="p",
+                        run_id="r", model_uri="m", metric="fid_classifier", noise=noise)
+
+
+def test_page_shows_both_families_grids_at_one_scale_and_the_floor_and_noise_once(tmp_path):
+    summary = RunSummary("d", "quick", str(tmp_path), {})
+    summary.families = {"nsgan": FamilyRun("d", evaluate=_evaluated(tmp_path, "nsgan", 242, 30.0),
+                                           register=_registration("nsgan", 900.0)),
+                        "vae": FamilyRun("d", evaluate=_evaluated(tmp_path, "vae", 122, 40.0),
+                                         register=_registration("vae", 800.0))}
+    page = render(summary)
+    images = re.findall(r'<img alt="(\w+) samples" width="(\d+)" height="(\d+)" src="data:image/png;base64,', page)
+    assert images == [("nsgan", "484", "484"), ("vae", "244", "244")]  # both at 2x: pixels of one size
+    assert "http" not in page and "<script" not in page  # self-contained: nothing to fetch offline
+    assert page.count("floor: real d images") == 1 and page.count("untrained (champion rule)") == 1
+    rows = re.findall(r"<tr><th>([^<]+)</th><td>", page)
+    assert [r.split()[0] for r in rows] == ["fid_classifier", "precision_classifier", "test_nll_nats"]
+    assert "nsgan 900; vae 800" in page and "(N=500)" in page
+
+
+def test_parent_metrics_are_each_familys_own_and_its_untrained_level(tmp_path):
+    summary = RunSummary("d", "quick", str(tmp_path), {})
+    summary.families = {"nsgan": FamilyRun("d", evaluate=_evaluated(tmp_path, "nsgan", 10, 30.0),
+                                           register=_registration("nsgan", 900.0))}
+    assert parent_metrics(summary) == {"nsgan/fid_classifier": 30.0, "nsgan/precision_classifier": 0.5,
+                                       "nsgan/test_nll_nats": 80.0, "nsgan/untrained_fid_classifier": 900.0}
