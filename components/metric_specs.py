@@ -76,6 +76,8 @@ BASES: dict[str, Base] = {
     "test_elbo_bits_per_dim": Base("lower", "bits/dim", "negative ELBO: an upper bound on the NLL",
                                    ("likelihood_images", "batch_size")),
     "iwae_k": Base(None, "", "importance samples of the IWAE bound", ("iwae_k",)),
+    "test_reconstruction_mse": Base("lower", "pixel^2", "mean squared error per pixel of G(E(x)) on test images, "
+                                    "pixels in [0, 1] (families with an encoder)", ("likelihood_images", "batch_size")),
     "modes_covered": Base("higher", "modes", "2-D points: mixture modes holding at least eval.mode_min_share of an "
                           "even share of high-quality samples (VEEGAN; PacGAN)", (*SAMPLED, "mode_min_share")),
     "high_quality": Base("higher", "fraction", "2-D points: share of samples within 3 sigma of the nearest mode's "

@@ -349,5 +349,13 @@ def run_study(cfg: Config | None = None, root: str | None = None, command: str |
         cfg = study_config(root_path, given.get("profile"), given.get("overrides"), given.get("datasets"),
                            given.get("families"))
     command = command or f"run_study({', '.join(f'{k}={v!r}' for k, v in given.items())})"
-    return study.with_options(task_runner=task_runner(cfg.study))(config=cfg.model_dump(), root=str(root_path),
-                                                                  command=command)
+    import time
+
+    from prefect import tags
+
+    # named and tagged as the pipeline's runs are (flows/pipeline.run_named), so the runs list tells studies apart
+    name = f"genzoo-study-{cfg.study.name or cfg.profile}-{time.strftime('%Y%m%d-%H%M%S')}"
+    with tags("study", *(f"dataset:{d}" for d in cfg.study.datasets), *(f"family:{f}" for f in cfg.study.families),
+              f"profile:{cfg.profile}"):
+        return study.with_options(task_runner=task_runner(cfg.study), flow_run_name=name)(
+            config=cfg.model_dump(), root=str(root_path), command=command)

@@ -1,6 +1,7 @@
 """What every model family implements so the one training loop can drive it (as Mimicry's train_step), and the
-two things a trained model can be: a Generator (samples images) or a Translator (maps images between domains).
-Evaluation and serving ask which protocol a model satisfies; nothing else tells kinds apart."""
+two things a trained model can be: a Generator (samples images) or a Translator (maps images between domains), and
+what a Generator may also be: Encoding (images to codes). Evaluation and serving ask which protocol a model
+satisfies; nothing else tells kinds apart."""
 
 from __future__ import annotations
 
@@ -57,6 +58,12 @@ class Generator(Protocol):
 class Translator(Protocol):
     def translate(self, x: torch.Tensor, direction: str = "AtoB") -> torch.Tensor:
         """Images of one domain (float NCHW in [0, 1]) -> the other domain's, same shape convention."""
+
+
+@runtime_checkable
+class Encoding(Protocol):
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Images (float NCHW in [0, 1]) -> their latent codes (N, z_dim), deterministically."""
 
 
 class GenerativeModel(nn.Module):

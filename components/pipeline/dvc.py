@@ -50,8 +50,9 @@ def metrics_name(family: str) -> str:
 
 
 def losses_name(family: str) -> str:
-    """The training losses as data ({step, <loss>: value} rows): `dvc plots show|diff` draws the curves."""
-    return f"{EVAL_DIR}/{family}/losses.json"
+    """The training losses as data, one file per loss of {step, value} rows (`dvc plots show|diff` draws one
+    plot per file, every revision's curve in it; one file of all losses would get one plot of one y field)."""
+    return f"{EVAL_DIR}/{family}/losses"
 
 
 def code_deps(stage: str) -> list[str]:
@@ -87,7 +88,7 @@ def render() -> str:
                 "      cache: false"]
         if spec.reports_metrics:
             body += ["metrics:", f"  - {metrics_name(ITEM)}:", "      cache: false",
-                     "plots:", f"  - {losses_name(ITEM)}:", "      cache: false", "      x: step"]
+                     "plots:", f"  - {losses_name(ITEM)}:", "      cache: false", "      x: step", "      y: value"]
         indent = "      " if fam else "    "
         lines += [f"  {name}:"] + (["    foreach: ${families}", "    do:"] if fam else [])
         lines += [indent + b for b in body] + [""]
@@ -110,7 +111,21 @@ def write_index(root: Path, done: dict[Node, results.Stored]) -> None:
             (result,) = by_target.values()
             _write(root / metrics_name(family), headline(result.metrics))
             history = Path(result.model_dir) / "history.json"
-            _write(root / losses_name(family), json.loads(history.read_text()) if history.exists() else [])
+            write_losses(root / losses_name(family), json.loads(history.read_text()) if history.exists() else [])
+
+
+def write_losses(folder: Path, history: list[dict]) -> None:
+    """<folder>/<loss>.json of {step, value} rows per logged loss (a "/" in its name becomes "-"); a loss an
+    earlier run of this family logged and this one does not is removed, so plots show this run's."""
+    names = sorted({k for row in history for k in row if k != "step"})
+    folder.mkdir(parents=True, exist_ok=True)
+    keep = {f"{n.replace('/', '-')}.json" for n in names}
+    for old in folder.glob("*.json"):
+        if old.name not in keep:
+            old.unlink()
+    for name in names:
+        _write(folder / f"{name.replace('/', '-')}.json",
+               [{"step": row["step"], "value": row[name]} for row in history if name in row])
 
 
 def _write(path: Path, obj) -> None:

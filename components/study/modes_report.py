@@ -15,15 +15,20 @@ from components.study.trial import TrialResult
 METRICS = ("modes_covered", "high_quality", "reverse_kl")
 
 # Published rows, for orientation only: other networks, budgets and sample counts than ours, so never compared.
-# UNCHECKED: written from memory; the stored copies of both papers we could reach gave their abstracts only.
 # VEEGAN (Srivastava et al. 2017) Table 1: modes covered (of 8 / 25) and % high-quality samples, 2,500 samples.
+# CHECKED against the table as the authors publish it (github.com/akashgit/VEEGAN, tab.png), 2026-12-02.
 # PacGAN (Lin et al. 2018) Table 1 (2-D grid): modes of 25, % high quality, reverse KL.
+# UNCHECKED: written from memory; the stored copies of the paper we could reach gave its abstract only.
+CHECKED, UNCHECKED = "published", "published, unchecked"
 PUBLISHED = {
-    "ring8": [("VEEGAN Table 1: GAN", 1.0, 0.993, None), ("VEEGAN Table 1: ALI", 2.8, 0.0013, None),
-              ("VEEGAN Table 1: unrolled GAN", 7.6, 0.356, None), ("VEEGAN Table 1: VEEGAN", 8.0, 0.529, None)],
-    "grid25": [("VEEGAN Table 1: GAN", 3.3, 0.005, None), ("VEEGAN Table 1: ALI", 15.8, 0.016, None),
-               ("VEEGAN Table 1: unrolled GAN", 23.6, 0.16, None), ("VEEGAN Table 1: VEEGAN", 24.6, 0.40, None),
-               ("PacGAN Table 1: GAN", 17.3, 0.948, 0.70), ("PacGAN Table 1: PacGAN2", 23.8, 0.913, 0.13)],
+    "ring8": [("VEEGAN Table 1: GAN", 1.0, 0.993, None, CHECKED), ("VEEGAN Table 1: ALI", 2.8, 0.0013, None, CHECKED),
+              ("VEEGAN Table 1: unrolled GAN", 7.6, 0.356, None, CHECKED),
+              ("VEEGAN Table 1: VEEGAN", 8.0, 0.529, None, CHECKED)],
+    "grid25": [("VEEGAN Table 1: GAN", 3.3, 0.005, None, CHECKED), ("VEEGAN Table 1: ALI", 15.8, 0.016, None, CHECKED),
+               ("VEEGAN Table 1: unrolled GAN", 23.6, 0.16, None, CHECKED),
+               ("VEEGAN Table 1: VEEGAN", 24.6, 0.40, None, CHECKED),
+               ("PacGAN Table 1: GAN", 17.3, 0.948, 0.70, UNCHECKED),
+               ("PacGAN Table 1: PacGAN2", 23.8, 0.913, 0.13, UNCHECKED)],
 }
 
 
@@ -78,15 +83,15 @@ def write(out: Path, trials: list[TrialResult], refs: dict[str, dict], mixtures:
             note = f" ({r['diverged']} diverged)" if r["diverged"] else ""
             lines.append(f"| {row} | {_pm(r['modes_covered'], digits=1)} | {_pm(r['high_quality'], pct=True)} | "
                          f"{_pm(r['reverse_kl'], digits=3)} | {r['n']}{note} |")
-        for name, modes_, hq, rkl in PUBLISHED.get(ds, []):
-            lines.append(f"| *{name} (published, unchecked)* | {modes_} | {100 * hq:.1f} | "
+        for name, modes_, hq, rkl, source in PUBLISHED.get(ds, []):
+            lines.append(f"| *{name} ({source})* | {modes_} | {100 * hq:.1f} | "
                          f"{'-' if rkl is None else rkl} | |")
         tables.append("\n".join(lines))
         curves = ["Modes covered per checkpoint (mean over seeds):", ""]
         for row, r in sorted(rows[ds].items()):
             steps = [c[0] for c in r["curves"][0]] if r["curves"] else []
             means = [statistics.fmean(c[i][1] for c in r["curves"] if len(c) > i) for i in range(len(steps))]
-            curves.append(f"- {row}: " + ", ".join(f"{s}: {m:.1f}" for s, m in zip(steps, means)))
+            curves.append(f"- {row}: " + ", ".join(f"{int(s)}: {m:.1f}" for s, m in zip(steps, means)))
             if r["snapshots"]:  # the first seed's, beside the report so its links work wherever it is copied
                 name = f"snapshots_{ds}_{row.replace(' ', '_')}.png"
                 shutil.copyfile(r["snapshots"], out / name)

@@ -1,4 +1,5 @@
-"""The served generator: an MLflow pyfunc that turns {n, seed[, label]} rows into uint8 images.
+"""The served generator: an MLflow pyfunc that turns {n, seed[, label]} rows into uint8 images, and for a family
+with an encoder (models/base.Encoding) rows {images} into latent codes.
 
 The model is rebuilt from the family registry and a weights_only state dict, so loading it never unpickles
 code. Requests are bounded and a bad one raises INVALID_PARAMETER_VALUE, which the scoring server returns
@@ -17,7 +18,7 @@ import torch
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
-from components.models.base import Translator
+from components.models.base import Encoding, Translator
 from components.models.stored import build as build_model
 from components.training.loop import to_float_images, to_uint8_images
 
@@ -65,6 +66,8 @@ class GeneratorPyfunc(mlflow.pyfunc.PythonModel):
             raise _bad(f"params.format={fmt!r}: expected one of {FORMATS}")
         if isinstance(self.model, Translator):
             images = self._translate(model_input, params.get("direction") or "AtoB")
+        elif isinstance(self.model, Encoding) and _asks_codes(model_input):
+            return self._encode(model_input)
         else:
             images = self._generate(_rows(model_input))
         return images if fmt == "array" else [to_png_base64(im) for im in images]
@@ -85,6 +88,19 @@ class GeneratorPyfunc(mlflow.pyfunc.PythonModel):
             out.append(generate(self.model, r["n"], r["seed"], label))
         return np.concatenate(out)
 
+    def _encode(self, model_input) -> np.ndarray:
+        """Rows {images: one uint8 HWC image each} (or {"images": an NHWC batch}) -> float32 codes (N, z_dim)."""
+        c, h, w = self.spec["image_shape"]
+        images = model_input["images"]
+        rows = list(images) if isinstance(images, pd.Series) else images
+        try:
+            x = np.stack([np.asarray(r) for r in rows]) if isinstance(rows, list) else np.asarray(rows)
+        except ValueError as exc:  # rows of different shapes
+            raise _bad(f"images: every image must be shaped ({h}, {w}, {c}): {exc}") from None
+        x = _uint8_batch(x, (h, w, c), "images")
+        t = to_float_images(torch.from_numpy(np.ascontiguousarray(x)))
+        return self.model.encode(t.to(next(self.model.parameters()).device)).float().cpu().numpy()
+
     def _translate(self, images, direction: str) -> np.ndarray:
         """uint8 NHWC images of the source domain -> uint8 NHWC translations, same N, H, W."""
         if direction not in ("AtoB", "BtoA"):
@@ -92,20 +108,37 @@ class GeneratorPyfunc(mlflow.pyfunc.PythonModel):
         c, h, w = self.spec["image_shape"]
         ca = int(self.spec["hp"]["channels_a"])
         want = (h, w, ca if direction == "AtoB" else c - ca)
-        x = np.asarray(images)
-        if x.ndim == 3 and want[2] == 1:
-            x = x[..., None]
-        if x.ndim != 4 or tuple(x.shape[1:]) != want:
-            raise _bad(f"{direction} takes images shaped (N, {want[0]}, {want[1]}, {want[2]}), got {x.shape}")
-        if not 1 <= len(x) <= MAX_IMAGES:
-            raise _bad(f"{len(x)} images in one request; send 1 to {MAX_IMAGES}")
-        if x.dtype != np.uint8:
-            if x.size and (x.min() < 0 or x.max() > 255):
-                raise _bad("pixel values must lie in 0..255 (uint8)")
-            x = x.astype(np.uint8)
+        x = _uint8_batch(np.asarray(images), want, direction)
         t = to_float_images(torch.from_numpy(np.ascontiguousarray(x)))
         y = self.model.translate(t.to(next(self.model.parameters()).device), direction)
         return to_uint8_images(y).numpy()
+
+
+def _uint8_batch(x: np.ndarray, want: tuple[int, int, int], what: str) -> np.ndarray:
+    """An NHWC batch of `want` (H, W, C) images with values in 0..255, as uint8; bounded in count."""
+    if x.ndim == 3 and want[2] == 1:
+        x = x[..., None]
+    if x.ndim != 4 or tuple(x.shape[1:]) != want:
+        raise _bad(f"{what} takes images shaped (N, {want[0]}, {want[1]}, {want[2]}), got {x.shape}")
+    if not 1 <= len(x) <= MAX_IMAGES:
+        raise _bad(f"{len(x)} images in one request; send 1 to {MAX_IMAGES}")
+    if x.dtype != np.uint8:
+        if not np.issubdtype(x.dtype, np.number):
+            raise _bad(f"{what}: pixel values must be numbers, got {x.dtype}")
+        if x.size and (not np.isfinite(x).all() or x.min() < 0 or x.max() > 255):
+            raise _bad("pixel values must lie in 0..255 (uint8)")
+        x = x.astype(np.uint8)
+    return x
+
+
+def _asks_codes(model_input) -> bool:
+    """Whether a request is {images: ...} (encode) rather than {n, seed[, label]} rows (generate)."""
+    columns = model_input.keys() if isinstance(model_input, dict) else getattr(model_input, "columns", ())
+    if "images" not in columns:
+        return False
+    if set(columns) - {"images"}:
+        raise _bad(f"an encode request has the one column 'images'; got {sorted(columns)}")
+    return True
 
 
 def _rows(model_input) -> list[dict]:
@@ -155,8 +188,9 @@ def signature_and_example(spec: dict):
 
     c, h, w = spec["image_shape"]
     fmt = ParamSpec("format", "string", "array")
-    if not issubclass(get_family(spec["family"]).model, Translator):
-        sig = signature((h, w, c))
+    model_cls = get_family(spec["family"]).model
+    if not issubclass(model_cls, Translator):
+        sig = signature((h, w, c), encodes=issubclass(model_cls, Encoding))
         return ModelSignature(inputs=sig.inputs, outputs=sig.outputs, params=ParamSchema([fmt])), {"n": 2, "seed": 0}
 
     ca = int(spec["hp"]["channels_a"])
@@ -167,18 +201,20 @@ def signature_and_example(spec: dict):
     return sig, np.zeros((2, h, w, ca), np.uint8)
 
 
-def signature(image_shape_hwc: tuple[int, int, int]):
+def signature(image_shape_hwc: tuple[int, int, int], encodes: bool = False):
     """Columns typed Any on purpose: with `long`, MLflow's scoring server casts each value before `predict` sees
-    it (4.5 -> 4, "4" -> 4, true -> 1); `_rows` checks them as they were sent."""
+    it (4.5 -> 4, "4" -> 4, true -> 1); `_rows` checks them as they were sent. A model that `encodes` also takes
+    an `images` column (one HWC image per row) instead of n and seed, which `_rows` then requires itself."""
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema, TensorSpec
     from mlflow.types.schema import AnyType
 
-    return ModelSignature(
-        inputs=Schema([ColSpec(AnyType(), "n"), ColSpec(AnyType(), "seed"),
-                       ColSpec(AnyType(), "label", required=False)]),
-        outputs=Schema([TensorSpec(np.dtype(np.uint8), (-1, *image_shape_hwc))]),
-    )
+    columns = [ColSpec(AnyType(), "n", required=not encodes), ColSpec(AnyType(), "seed", required=not encodes),
+               ColSpec(AnyType(), "label", required=False)]
+    if encodes:
+        columns.append(ColSpec(AnyType(), "images", required=False))
+    return ModelSignature(inputs=Schema(columns),
+                          outputs=Schema([TensorSpec(np.dtype(np.uint8), (-1, *image_shape_hwc))]))
 
 
 def pip_requirements() -> list[str]:

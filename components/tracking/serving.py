@@ -16,8 +16,8 @@ import numpy as np
 
 MODEL_ENV = "GENZOO_SERVE_MODEL"  # the model URI the factory loads
 MAX_BODY = 64 * 2**20  # bytes: 1,024 translated 64x64 RGB images as JSON fit, a runaway upload does not
-# a generator's request is a few numbers per row (n, seed, label): 1 MiB holds tens of thousands of rows. Only a
-# translator's images need MAX_BODY; a body there costs MLflow's own parse ~20x its size (docs/reliability.md)
+# a generator's request is a few numbers per row (n, seed, label): 1 MiB holds tens of thousands of rows. Only
+# images (a translator's, or an encoder family's {images} rows) need MAX_BODY; a body there costs MLflow's own parse ~20x its size (docs/reliability.md)
 SCALAR_MAX_BODY = 2**20
 MAX_DEPTH = 16  # JSON nesting: an NHWC batch under "inputs" is 5 deep
 FIELDS = ("dataframe_records", "dataframe_split", "instances", "inputs", "params")
@@ -191,7 +191,8 @@ def create_app():
     columns = tuple(schema.input_names()) if schema is not None and schema.has_input_names() else None
     declared = model.metadata.get_params_schema()
     params = tuple(p.name for p in declared.params) if declared is not None else None
-    max_body = MAX_BODY if schema is None or schema.is_tensor_spec() else SCALAR_MAX_BODY
+    images_in = schema is None or schema.is_tensor_spec() or "images" in (columns or ())  # translate or encode
+    max_body = MAX_BODY if images_in else SCALAR_MAX_BODY
     return Guard(scoring_server.init(model), columns, max_body, params=params)
 
 

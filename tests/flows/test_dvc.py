@@ -145,12 +145,14 @@ def test_dvc_experiments_set_params_and_each_shows_its_own_metrics_and_loss_curv
         assert metrics["num_samples"] == 200
         fids[steps] = metrics["fid_classifier"]
     assert fids[4] != fids[6]  # each experiment's own evaluation, not one file shown twice
-    losses = json.loads((repo / "evaluation" / "nsgan" / "losses.json").read_text())
-    assert [row["step"] for row in losses] == [2, 4, 6] and {"d_loss", "g_loss"} <= set(losses[0])
+    losses = repo / "evaluation" / "nsgan" / "losses"  # one file per loss: one plot each, every revision in it
+    assert {"d_loss.json", "g_loss.json"} <= {p.name for p in losses.iterdir()}
+    assert [row["step"] for row in json.loads((losses / "d_loss.json").read_text())] == [2, 4, 6]
+    assert set(json.loads((losses / "g_loss.json").read_text())[0]) == {"step", "value"}
     assert "d_loss" in sh(repo, "dvc", "plots", "show", "--json").stdout
     # the HTML page renders offline: Vega's three libraries inlined from .dvc/offline_plots.html, no CDN tags
     sh(repo, "dvc", "plots", "diff", "steps4", "steps6")
     page = (repo / "dvc_plots" / "index.html").read_text()
     assert "<script src=" not in page and "cdn.jsdelivr" not in page and "vegaEmbed(" in page
-    assert "/* vega-embed 6." in page and "losses.json" in page
+    assert "/* vega-embed 6." in page and "losses/d_loss.json" in page
     assert "dvc_plots" not in sh(repo, "git", "status", "--porcelain").stdout  # ignored

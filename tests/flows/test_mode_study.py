@@ -49,7 +49,7 @@ def test_the_mode_report_shows_floor_noise_measured_and_published_rows(studied):
     md = (root / "reports" / "modes" / "modes.md").read_text()
     assert "| *real points (floor)* | 8.0 |" in md
     assert "| nsgan unrolled10 |" in md and "| wgan |" in md
-    assert "VEEGAN Table 1: unrolled GAN (published, unchecked)" in md
+    assert "VEEGAN Table 1: unrolled GAN (published)" in md
     assert "Modes covered per checkpoint" in md
     snapshots = [line for line in md.splitlines() if line.startswith("![")]
     assert all((root / "reports" / "modes" / line.split("(")[1].rstrip(")")).exists() for line in snapshots)

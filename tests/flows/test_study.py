@@ -105,3 +105,13 @@ def test_second_study_is_all_cached_and_registers_nothing_new(studied):
     assert second["table_markdown"] == first["table_markdown"]
     assert len(registered_versions(root, f"mnist5k-{first['winners']['mnist5k']}")) == 1
     assert json.loads((root / "reports/tiny/study.json").read_text())["winners"] == first["winners"]
+
+
+def test_the_study_flow_runs_are_named_and_tagged_for_the_runs_list(studied):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(like_="genzoo-study-tiny-")))
+    assert len(runs) >= 2  # both invocations, not a random name each
+    assert all({"study", "dataset:mnist5k", *(f"family:{f}" for f in FAMILIES)} <= set(r.tags) for r in runs)

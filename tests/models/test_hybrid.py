@@ -1,0 +1,129 @@
+"""The six VAE-GAN hybrids on tiny networks: each loss against a hand-computed value (the equation cited at the
+code), a few steps on digits and on 2-D points, samples and codes of the right shape."""
+
+import math
+
+import pytest
+import torch
+
+from components.models.base import Encoding, StepContext
+from components.models.hybrid import aae, ali, alphagan, avb, introvae, veegan
+from components.models.registry import families, get_family
+
+HYBRIDS = ["aae", "ali", "alphagan", "avb", "introvae", "veegan"]
+DIGITS = ((1, 28, 28), {"z_dim": 8, "width": 0.125})
+POINTS = ((2, 1, 1), {"z_dim": 2, "width": 0.25, "arch": "mlp", "disc_batch_norm": False, "lr": 1e-3})
+LOG2 = math.log(2)
+
+
+def _ctx(model, seed=0):
+    return StepContext(torch.device("cpu"), torch.Generator().manual_seed(seed), 0,
+                       lambda: torch.autocast("cpu", enabled=False), optimizers=model.configure_optimizers())
+
+
+def _snapshot(model):
+    return {name: [p.detach().clone() for p in net.parameters()] for name, net in model.named_children()}
+
+
+def test_registry_lists_the_six_hybrids_with_a_summary_citing_their_paper():
+    hybrids = {n: f for n, f in families().items() if f.kind == "hybrid"}
+    assert sorted(hybrids) == HYBRIDS
+    assert all(" et al. 20" in f.summary for f in hybrids.values())
+
+
+def test_ali_losses_on_known_logits():
+    zero, big = torch.zeros(4), torch.full((4,), 20.0)
+    # D = 1/2 on both sides: -log(1/2) - log(1 - 1/2) = 2 log 2 for D, and the same for G and E (labels swapped)
+    assert ali.discriminator_loss(zero, zero).item() == pytest.approx(2 * LOG2)
+    assert ali.generator_encoder_loss(zero, zero).item() == pytest.approx(2 * LOG2)
+    # a perfect discriminator pays nothing; G and E then pay 20 per side
+    assert ali.discriminator_loss(big, -big).item() == pytest.approx(0, abs=1e-6)
+    assert ali.generator_encoder_loss(big, -big).item() == pytest.approx(40, rel=1e-6)
+
+
+def test_veegan_losses_are_algorithm_1():
+    # d(z, x_g) = 1/2 ||z - F(x_g)||^2: (1^2 + 2^2) / 2
+    assert veegan.code_distance(torch.tensor([[1.0, 2.0]]), torch.zeros(1, 2)).tolist() == [2.5]
+    assert veegan.discriminator_loss(torch.zeros(3), torch.zeros(3)).item() == pytest.approx(2 * LOG2)
+    # generator pairs the discriminator calls generated (logit +20), data pairs data (-20): it pays nothing
+    assert veegan.discriminator_loss(torch.full((3,), 20.0), torch.full((3,), -20.0)).item() == \
+        pytest.approx(0, abs=1e-6)
+    # G: mean D(z, x_g) + mean d(z, x_g) = (1 + 3) / 2 + (2.5 + 0.5) / 2
+    assert veegan.generator_loss(torch.tensor([1.0, 3.0]), torch.tensor([2.5, 0.5])).item() == pytest.approx(3.5)
+
+
+def test_aae_losses_on_known_values():
+    x, half = torch.tensor([[[[1.0, 0.0]]]]), torch.full((1, 1, 1, 2), 0.5)
+    # binary cross-entropy of two pixels at 1/2: 2 log 2; squared error of a point (1, 2) from the origin: 5
+    assert aae.reconstruction_loss(x, half, points=False).tolist() == pytest.approx([2 * LOG2])
+    assert aae.reconstruction_loss(torch.tensor([[[[1.0]], [[2.0]]]]), torch.zeros(1, 2, 1, 1), points=True) \
+        .tolist() == [5.0]
+    assert aae.code_discriminator_loss(torch.zeros(2), torch.zeros(2)).item() == pytest.approx(2 * LOG2)
+    assert aae.encoder_adversarial_loss(torch.zeros(2)).item() == pytest.approx(LOG2)
+
+
+def test_avb_losses_on_known_values():
+    assert avb.adversary_loss(torch.zeros(2), torch.zeros(2)).item() == pytest.approx(2 * LOG2)
+    # -ELBO estimate: mean(-log p(x|z) + T) = ((3 + 1) + (5 + 2)) / 2
+    assert avb.negative_elbo(torch.tensor([-3.0, -5.0]), torch.tensor([1.0, 2.0])).item() == pytest.approx(5.5)
+
+
+def test_introvae_losses_are_eq_11():
+    # KL(N(1, 1) || N(0, 1)) = 1/2 in one dimension
+    assert introvae.kl_to_prior(torch.ones(1, 1), torch.zeros(1, 1)).tolist() == [0.5]
+    real, rec, sampled, ae = torch.tensor([1.0]), torch.tensor([4.0]), torch.tensor([12.0]), torch.tensor([2.0])
+    # L_E = 1 + 0.25 ([10 - 4]^+ + [10 - 12]^+) + 1 * 2; L_G = 0.25 (4 + 12) + 2
+    assert introvae.encoder_loss(real, rec, sampled, ae, 0.25, 1.0, 10.0).item() == pytest.approx(4.5)
+    assert introvae.generator_loss(rec, sampled, ae, 0.25, 1.0).item() == pytest.approx(6.0)
+
+
+def test_alpha_gan_losses_are_algorithm_1():
+    zero = torch.zeros(2)
+    assert alphagan.image_discriminator_loss(zero, zero, zero).item() == pytest.approx(3 * LOG2)
+    assert alphagan.code_discriminator_loss(zero, zero).item() == pytest.approx(2 * LOG2)
+    assert alphagan.l1_reconstruction(torch.ones(1, 1, 2, 2), torch.zeros(1, 1, 2, 2)).tolist() == [4.0]
+    # E: lambda * L1 - logit C(E(x)) = 2 - 1; G: lambda * L1 - logit D(x_rec) - logit D(x_gen) = 2 - 1 - 3
+    assert alphagan.encoder_loss(torch.tensor([2.0]), torch.tensor([1.0]), 1.0).item() == pytest.approx(1.0)
+    assert alphagan.generator_loss(torch.tensor([2.0]), torch.tensor([1.0]), torch.tensor([3.0]), 1.0).item() == \
+        pytest.approx(-2.0)
+
+
+@pytest.mark.parametrize("family", HYBRIDS)
+@pytest.mark.parametrize("data", [DIGITS, POINTS], ids=["digits", "points"])
+def test_a_few_steps_move_every_network_and_give_samples_and_codes_of_the_right_shape(family, data):
+    shape, hp = data
+    torch.manual_seed(0)
+    model = get_family(family).build(shape, 10, hp)
+    before, ctx = _snapshot(model), _ctx(model)
+    x = torch.rand(16, *shape) if shape[0] == 1 else torch.randn(16, *shape)
+    for step in range(2):
+        ctx.step = step
+        losses = model.train_step(x, torch.zeros(16, dtype=torch.long), ctx)
+        assert losses and all(torch.isfinite(v) for v in losses.values()), losses
+    after = dict(model.named_children())
+    for name, params in before.items():
+        assert any(not torch.equal(a, b) for a, b in zip(params, after[name].parameters())), f"{name} never moved"
+    rng = lambda: torch.Generator().manual_seed(1)  # noqa: E731
+    samples = model.sample(5, rng())
+    assert samples.shape == (5, *shape) and torch.equal(samples, model.sample(5, rng()))
+    assert isinstance(model, Encoding) and model.encode(x[:3]).shape == (3, hp["z_dim"])
+    if shape[0] == 1:
+        assert 0 <= samples.min() and samples.max() <= 1
+        assert model.reconstruct(x[:3]).shape == (3, *shape)
+
+
+@pytest.mark.parametrize("family", ["avb", "introvae", "aae"])
+def test_test_metrics_have_a_reconstruction_error_and_an_elbo_where_the_method_defines_one(family):
+    from components.config.schema import Eval
+
+    torch.manual_seed(0)
+    model = get_family(family).build(*DIGITS)
+    x = torch.rand(10, 1, 28, 28)
+    m = model.extra_metrics(x, torch.zeros(10, dtype=torch.long), Eval(batch_size=4), seed=0)
+    assert 0 < m["test_reconstruction_mse"] < 1  # pixels in [0, 1]
+    if family == "aae":
+        assert "test_elbo_nats" not in m  # no likelihood: no bound
+    else:
+        # a bound on log p(x) of 784 binarised pixels, in nats; bits/dim is the same number per dimension
+        assert m["test_elbo_nats"] < 0
+        assert m["test_elbo_bits_per_dim"] == pytest.approx(-m["test_elbo_nats"] / (784 * math.log(2)))
