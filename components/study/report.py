@@ -75,6 +75,8 @@ def winners(rows: dict) -> dict[str, str]:
 def _cell(r: dict | None) -> str:
     if r is None or r["mean"] is None:
         return "diverged" if r and r["diverged"] else "-"
+    if r["n_seeds"] < 2:  # one seed has no spread: a "± 0.00" would claim one
+        return f"{r['mean']:.2f} (n=1)"
     return f"{r['mean']:.2f} ± {r['std']:.2f} (n={r['n_seeds']}; best {r['best']:.2f})"
 
 

@@ -31,6 +31,8 @@ def test_summary_uses_the_best_settings_seeds_and_counts_divergence():
     assert report.winners({"d": rows}) == {"d": "a"}
     table = report.table_markdown({"d": rows}, ["d"], ["a", "b", "c"])
     assert "| a | 6.00 ± 1.41 (n=2; best 5.00) |" in table and "| c | - |" in table
+    one = report.summarise([_trial("a", 0, 0, 9.0)], {("d", "a"): 0})["d"]
+    assert "| a | 9.00 (n=1) |" in report.table_markdown({"d": one}, ["d"], ["a"])  # one seed: no spread claimed
 
 
 def test_table_carries_reference_rows_and_lucic_published_column():
