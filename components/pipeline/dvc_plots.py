@@ -39,9 +39,11 @@ PAGE = """<!DOCTYPE html>
 
 def page(libraries: list[tuple[str, str, str, str]]) -> str:
     """The template: `libraries` are (package, version, minified source, licence text), inlined in order."""
-    scripts = "\n".join(f"<script>/* {name} {version} */\n{source}\n</script>" for name, version, source, _ in libraries)
+    scripts = "\n".join(f"<script>/* {name} {version} */\n{source}\n</script>"
+                        for name, version, source, _ in libraries)
     credits = ", ".join(f"{name} {version} (BSD-3-Clause)" for name, version, _, _ in libraries)
-    licenses = "\n".join(f"<!-- {name} {version}:\n{text.replace('--', '- -')}\n-->" for name, version, _, text in libraries)
+    licenses = "\n".join(f"<!-- {name} {version}:\n{text.replace('--', '- -')}\n-->"
+                         for name, version, _, text in libraries)
     return PAGE.format(credits=credits, licenses=licenses, scripts=scripts)
 
 

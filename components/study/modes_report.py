@@ -21,7 +21,8 @@ METRICS = ("modes_covered", "high_quality", "reverse_kl")
 # UNCHECKED: written from memory; the stored copies of the paper we could reach gave its abstract only.
 CHECKED, UNCHECKED = "published", "published, unchecked"
 PUBLISHED = {
-    "ring8": [("VEEGAN Table 1: GAN", 1.0, 0.993, None, CHECKED), ("VEEGAN Table 1: ALI", 2.8, 0.0013, None, CHECKED),
+    "ring8": [("VEEGAN Table 1: GAN", 1.0, 0.993, None, CHECKED),
+              ("VEEGAN Table 1: ALI", 2.8, 0.0013, None, CHECKED),
               ("VEEGAN Table 1: unrolled GAN", 7.6, 0.356, None, CHECKED),
               ("VEEGAN Table 1: VEEGAN", 8.0, 0.529, None, CHECKED)],
     "grid25": [("VEEGAN Table 1: GAN", 3.3, 0.005, None, CHECKED), ("VEEGAN Table 1: ALI", 15.8, 0.016, None, CHECKED),
