@@ -47,3 +47,22 @@ def test_parent_metrics_are_each_familys_own_and_its_untrained_level(tmp_path):
                                            register=_registration("nsgan", 900.0))}
     assert parent_metrics(summary) == {"nsgan/fid_classifier": 30.0, "nsgan/precision_classifier": 0.5,
                                        "nsgan/test_nll_nats": 80.0, "nsgan/untrained_fid_classifier": 900.0}
+
+
+def test_the_end_of_run_table_reads_top_down_with_floors_and_noise_as_columns_once(tmp_path):
+    from flows.summary import metrics_table
+
+    summary = RunSummary("d", "quick", str(tmp_path), {})
+    ev = _evaluated(tmp_path, "vae", 10, 40.0)
+    ev.metrics.update({"kid_x1e3_classifier": 2.0, "test_elbo_nats": -90.0, "sample_seconds_per_image": 0.01,
+                       "floor_kid_x1e3_classifier": 0.1, "recall_classifier": 0.4})
+    summary.families = {"nsgan": FamilyRun("d", evaluate=_evaluated(tmp_path, "nsgan", 10, 30.0),
+                                           register=_registration("nsgan", 900.0)),
+                        "vae": FamilyRun("d", evaluate=ev, register=_registration("vae", 800.0))}
+    lines = metrics_table(summary).splitlines()
+    assert lines[0] == "| metric | nsgan (d) | vae (d) | floor: real d images | untrained (champion rule) |"
+    rows = [line.split(" | ")[0].removeprefix("| ") for line in lines[2:]]
+    # FID, KID, precision, recall, then likelihoods, then timing; no floor_* row among them
+    assert rows == ["fid_classifier ↓", "kid_x1e3_classifier ↓ [x10^3]", "precision_classifier ↑",
+                    "recall_classifier ↑", "test_nll_nats ↓ [nats/image]",
+                    "test_elbo_nats ↑ [nats/image] (ELBO ≤ log p(x))", "sample_seconds_per_image ↓ [s/image]"]
