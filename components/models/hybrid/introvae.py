@@ -17,6 +17,7 @@ from components.models import likelihoods as lik
 from components.models.base import StepContext
 from components.models.hybrid.base import Hybrid, HybridHp
 from components.models.registry import Family, hyperparameters, register
+from components.models.vae.family import kl_standard_normal
 
 
 @hyperparameters
@@ -28,9 +29,7 @@ class IntroVaeHp(HybridHp):
     # we could check); about a trained 32-d VAE's KL on MNIST, where the margin should sit
 
 
-def kl_to_prior(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """L_REG: KL(N(mean, exp(logvar)) || N(0, I)) per example."""
-    return 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).sum(1)
+kl_to_prior = kl_standard_normal  # L_REG: KL(N(mean, exp(logvar)) || N(0, I)) per example, as the VAEs'
 
 
 def encoder_loss(kl_real, kl_reconstructed, kl_sampled, reconstruction, alpha: float, beta: float,
