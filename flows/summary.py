@@ -97,7 +97,8 @@ def _with_spread(metrics: dict, name: str) -> str:
     spread = next(((k, metrics[f"{name}_{k}"]) for k in SPREADS if f"{name}_{k}" in metrics), None)
     if spread is not None:
         cell += f" ± {_cell(spread[1])} ({spread[0].replace('_', ' ')})"
-    n = metrics.get("num_samples")
+    # a floor has its own N: smaller than the samples' when the training split is (evaluation/floors.py)
+    n = metrics.get("floor_num_samples" if spec(name).floor else "num_samples", metrics.get("num_samples"))
     if n and name.startswith(SAMPLE_COUNTED):
         cell += f" (N={int(n):,})"
     return cell

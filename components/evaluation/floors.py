@@ -6,6 +6,10 @@ draws (seeds seed, seed+1, ...), reported as their mean and, with more than one 
 (`floor_<metric>_seed_std`: at N = 5,000 the floor FID moves by tens of percent from one draw to the next). A
 floor is cached under a digest of everything that made it: the feature space (by its weights), the data
 version, N, the seeds and every metric setting.
+
+When N reaches the training split's size every draw is the same set, so the floor is one draw at that N: its spread
+would only be the metrics' own sampling noise (KID's subsets), not the floor's. `floor_num_samples` says the N it
+was measured at, which is then smaller than the samples' N.
 """
 
 from __future__ import annotations
@@ -22,6 +26,9 @@ from components.files import atomic_write_text
 from components.metric_specs import spec
 
 
+FORMAT = 2  # what a cached floor holds; 2: floor_num_samples, one draw when N is the whole split
+
+
 def draw(train_x: torch.Tensor, n: int, seed: int) -> torch.Tensor:
     """n training images, a seeded random subset (never the first rows: they may be sorted by class)."""
     return train_x[torch.randperm(len(train_x), generator=torch.Generator().manual_seed(seed))[:n]]
@@ -30,10 +37,12 @@ def draw(train_x: torch.Tensor, n: int, seed: int) -> torch.Tensor:
 def measure(score: Callable[[torch.Tensor], dict[str, float]], train_x: torch.Tensor, n: int, seed: int,
             draws: int) -> dict[str, float]:
     """floor_<metric> (the mean over `draws` subsets) and, with more than one, floor_<metric>_seed_std, for every
-    metric `score(uint8 images)` returns that is a score (spreads of a single draw are left out)."""
-    n = min(n, len(train_x))
+    metric `score(uint8 images)` returns that is a score (spreads of a single draw are left out), and
+    floor_num_samples."""
+    if n >= len(train_x):
+        n, draws = len(train_x), 1  # the whole split: every draw would be the same images
     per_draw = [score(draw(train_x, n, seed + i)) for i in range(draws)]
-    out: dict[str, float] = {}
+    out: dict[str, float] = {"floor_num_samples": float(n)}
     for name in per_draw[0]:
         if spec(name).spread is not None:
             continue
@@ -48,6 +57,7 @@ def cached(cache_dir: Path | None, identity: dict, compute: Callable[[], dict[st
     """`compute()` stored under a digest of `identity` (everything that made it); recomputed when it is missing."""
     if cache_dir is None:
         return compute()
+    identity = {**identity, "format": FORMAT}
     digest = hashlib.md5(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
     path = Path(cache_dir) / f"floor-{digest}.json"
     if not path.exists():

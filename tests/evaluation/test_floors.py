@@ -41,6 +41,16 @@ def test_a_floor_is_measured_at_the_n_beside_it_with_its_spread_over_draws(space
     assert "floor_kid_x1e3_classifier_subset_std" not in large  # one draw's spread is not the floor's
     one = _floor(space, tmp_path, settings=SETTINGS.model_copy(update={"floor_seeds": 1}), n=300)
     assert "floor_fid_classifier_seed_std" not in one and one["floor_fid_classifier"] == pytest.approx(fids[0])
+    assert large["floor_num_samples"] == one["floor_num_samples"] == 300
+
+
+def test_a_floor_asked_for_more_images_than_the_split_has_is_one_draw_of_the_whole_split(space, tmp_path):
+    clf, real, train_x = space
+    whole = _floor(space, tmp_path, n=len(train_x) + 500)  # as mnist5k's 4,000 training images at N = 5,000
+    assert whole["floor_num_samples"] == len(train_x)
+    assert not any(k.endswith("_seed_std") for k in whole)  # every draw would be the same images: no spread
+    by_hand = samples.quality(real, ref.features(clf, train_x, 200), SETTINGS)
+    assert whole["floor_fid_classifier"] == pytest.approx(by_hand["fid_classifier"], rel=1e-6)
 
 
 def test_the_floor_cache_misses_when_anything_that_made_it_changes(space, tmp_path):

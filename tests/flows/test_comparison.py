@@ -66,3 +66,14 @@ def test_the_end_of_run_table_reads_top_down_with_floors_and_noise_as_columns_on
     assert rows == ["fid_classifier ↓", "kid_x1e3_classifier ↓ [x10^3]", "precision_classifier ↑",
                     "recall_classifier ↑", "test_nll_nats ↓ [nats/image]",
                     "test_elbo_nats ↑ [nats/image] (ELBO ≤ log p(x))", "sample_seconds_per_image ↓ [s/image]"]
+
+
+def test_a_floor_measured_on_fewer_images_than_the_samples_shows_its_own_n(tmp_path):
+    from flows.summary import table
+
+    summary = RunSummary("d", "quick", str(tmp_path), {})
+    ev = _evaluated(tmp_path, "nsgan", 10, 30.0)
+    ev.metrics.update({"num_samples": 5000.0, "floor_num_samples": 4000.0})  # mnist5k: 4,000 training images
+    summary.families = {"nsgan": FamilyRun("d", evaluate=ev, register=_registration("nsgan", 900.0))}
+    fid_row = dict(table(summary).rows)["fid_classifier ↓"]
+    assert fid_row[:2] == ["30 (N=5,000)", "1.5 (N=4,000)"]
