@@ -1,7 +1,7 @@
 """How far each game gets on a 2-D mixture at a budget: high-quality share and modes covered at checkpoints, with
 the two diagnostics docs/results.md cites (the critic's spread of outputs; the share of the ML game's gradient
-weight exp(logit) held by the top 1% of samples). One thread, fp32, the settings of defaults.POINTS_HP plus
-`--set`, the training loop itself (no MLflow, no Prefect).
+weight exp(logit) held by the top 1% of samples). One thread, fp32, each family's 2-D settings
+(registry.Family.points_overrides) plus `--set`, the training loop itself (no MLflow, no Prefect).
 
     python benchmarks/points_learning_curves.py --families nsgan,wgangp --steps 20000 --every 4000
     python benchmarks/points_learning_curves.py --families wgan --set lr=0.0005 --set clip=0.05
@@ -20,7 +20,6 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from components import defaults  # noqa: E402
 from components.config.schema import Train  # noqa: E402
 from components.data import sources  # noqa: E402
 from components.data.mixtures import MIXTURES  # noqa: E402
@@ -48,7 +47,7 @@ def main() -> None:
     print(f"{args.dataset}, batch {args.batch_size}, seed {args.seed}, fp32, 1 thread, torch {torch.__version__}")
     for name in args.families.split(","):
         fam = get_family(name)
-        hp = fam.hyperparameters({k: v for k, v in {**defaults.POINTS_HP, **given}.items() if hasattr(fam.hp, k)})
+        hp = fam.hyperparameters({**fam.points_overrides(), **{k: v for k, v in given.items() if hasattr(fam.hp, k)}})
         torch.manual_seed(args.seed)
         model = fam.build((2, 1, 1), mixture.modes, hp)
         rows: list[str] = []
@@ -58,7 +57,8 @@ def main() -> None:
                 fake = m.sample(2000, torch.Generator().manual_seed(1))
                 c = modes.count(fake, mixture)
                 line = f"  step {step:>6}: {100 * c.high_quality:5.1f}% high quality, {c.modes_covered} modes"
-                if hasattr(m.D, "head"):  # a scalar critic: its spread, and the ML game's gradient concentration
+                # a scalar critic (the games, not the hybrids): its spread, and the ML game's gradient concentration
+                if hasattr(getattr(m, "D", None), "head"):
                     out_f, out_r = m.D(fake), m.D(real)
                     top = torch.softmax(out_f, 0).topk(20).values.sum().item()
                     line += (f"; critic real {out_r.mean():.3f} +- {out_r.std():.3f}, fake {out_f.mean():.3f} +- "
@@ -72,7 +72,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             fit(model, x, y, cfg, Path(tmp), on_checkpoint=checkpoint)
         seconds = time.perf_counter() - started
-        print(f"{name} ({', '.join(f'{k}={getattr(hp, k)}' for k in ('lr', 'beta1', 'beta2', 'disc_iters'))}): "
+        shown = ", ".join(f"{k}={getattr(hp, k)}" for k in ("lr", "beta1", "beta2", "disc_iters", "z_dim")
+                          if hasattr(hp, k))
+        print(f"{name} ({shown}): "
               f"{1000 * seconds / args.steps:.1f} ms/step")
         print("\n".join(rows), flush=True)
 

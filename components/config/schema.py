@@ -297,13 +297,11 @@ class Config(Section):
 
     def hp(self, family: str):
         """The family's full hyperparameters on this run's dataset: its typed defaults, what 2-D points change in
-        them (defaults.POINTS_HP), then this run's overrides."""
-        from components import defaults
+        them (registry.Family.points_overrides), then this run's overrides."""
         from components.models import registry
 
         fam = registry.get_family(family)
-        points = {k: v for k, v in defaults.POINTS_HP.items() if hasattr(fam.hp, k)} \
-            if self.points else {}
+        points = fam.points_overrides() if self.points else {}
         return fam.hyperparameters({**points, **self.family.get(family, {})})
 
     def merged(self, overrides: dict) -> "Config":

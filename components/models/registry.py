@@ -36,6 +36,13 @@ class Family:
     hp: Any  # an instance of a @hyperparameters dataclass: this family's defaults
     summary: str
     options: dict = field(default_factory=dict)  # constructor arguments that are not tunable (a GAN's game)
+    points: dict = field(default_factory=dict)  # what 2-D points change beyond defaults.POINTS_HP: its toy code's
+
+    def points_overrides(self) -> dict:
+        """What 2-D points lay over the defaults: the shared defaults.POINTS_HP the family has, then its own."""
+        from components import defaults
+
+        return {**{k: v for k, v in defaults.POINTS_HP.items() if hasattr(self.hp, k)}, **self.points}
 
     @property
     def kind(self) -> str:

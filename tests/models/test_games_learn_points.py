@@ -1,6 +1,6 @@
-"""Every game, trained briefly on ring8 at its 2-D setting (defaults.POINTS_HP), moves its samples from the
-prior's spread onto the modes; a game with its generator's loss sign flipped does not. The assertions are on the
-high-quality share (samples within 3 sigma of a mode, evaluation/modes.py), never on loss values."""
+"""Every game, trained briefly on ring8 at its 2-D setting (registry.Family.points_overrides), moves its samples
+from the prior's spread onto the modes; a game with its generator's loss sign flipped does not. The assertions are on
+the high-quality share (samples within 3 sigma of a mode, evaluation/modes.py), never on loss values."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import dataclasses
 import pytest
 import torch
 
-from components import defaults
 from components.config.schema import Train
 from components.data import sources
 from components.data.mixtures import MIXTURES
@@ -44,7 +43,7 @@ def ring8():
 
 def _hp(family: str):
     fam = get_family(family)
-    return fam.hyperparameters({k: v for k, v in defaults.POINTS_HP.items() if hasattr(fam.hp, k)})
+    return fam.hyperparameters(fam.points_overrides())
 
 
 def _high_quality(model) -> float:

@@ -162,6 +162,34 @@ def test_unrolled_generator_gradient_differs_and_flows_through_the_unrolled_step
     assert not torch.allclose(unrolled, no_backprop, rtol=1e-4, atol=1e-7)
 
 
+def test_the_unrolled_discriminator_is_k_of_its_own_adam_steps_from_its_current_moments():
+    """Metz et al.'s demo (poolio/unrolled_gan) unrolls D's optimiser update; the look ahead must be exactly
+    the steps D's Adam then takes, at D's learning rate (lr x d_lr_scale), and leave D and its moments alone."""
+    torch.manual_seed(0)
+    model = get_family("nsgan").build((1, 28, 28), 10, {**TINY, "unrolled_steps": 2, "lr": 0.01,
+                                                        "d_lr_scale": 0.5, "disc_batch_norm": False})
+    opt = model.configure_optimizers()["D"]
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.005)
+    images = torch.rand(8, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    fake = model.G(model.noise(8, torch.Generator().manual_seed(2))).detach()
+
+    def d_step():
+        opt.zero_grad()
+        model.d_loss(model.D(images), model.D(fake)).backward()
+        opt.step()
+
+    for _ in range(3):  # moments that are not zero
+        d_step()
+    moments = [opt.state[p]["exp_avg"].clone() for p in model.D.parameters()]
+    d_before = _params(model.D)
+    looked_ahead = model.unrolled_logits(images, fake, backprop=False, d_optimizer=opt)
+    assert not _moved(d_before, model.D)
+    assert all(torch.equal(m, opt.state[p]["exp_avg"]) for m, p in zip(moments, model.D.parameters()))
+    for _ in range(2):  # what D's optimiser really does next on this batch
+        d_step()
+    torch.testing.assert_close(looked_ahead, model.D(fake), rtol=1e-4, atol=1e-5)
+
+
 def test_unrolled_step_trains_and_rejects_penalty_games():
     model = get_family("nsgan").build((1, 28, 28), 10, {**TINY, "unrolled_steps": 2})
     g0 = _params(model.G)

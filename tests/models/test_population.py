@@ -45,15 +45,18 @@ def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
     return ((a - b).norm() / b.norm().clamp_min(1e-12)).item()
 
 
-@pytest.mark.parametrize("family", ["nsgan", "wgan", "wgangp", "began"])
-def test_each_member_trains_as_its_single_trial(family, data, tmp_path):
+# the unrolled case continues each member's own Adam moments, at D's own learning rate (lr x d_lr_scale)
+@pytest.mark.parametrize("family,hp", [("nsgan", {}), ("wgan", {}), ("wgangp", {}), ("began", {}),
+                                       ("nsgan", {"unrolled_steps": 2, "d_lr_scale": 0.5})],
+                         ids=["nsgan", "wgan", "wgangp", "began", "nsgan-unrolled"])
+def test_each_member_trains_as_its_single_trial(family, hp, data, tmp_path):
     images, labels = data
     steps = 6
     singles = []
     for k in range(3):
-        model = _member(family, k)
+        model = _member(family, k, **hp)
         singles.append((model, fit(model, images, labels, _loop(SEEDS[k], steps), tmp_path / f"single{k}")))
-    pop = population([_member(family, k) for k in range(3)], SEEDS)
+    pop = population([_member(family, k, **hp) for k in range(3)], SEEDS)
     res = fit(pop, images, labels, _loop(0, steps), tmp_path / "population")
     for k, (single, single_res) in enumerate(singles):
         member, expected = pop.member(k).state_dict(), single.state_dict()

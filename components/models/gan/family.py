@@ -30,13 +30,14 @@ class GanHp:
     arch: Literal["infogan", "dcgan", "mlp"] = "infogan"  # components/models/gan/networks.py
     z_dim: int = 64
     lr: float = 2e-4
+    d_lr_scale: float = 1.0  # D's learning rate is lr x this (Metz et al.'s 2-D demo: D 1e-4 against G 1e-3)
     beta1: float = 0.5
     beta2: float = 0.999
     disc_iters: int = 1  # discriminator steps per generator step
     disc_batch_norm: bool = True
     minibatch_kernels: int = 0  # > 0: minibatch discrimination (Salimans et al. 2016) with this many kernels
     minibatch_kernel_dim: int = 5
-    unrolled_steps: int = 0  # > 0: unrolled GAN (Metz et al. 2017), the generator looks k D steps ahead
+    unrolled_steps: int = 0  # > 0: unrolled GAN (Metz et al. 2017), the generator looks k of D's Adam steps ahead
     unroll_backprop: bool = True
     width: float = 1.0  # channel multiplier of both networks (tests use tiny ones)
 
@@ -49,6 +50,9 @@ class ClippedHp(GanHp):
 @hyperparameters
 class PenaltyHp(GanHp):
     gp_lambda: float = 10.0  # weight of the gradient penalty
+
+
+ADAM_EPS = 1e-8  # torch.optim.Adam's default, which every GAN optimiser here uses
 
 
 def per_weight(value, weight: torch.Tensor):
@@ -89,7 +93,7 @@ class GAN(GenerativeModel):
         lr = self.hp.lr
         kw = {"fused": True} if fused else {}
         return {
-            "D": torch.optim.Adam(self.D.parameters(), lr=lr, betas=betas, **kw),
+            "D": torch.optim.Adam(self.D.parameters(), lr=lr * self.hp.d_lr_scale, betas=betas, **kw),
             "G": torch.optim.Adam(self.G.parameters(), lr=lr, betas=betas, **kw),
         }
 
@@ -115,7 +119,8 @@ class GAN(GenerativeModel):
         out["d_loss"] = d_loss.detach()
         if ctx.step % self.hp.disc_iters == 0:
             with ctx.autocast():
-                logits = self.unrolled_logits(images, fake) if self.unrolled_steps else self.D(fake)
+                logits = (self.unrolled_logits(images, fake, d_optimizer=ctx.optimizers.get("D"))
+                          if self.unrolled_steps else self.D(fake))
                 g_loss = self.g_loss(logits)
             ctx.update(g_loss, "G")
             out["g_loss"] = g_loss.detach()
@@ -137,26 +142,42 @@ class GAN(GenerativeModel):
     def gradient_penalty(self, points: torch.Tensor) -> torch.Tensor:
         return games.gradient_penalty(self.D, points)
 
-    def unrolled_logits(self, images, fake, backprop: bool | None = None):
-        """D(G(z)) under the discriminator after k more SGD steps on this batch (Metz et al. 2017).
+    def unrolled_logits(self, images, fake, backprop: bool | None = None, d_optimizer=None):
+        """D(G(z)) under the discriminator after k more of its own Adam steps on this batch (Metz et al. 2017).
 
-        With `backprop` (hp.unroll_backprop, default on) the generator's gradient flows through those k
-        steps, i.e. it anticipates how D will react; the real D is left untouched (a functional copy).
+        The steps continue D's optimiser from its moments (`d_optimizer`'s state; zero without one), as the
+        authors' 2-D demo unrolls Keras' Adam update (github.com/poolio/unrolled_gan, checked 2026-12-02). Plain
+        SGD steps at D's learning rate move its logits about 4x less than k Adam steps do (ring8, k = 5), a
+        weaker look ahead. With `backprop` (hp.unroll_backprop, default on) the generator's gradient flows
+        through the k steps, i.e. it anticipates how D will react; the real D and its moments are left untouched.
         """
         backprop = self.hp.unroll_backprop if backprop is None else backprop
-        lr = self.member_hp("lr")
-        params = {k: v.detach().requires_grad_(True) for k, v in self.D.named_parameters()}
+        lr, b1, b2 = self.member_hp("lr") * self.hp.d_lr_scale, self.member_hp("beta1"), self.member_hp("beta2")
+        named = dict(self.D.named_parameters())
+        params = {k: v.detach().requires_grad_(True) for k, v in named.items()}
+        state = {k: (d_optimizer.state.get(p) if d_optimizer is not None else None) or {} for k, p in named.items()}
+        m = {k: state[k]["exp_avg"].detach().clone() if state[k] else torch.zeros_like(p) for k, p in params.items()}
+        v = {k: state[k]["exp_avg_sq"].detach().clone() if state[k] else torch.zeros_like(p)
+             for k, p in params.items()}
+        t0 = {k: float(state[k]["step"]) if state[k] else 0.0 for k in params}
         buffers = {k: v.clone() for k, v in self.D.named_buffers()}  # BN statistics: the copy's own
 
         def d(p, x):
             return functional_call(self.D, (p, buffers), (x,))
 
-        for _ in range(self.unrolled_steps):
+        for i in range(self.unrolled_steps):
             loss = self.d_loss(d(params, images), d(params, fake if backprop else fake.detach()))
             grads = torch.autograd.grad(loss.sum(), list(params.values()), create_graph=backprop)
-            params = {k: p - per_weight(lr, p) * g for (k, p), g in zip(params.items(), grads)}
-            if not backprop:
-                params = {k: p.detach().requires_grad_(True) for k, p in params.items()}
+            for (k, p), g in zip(list(params.items()), grads):
+                t, beta1, beta2 = t0[k] + i + 1, per_weight(b1, p), per_weight(b2, p)
+                m[k] = beta1 * m[k] + (1 - beta1) * g
+                v[k] = beta2 * v[k] + (1 - beta2) * g * g
+                # torch.optim.Adam's rule; sqrt at a tiny floor: its derivative at 0 would turn 0 x inf into NaN
+                step = (m[k] / (1 - beta1 ** t)) / ((v[k] / (1 - beta2 ** t)).clamp_min(1e-30).sqrt() + ADAM_EPS)
+                params[k] = p - per_weight(lr, p) * step
+                if not backprop:
+                    params[k], m[k], v[k] = (x.detach() for x in (params[k], m[k], v[k]))
+                    params[k].requires_grad_(True)
         return d(params, fake)
 
     @torch.no_grad()
@@ -183,8 +204,12 @@ register(Family("wgan", GAN, ClippedHp(disc_iters=5, lr=5e-5, beta1=0.0),
                 "Wasserstein GAN, weight clipping (Arjovsky et al. 2017)", {"game": games.WGAN}))
 # Gulrajani et al. 2017, Algorithm 1: lambda 10, n_critic 5, Adam lr 1e-4, beta1 0, beta2 0.9; a per-sample
 # gradient penalty is ill-defined across a batch-normalised critic (their Sec. 4), so no critic BN
+# On 2-D points, their toy code's (igul222/improved_wgan_training, gan_toy.py, checked 2026-12-02): lambda 0.1
+# ("smaller lambda makes things faster for toy tasks"), Adam beta1 0.5, beta2 0.9. At lambda 10 and beta1 0 it had
+# 0 modes and 0.0-6.8% high quality on ring8 at 6,000 steps; at these, 8 modes and 66% by 15,000 (docs/results.md)
 register(Family("wgangp", GAN, PenaltyHp(disc_iters=5, disc_batch_norm=False, lr=1e-4, beta1=0.0, beta2=0.9),
-                "Wasserstein GAN, gradient penalty (Gulrajani et al. 2017)", {"game": games.WGAN_GP}))
+                "Wasserstein GAN, gradient penalty (Gulrajani et al. 2017)", {"game": games.WGAN_GP},
+                points={"gp_lambda": 0.1, "beta1": 0.5, "beta2": 0.9}))
 # Kodali et al. 2017: lambda 10, Adam lr 1e-4, beta1 0.5, beta2 0.9 (their reference code), no critic BN
 register(Family("dragan", GAN, PenaltyHp(disc_batch_norm=False, lr=1e-4, beta2=0.9),
                 "DRAGAN, gradient penalty around the data (Kodali et al. 2017)", {"game": games.DRAGAN}))

@@ -147,7 +147,8 @@ class PopulationMixin:
 
     def configure_optimizers(self, fused: bool = False):
         lr, b1, b2 = ([float(getattr(h, k)) for h in self.member_hps] for k in ("lr", "beta1", "beta2"))
-        return {"D": BatchedAdam(self.D.parameters(), lr, b1, b2), "G": BatchedAdam(self.G.parameters(), lr, b1, b2)}
+        d_lr = [x * self.hp.d_lr_scale for x in lr]  # d_lr_scale is shared: not a MEMBER_HP
+        return {"D": BatchedAdam(self.D.parameters(), d_lr, b1, b2), "G": BatchedAdam(self.G.parameters(), lr, b1, b2)}
 
     def member(self, k: int) -> GAN:
         """Member k as the ordinary model its single trial would have trained (same class, hp and weights)."""
