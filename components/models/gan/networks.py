@@ -7,8 +7,9 @@ infogan (default, Lucic et al. 2018 Table 7), for any H, W divisible by 4:
   D: conv64(4x4, /2)-lReLU, conv128(4x4, /2)-BN-lReLU, fc1024-BN-lReLU, fc1.
 dcgan (Radford et al. 2016 guidelines): all-convolutional, strided, BN, ReLU/Tanh G and LeakyReLU D; halves
   the size down to a 4x4..7x7 base, so 28x28 (7 -> 14 -> 28), 32x32 and 64x64 colour all fit.
-mlp (Metz et al. 2017, Appendix A, the 2-D mixtures; layer sizes from memory, unchecked): two fully connected
-  hidden layers of 128 ReLU units (x width) in both networks; G ends linear, unbounded (points are not pixels),
+mlp (Metz et al. 2017, the 2-D mixtures): two fully connected hidden layers of 128 units (x width) in both
+  networks, as the authors' 2-D demo (github.com/poolio/unrolled_gan, checked 2026-12-02; it uses tanh, the paper
+  itself is unchecked), with ReLU here; G ends linear, unbounded (points are not pixels),
   D's BN after each hidden layer only when disc_batch_norm. For 2-D points (data/mixtures.py); any shape works.
 """
 
