@@ -13,12 +13,14 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
+from components import progress
 from components.data.mixtures import is_points
 from components.models import likelihoods as lik
 from components.models.base import GenerativeModel
 from components.models.gan.networks import ARCHITECTURES
 from components.models.hybrid.networks import Encoder
 from components.models.registry import hyperparameters
+from components.models.vae.family import gaussian_log_prob
 
 
 @hyperparameters
@@ -74,7 +76,7 @@ class Hybrid(GenerativeModel):
         """log p(x | z) per example: Bernoulli on binarised pixels (as the VAEs), unit-variance Gaussian on
         points."""
         if self.points:
-            return -0.5 * ((x - x_mean).pow(2) + math.log(2 * math.pi)).flatten(1).sum(1)
+            return gaussian_log_prob((x - x_mean).flatten(1))  # the residual under N(0, I)
         return lik.bernoulli_log_prob(self.logits(x_mean), x)
 
     def observe(self, images: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
@@ -116,10 +118,32 @@ class Hybrid(GenerativeModel):
             self.G.train(was)
 
     def extra_metrics(self, images, labels, settings, seed: int) -> dict[str, float]:
-        """Mean squared error per pixel of G(E(x)) on test images (pixels in [0, 1])."""
+        """Mean squared error per pixel of G(E(x)) on test images (pixels in [0, 1]); the test ELBO too where
+        the method defines one (`elbo`)."""
         errors = [F.mse_loss(self.reconstruct(x), x.float(), reduction="none").flatten(1).mean(1)
                   for x in images.split(settings.batch_size)]
-        return {"test_reconstruction_mse": torch.cat(errors).mean().item()}
+        out = {"test_reconstruction_mse": torch.cat(errors).mean().item()}
+        return {**out, **self.test_elbo(images, settings, seed)} if self.has_elbo else out
+
+    has_elbo = False  # AVB and IntroVAE define an ELBO: their `elbo(x, rng)`
+
+    def elbo(self, x: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
+        """The method's ELBO estimate per example, one posterior sample each."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def test_elbo(self, images, settings, seed: int) -> dict[str, float]:
+        """The mean test ELBO in nats per image (and as bits/dim) on what the likelihood scores: the test set's
+        fixed binarisation of the pixels, points as they are."""
+        self.eval()
+        rng = torch.Generator(device=images.device).manual_seed(seed)
+        x_all = images if self.points else lik.fixed_binarization(images, seed)
+        try:
+            e = torch.cat([self.elbo(x, rng) for x in progress.bar(x_all.split(settings.batch_size), "likelihood")])
+        finally:
+            self.train()
+        e = e.mean().item()
+        return {"test_elbo_nats": e, "test_elbo_bits_per_dim": lik.bits_per_dim(-e, math.prod(self.image_shape))}
 
     def artifacts(self, images, labels, out: Path) -> list[Path]:
         """Eight test images over their reconstructions."""
