@@ -152,9 +152,13 @@ class ModeStudy(Section):
     checkpoints: int = Field(6, ge=1)  # mode counts (and a snapshot panel) at this many checkpoints
     # named hyperparameter overrides run beside each game's plain setting, on `variant_families` only; a variant a
     # game cannot take (unrolling a clipped critic, minibatch features on BEGAN's autoencoder) is reported n/a
+    # slow_d: D at a tenth of G's learning rate, the regime of Metz et al.'s demo (poolio/unrolled_gan: D 1e-4,
+    # G 1e-3), where plain NS GAN hops from mode to mode and the unrolled look-ahead spreads it (docs/results.md)
     variants: dict[str, dict[str, Any]] = {"minibatch": {"minibatch_kernels": 5},
                                            "unrolled5": {"unrolled_steps": 5},
-                                           "unrolled10": {"unrolled_steps": 10}}
+                                           "unrolled10": {"unrolled_steps": 10},
+                                           "slow_d": {"d_lr_scale": 0.1},
+                                           "slow_d_unrolled5": {"d_lr_scale": 0.1, "unrolled_steps": 5}}
     variant_families: list[str] = ["nsgan"]
     variant_datasets: list[str] | None = None  # where the variants run; None: every dataset of points
 

@@ -32,9 +32,10 @@ def studied(prefect_api, tmp_path_factory, mnist5k_data):
 def test_the_mode_study_runs_each_game_and_each_variant_it_can_take_with_every_seed(studied):
     _, first, _ = studied
     rows = first["rows"]["ring8"]
-    # the default variants (minibatch features, unrolled k = 5 and 10); wgan's clipped critic cannot be unrolled:
-    # reported n/a, not run
-    assert set(rows) == {"nsgan", "nsgan minibatch", "nsgan unrolled5", "nsgan unrolled10", "wgan", "wgan minibatch"}
+    # the default variants (minibatch features, unrolled k = 5 and 10, a slow D plain and unrolled); wgan's clipped
+    # critic cannot be unrolled: reported n/a, not run
+    assert set(rows) == {"nsgan", "nsgan minibatch", "nsgan unrolled5", "nsgan unrolled10", "nsgan slow_d",
+                         "nsgan slow_d_unrolled5", "wgan", "wgan minibatch", "wgan slow_d"}
     assert all(r["n"] == 1 and r["trials"] == 1 for r in rows.values())
     for r in rows.values():
         mean, std = r["modes_covered"]
@@ -53,7 +54,7 @@ def test_the_mode_report_shows_floor_noise_measured_and_published_rows(studied):
     assert "Modes covered per checkpoint" in md
     snapshots = [line for line in md.splitlines() if line.startswith("![")]
     assert all((root / "reports" / "modes" / line.split("(")[1].rstrip(")")).exists() for line in snapshots)
-    assert len(snapshots) == 6
+    assert len(snapshots) == 9
     assert "- wgan unrolled5: unrolled_steps > 0 needs a game without gradient penalty or clipping" in md
     meta = json.loads((root / "reports" / "modes" / "modes.json").read_text())["meta"]
     assert any(s.startswith("wgan unrolled5: unrolled_steps > 0 needs a game without gradient penalty") for s in
