@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import ConfigDict, ValidationError
 from pydantic.dataclasses import dataclass as _pydantic_dataclass
 
+from components import defaults
 from components.errors import ConfigError
 
 ENTRY_POINTS = "genzoo.families"
@@ -40,8 +41,6 @@ class Family:
 
     def points_overrides(self) -> dict:
         """What 2-D points lay over the defaults: the shared defaults.POINTS_HP the family has, then its own."""
-        from components import defaults
-
         return {**{k: v for k, v in defaults.POINTS_HP.items() if hasattr(self.hp, k)}, **self.points}
 
     @property

@@ -154,11 +154,11 @@ class GAN(GenerativeModel):
         backprop = self.hp.unroll_backprop if backprop is None else backprop
         lr, b1, b2 = self.member_hp("lr") * self.hp.d_lr_scale, self.member_hp("beta1"), self.member_hp("beta2")
         named = dict(self.D.named_parameters())
-        params = {k: v.detach().requires_grad_(True) for k, v in named.items()}
-        state = {k: (d_optimizer.state.get(p) if d_optimizer is not None else None) or {} for k, p in named.items()}
-        m = {k: state[k]["exp_avg"].detach().clone() if state[k] else torch.zeros_like(p) for k, p in params.items()}
-        v = {k: state[k]["exp_avg_sq"].detach().clone() if state[k] else torch.zeros_like(p)
-             for k, p in params.items()}
+        params = {k: w.detach().requires_grad_(True) for k, w in named.items()}
+        # D's Adam state per weight (none before its first step); updated out of place below, so never written
+        state = {k: (d_optimizer.state.get(w) if d_optimizer is not None else None) or {} for k, w in named.items()}
+        m = {k: state[k]["exp_avg"].detach() if state[k] else torch.zeros_like(w) for k, w in params.items()}
+        v = {k: state[k]["exp_avg_sq"].detach() if state[k] else torch.zeros_like(w) for k, w in params.items()}
         t0 = {k: float(state[k]["step"]) if state[k] else 0.0 for k in params}
         buffers = {k: v.clone() for k, v in self.D.named_buffers()}  # BN statistics: the copy's own
 

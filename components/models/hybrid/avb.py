@@ -5,7 +5,6 @@ T(x, z)], exact only for the optimal T."""
 
 from __future__ import annotations
 
-
 import torch
 import torch.nn.functional as F
 
@@ -54,8 +53,6 @@ class AVB(Hybrid):
             loss = negative_elbo(log_px, self.T(x, z_q))
         ctx.update(loss, "VAE")
         return {"loss": loss.detach(), "d_loss": t_loss.detach(), "rec_nats": -log_px.mean().detach()}
-
-    has_elbo = True
 
     def elbo(self, x: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
         """log p(x|z) - T(x, z) at one z ~ q(z|x): at its optimum T(x, z) = log q(z|x) - log p(z) (Mescheder et al.)."""

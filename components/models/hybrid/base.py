@@ -20,7 +20,7 @@ from components.models.base import GenerativeModel
 from components.models.gan.networks import ARCHITECTURES
 from components.models.hybrid.networks import Encoder
 from components.models.registry import hyperparameters
-from components.models.vae.family import gaussian_log_prob
+from components.models.vae.family import gaussian_log_prob, reparameterize
 
 
 @hyperparameters
@@ -61,8 +61,7 @@ class Hybrid(GenerativeModel):
         """z ~ q(z | x) while training (a deterministic encoder's code)."""
         if not self.stochastic_encoder:
             return self.E(x)
-        mean, logvar = self.posterior(x)
-        return mean + (0.5 * logvar).exp() * torch.randn(mean.shape, generator=rng, device=rng.device).to(mean)
+        return reparameterize(*self.posterior(x), rng)
 
     def adam(self, *modules) -> torch.optim.Adam:
         params = [p for m in modules for p in m.parameters()]
@@ -123,13 +122,11 @@ class Hybrid(GenerativeModel):
         errors = [F.mse_loss(self.reconstruct(x), x.float(), reduction="none").flatten(1).mean(1)
                   for x in images.split(settings.batch_size)]
         out = {"test_reconstruction_mse": torch.cat(errors).mean().item()}
-        return {**out, **self.test_elbo(images, settings, seed)} if self.has_elbo else out
+        return out if self.elbo is None else {**out, **self.test_elbo(images, settings, seed)}
 
-    has_elbo = False  # AVB and IntroVAE define an ELBO: their `elbo(x, rng)`
-
-    def elbo(self, x: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
-        """The method's ELBO estimate per example, one posterior sample each."""
-        raise NotImplementedError
+    # elbo(x, rng) -> the method's ELBO estimate per example, one posterior sample each: AVB and IntroVAE define
+    # one; None where the method has no ELBO
+    elbo = None
 
     @torch.no_grad()
     def test_elbo(self, images, settings, seed: int) -> dict[str, float]:

@@ -8,13 +8,12 @@ negative Bernoulli log-likelihood of binarised pixels (the paper's images are co
 
 from __future__ import annotations
 
-
 import torch
 
 from components.models.base import StepContext
 from components.models.hybrid.base import Hybrid, HybridHp
 from components.models.registry import Family, hyperparameters, register
-from components.models.vae.family import kl_standard_normal
+from components.models.vae.family import kl_standard_normal, reparameterize
 
 
 @hyperparameters
@@ -67,13 +66,10 @@ class IntroVAE(Hybrid):
         ctx.update(g_loss, "G")
         return {"d_loss": e_loss.detach(), "g_loss": g_loss.detach(), "rec_nats": reconstruction.mean().detach()}
 
-    has_elbo = True
-
     def elbo(self, x: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
         """The VAE's ELBO at one z ~ q(z|x), the KL in closed form."""
         mean, logvar = self.posterior(x)
-        z = mean + (0.5 * logvar).exp() * torch.randn(mean.shape, generator=rng, device=rng.device)
-        return self.log_px(x, self.G(z)) - kl_to_prior(mean, logvar)
+        return self.log_px(x, self.G(reparameterize(mean, logvar, rng))) - kl_to_prior(mean, logvar)
 
 
 # Huang et al. 2018 train with Adam, lr 2e-4, beta1 0.9 (their Sec. 4; from memory, unchecked)

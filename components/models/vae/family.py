@@ -32,6 +32,11 @@ def gaussian_log_prob(z: torch.Tensor, mean: torch.Tensor | None = None, logvar:
     return -0.5 * ((z - mean).pow(2) / logvar.exp() + logvar + LOG_2PI).sum(-1)
 
 
+def reparameterize(mean: torch.Tensor, logvar: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
+    """z ~ N(mean, exp(logvar)), differentiable in mean and logvar (Kingma & Welling 2014)."""
+    return mean + (0.5 * logvar).exp() * torch.randn(mean.shape, generator=rng, device=rng.device).to(mean)
+
+
 def kl_standard_normal(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL(N(mean, exp(logvar)) || N(0, I)) per row, in closed form."""
     return 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).sum(-1)
@@ -96,9 +101,7 @@ class VAE(lik.LikelihoodScored, GenerativeModel):
     def mean_image(self, params: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(params if self.bernoulli else params.chunk(2, dim=1)[0])
 
-    @staticmethod
-    def reparameterize(mean, logvar, rng):
-        return mean + (0.5 * logvar).exp() * torch.randn(mean.shape, generator=rng, device=rng.device).to(mean)
+    reparameterize = staticmethod(reparameterize)
 
     # --- objectives -----------------------------------------------------------------------------------------
     def elbo_terms(self, x, labels, rng) -> tuple[torch.Tensor, torch.Tensor]:
