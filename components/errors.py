@@ -21,12 +21,15 @@ class DataError(GenzooError):
 class ValidationFailed(GenzooError):
     """The Great Expectations gate rejected a dataset; nothing downstream may run."""
 
-    def __init__(self, dataset: str, failed: list[str], report: str | None = None):
-        self.dataset, self.failed, self.report = dataset, failed, report
-        where = f" (report: {report})" if report else ""
-        super().__init__(
-            f"dataset {dataset!r} failed validation{where}: " + "; ".join(failed)
-        )
+    def __init__(self, dataset: str, failed: list[str], report: str | None = None, likely: list[str] | None = None,
+                 hint: str | None = None):
+        """One line that leads with the likely causes, then the failed expectations (each example once) and where
+        the full result is; `hint`: how to relax the checks when the data really is so."""
+        self.dataset, self.failed, self.report, self.likely = dataset, failed, report, list(likely or [])
+        cause = f" likely: {'; '.join(self.likely)}." if self.likely else ""
+        relax = f" ({hint})" if hint else ""
+        where = f" Full result: {report}" if report else ""
+        super().__init__(f"dataset {dataset!r} failed validation.{cause}{relax} Failed: {'; '.join(failed)}.{where}")
 
 
 class TrainingDiverged(GenzooError):
@@ -38,3 +41,12 @@ class Interrupted(GenzooError):
 
 
 __all__ = ["ConfigError", "GenzooError", "DataError", "ValidationFailed", "TrainingDiverged", "Interrupted"]
+
+
+class OutOfSpace(GenzooError):
+    """A write failed because the filesystem is full (components/disk.py recognises it wherever it surfaced)."""
+
+    def __init__(self, path: str, free: str):
+        self.path, self.free = path, free
+        super().__init__(f"no space left to write {path} ({free} free there): free some space, or put the project "
+                         "on a larger disk, and rerun; what finished is kept and a rerun resumes from it")

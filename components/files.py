@@ -11,6 +11,8 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Iterator
 
+from components import disk
+
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
     """`write(tmp)` fills a temporary file beside `path`, which then replaces `path` in one step."""
@@ -19,8 +21,9 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        write(Path(tmp))
-        os.replace(tmp, path)
+        with disk.writing(path):
+            write(Path(tmp))
+            os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

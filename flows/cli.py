@@ -313,7 +313,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.debug:  # Prefect's run logs keep the traceback of expected errors too (flows/expected_errors.py)
         os.environ["GENZOO_DEBUG"] = "1"
     if args.command in ("run", "study", "schedule"):  # they start Prefect's temporary server unless one is set
-        from components import reaper, stop
+        from components import disk, reaper, stop
+
+        try:
+            disk.require_free(defaults.project_root())
+        except GenzooError as exc:
+            print(f"genzoo: error: {exc}", file=sys.stderr)
+            return 2
 
         reaper.start()
         stop.install()
@@ -331,6 +337,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         print(f"genzoo: error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        from components import disk
+
+        full = disk.out_of_space(exc, defaults.project_root())  # raised outside a stage (MLflow, Prefect)
+        if full is None or args.debug:
+            raise
+        print(f"genzoo: error: {full}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         if args.debug:

@@ -11,7 +11,7 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 from prefect.runtime import flow_run as prefect_flow_run
 
-from components import defaults
+from components import defaults, disk
 from components.config import Config, load_config
 from components.errors import GenzooError
 from components.pipeline import cache, dvc, graph, results, runner
@@ -46,7 +46,11 @@ def _node_cache_key(context, parameters) -> str:
 def _stage_task(name: str):
     def run(ctx: Context, node: Node, inputs: Inputs) -> dict:
         # stored as the one serialiser writes it, with the project folder portable (Prefect's copy outlives a move)
-        return cache.portable(results.dump(runner.run(ctx, node, inputs)), ctx.root)
+        try:
+            return cache.portable(results.dump(runner.run(ctx, node, inputs)), ctx.root)
+        except Exception as exc:
+            expected_errors.note(exc)  # Prefect's later lines repeat it shortened
+            raise
 
     run.__name__ = name
     return task(name=name, task_run_name="{node.label}", cache_key_fn=_node_cache_key, persist_result=True,
@@ -107,25 +111,37 @@ def pipeline(dataset: str | None = None, families: list[str] | None = None, prof
     try:
         done = run_nodes(ctx, nodes, states, failed)
     except BaseException:
-        ctx.runs.close("FAILED")
+        close_failed(ctx)
         raise
     for node, result in done.items():  # what another invocation's runs computed, named on this one's parent
         if states.get(node.label) == "Cached" and getattr(result, "run_id", None):
             ctx.runs.note_reused(node.target, node.label, result.run_id)
     if failures:
-        ctx.runs.close("FAILED")
+        close_failed(ctx)
         raise GenzooError("; ".join(f"{f}: {msg}" for f, msg in failures.items()) + " (nothing registered for these)")
     summary = RunSummary(cfg.dataset, cfg.profile, str(root_path), states).add(done)
     try:  # the families side by side on the parent run (MLflow's experiment view lists it first)
         comparison.publish(summary, ctx.runs.parents or {})
     except BaseException:
-        ctx.runs.close("FAILED")
+        close_failed(ctx)
         raise
     ctx.runs.close("FINISHED")
     summary.dvc_lock = dvc.record(ctx, done)
     summary.flow_run_id = str(prefect_flow_run.id)
     publish_summary(summary, root_path)
     return summary
+
+
+def close_failed(ctx: Context) -> None:
+    """Mark the invocation's parent runs FAILED, while an error is on its way out. When the store itself cannot
+    be written (a full disk), the error that got here stands, and the next start marks the runs it left."""
+    try:
+        ctx.runs.close("FAILED")
+    except Exception as exc:  # noqa: BLE001 - the original error is the one to report
+        why = "the disk is full" if disk.full_disk(exc, ctx.root) else \
+            (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        get_run_logger().warning("the parent MLflow runs could not be marked FAILED (%s); the next start marks them",
+                                 why)
 
 
 def run_tags(cfg: Config) -> list[str]:

@@ -29,7 +29,25 @@ def without_nulls(params: dict) -> dict:
 
 class Loader(yaml.SafeLoader):
     """PyYAML's safe loader with YAML 1.2's floats: `1e-3` is a number (PyYAML's YAML 1.1 reads it as a string,
-    which the strict schema would then refuse), as DVC's YAML 1.2 parser reads params.yaml."""
+    which the strict schema would then refuse), as DVC's YAML 1.2 parser reads params.yaml. A key given twice in
+    one mapping is refused, as DVC's parser refuses it (PyYAML would silently keep the last one)."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen: dict = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # `<<: *base`: the mapping's own keys override the merged ones, as YAML means
+                key = self.construct_object(key_node, deep=True)
+                if not isinstance(key, (str, int, float, bool)):
+                    continue  # an unhashable key: the schema refuses it
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        f"while reading a mapping (line {node.start_mark.line + 1})", node.start_mark,
+                        f"the key {key!r} is given twice (lines {seen[key] + 1} and {key_node.start_mark.line + 1}); "
+                        "DVC refuses such a file too: keep one", key_node.start_mark)
+                seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
 
 
 Loader.add_implicit_resolver(
@@ -44,10 +62,17 @@ def read_params(path: Path) -> dict:
     try:
         params = yaml.load(path.read_text(), Loader=Loader) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+        raise ConfigError(f"{path}: not valid YAML ({one_line(exc)})") from None
     if not isinstance(params, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level, got {type(params).__name__}")
     return params
+
+
+def one_line(exc: yaml.YAMLError) -> str:
+    """A YAML error as one line: the problem and its line (PyYAML's own text spans several, with a snippet)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return f"line {mark.line + 1}: {problem}" if mark is not None else problem
 
 
 def parse_override(text: str) -> dict:
@@ -89,6 +114,7 @@ def load_config(root: Path | None = None, profile: str | None = None, overrides:
     except ValidationError as exc:
         raise ConfigError(describe(exc.errors()[0], layers)) from None
     check_datasets(cfg, layers)
+    check_batch(cfg, root, layers)
     try:
         cfg.champion_rule()  # a registry.metric the run's dataset cannot measure fails now, not after training
     except ConfigError as exc:
@@ -113,6 +139,32 @@ def check_datasets(cfg: Config, layers: dict[str, dict] | None = None) -> None:
             where = next((label for label, layer in (layers or {}).items() if _has(layer, key.split("."))), None)
             raise ConfigError(f"{where}: {key}: {exc}" if where and where != f"--{key}" else
                               f"{where or key}: {exc}") from None
+
+
+def too_large_batch(cfg: Config, train_rows: int) -> str | None:
+    """Why train.batch_size cannot train on a split of `train_rows` rows (every rank takes a whole batch), or
+    None. Also asked by the validate stage, for data materialised after the configuration was loaded."""
+    need = cfg.train.batch_size * cfg.train.world_size
+    if need <= train_rows:
+        return None
+    ranks = f" x {cfg.train.world_size} ranks" if cfg.train.world_size > 1 else ""
+    return (f"train.batch_size={cfg.train.batch_size}{ranks} is more than the {train_rows} rows of {cfg.dataset}'s "
+            f"training split; allowed: 1 to {train_rows // cfg.train.world_size}")
+
+
+def check_batch(cfg: Config, root: Path, layers: dict[str, dict]) -> None:
+    """A batch larger than the training split cannot make one step: refused now when the dataset is already
+    materialised (its meta.json counts the rows), else by the validate stage, still before any training."""
+    import json
+
+    try:
+        rows = int(json.loads((root / defaults.DATA_DIR / cfg.dataset / "meta.json").read_text())["counts"]["train"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return  # not materialised yet (or unreadable: the data stage names that)
+    problem = too_large_batch(cfg, rows)
+    if problem:
+        where = next((label for label, layer in layers.items() if _has(layer, ["train", "batch_size"])), "defaults")
+        raise ConfigError(f"{where}: {problem}", key="train.batch_size")
 
 
 def describe(err: dict, layers: dict[str, dict]) -> str:

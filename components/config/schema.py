@@ -41,10 +41,11 @@ class Validation(Section):
     # 0/1 bytes (x > 0.5 stored as uint8, a classic slip) have 1 and train, invisibly, as black images
     min_contrast: int = Field(2, ge=0)
     # a dataset data.dvc pins is compared split by split with the pin's statistics (validation/pinned.py): its mean
-    # image must match the pin's orientation, and its mean ink be within this factor of the pin's
+    # image must match the pin's orientation, its mean ink be within this factor of the pin's, and each class's mean
+    # image look most like the pin's same class (labels not shuffled or shifted)
     max_ink_ratio: float = Field(1.25, ge=1.0)
     # per dataset, checks to leave out for data that really looks like that: {my-binary-digits: [contrast, ink]}
-    relax: dict[str, list[Literal["contrast", "ink", "orientation"]]] = {}
+    relax: dict[str, list[Literal["contrast", "ink", "orientation", "labels"]]] = {}
 
 
 class Classifier(Section):
@@ -53,6 +54,10 @@ class Classifier(Section):
     lr: float = Field(1e-3, gt=0)
     feature_dim: int = Field(128, ge=1)
     min_steps: int = Field(400, ge=0)
+    # the reference classifier's skill over chance, (accuracy - 1/K) / (1 - 1/K), below which its features are
+    # refused: FID or precision in the features of a classifier that cannot tell the classes apart measure nothing
+    # (training labels shuffled or shifted reach chance or below; 1 epoch on mnist5k reaches about 0.6; 0: off)
+    min_skill: float = Field(0.25, ge=0, lt=1)
 
 
 class Train(Section):

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from components.data.sources import Splits
+from components import disk
 from components.errors import DataError
 
 ARRAYS = ("train_images", "train_labels", "test_images", "test_labels")
@@ -55,9 +56,20 @@ def write(splits: Splits, name: str, data_dir: Path) -> Path:
     tmp = data_dir / f".{name}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
+    try:
+        _fill(tmp, splits, name)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # a half-written copy would only hold the space a rerun needs
+        raise
+    os.replace(tmp, final)
+    return final
+
+
+def _fill(tmp: Path, splits: Splits, name: str) -> None:
     arrays = dict(zip(ARRAYS, (splits.train_images, splits.train_labels, splits.test_images, splits.test_labels)))
-    for key, arr in arrays.items():
-        np.save(tmp / f"{key}.npy", np.ascontiguousarray(arr), allow_pickle=False)
+    with disk.writing(tmp.parent / name):
+        for key, arr in arrays.items():
+            np.save(tmp / f"{key}.npy", np.ascontiguousarray(arr), allow_pickle=False)
     meta = {
         "name": name,
         "source": splits.source,
@@ -66,9 +78,8 @@ def write(splits: Splits, name: str, data_dir: Path) -> Path:
         "counts": {"train": int(len(splits.train_labels)), "test": int(len(splits.test_labels))},
         **({"mixture": splits.mixture} if splits.mixture else {}),
     }
-    (tmp / META).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, final)
-    return final
+    with disk.writing(tmp.parent / name):
+        (tmp / META).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
 
 
 def header(path: Path) -> tuple[tuple[int, ...], np.dtype, int]:

@@ -17,6 +17,7 @@ from torch import nn
 
 from components import progress
 from components.config.schema import Classifier
+from components.errors import DataError
 from components.training.loop import BatchOrder, pick_device, to_float_images
 
 
@@ -68,6 +69,18 @@ def accuracy(model: ReferenceClassifier, x: torch.Tensor, y: torch.Tensor, batch
         logits = model(to_float_images(x[i:i + batch_size]).to(dev))
         correct += int((logits.argmax(1).cpu() == y[i:i + batch_size]).sum())
     return correct / len(x)
+
+
+def refuse_unskilled(accuracy_: float, num_classes: int, min_skill: float, dataset: str) -> None:
+    """DataError when the classifier's test accuracy is too close to chance for its features to judge samples."""
+    chance = 1 / num_classes
+    need = chance + min_skill * (1 - chance)
+    if min_skill > 0 and accuracy_ < need:
+        raise DataError(
+            f"{dataset}'s reference classifier reached {accuracy_:.1%} test accuracy (chance {chance:.1%}; "
+            f"classifier.min_skill={min_skill:g} needs {need:.1%}): FID, KID and precision/recall in its features "
+            "would measure nothing. The training labels may not match their images (shuffled or shifted?), or it "
+            "trained too little (classifier.epochs)")
 
 
 def save(model: ReferenceClassifier, path: Path) -> None:

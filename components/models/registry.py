@@ -20,6 +20,7 @@ from pydantic.dataclasses import dataclass as _pydantic_dataclass
 
 from components import defaults
 from components.errors import ConfigError
+from components.models import ranges
 
 ENTRY_POINTS = "genzoo.families"
 
@@ -62,7 +63,10 @@ class Family:
         except ValidationError as exc:
             err = exc.errors()[0]
             key = f"{where}.{'.'.join(map(str, err['loc']))}"
-            raise ConfigError(f"{key}={err.get('input')!r}: {err['msg'].lower()}", key=key) from None
+            allowed = ranges.allowed(type(self.hp), str(err["loc"][0])) if err["loc"] else None
+            out_of_range = err["type"] in ranges.RANGE_ERRORS
+            problem = f"expected {allowed}" if allowed and out_of_range else err["msg"].lower()
+            raise ConfigError(f"{key}={err.get('input')!r}: {problem}", key=key) from None
         return hp
 
     def build(self, image_shape, num_classes: int, hp=None):

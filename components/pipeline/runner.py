@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from components import progress
+from components import disk, progress
 from components.pipeline import cache, results
 from components.pipeline.context import Context
 from components.pipeline.stage import Inputs, Node
@@ -42,8 +42,14 @@ def run(ctx: Context, node: Node, inputs: Inputs) -> results.Stored:
         with progress.stage(node.label, ctx.cfg.train.progress and current().main):
             return node.stage.run(ctx, node, out, inputs)
 
-    result = cache.cached(out / MARKER, ctx.key(node), ctx.root, compute, force=ctx.force, store=current().main,
-                          encode=results.dump, decode=decoder(ctx, node))
+    try:
+        result = cache.cached(out / MARKER, ctx.key(node), ctx.root, compute, force=ctx.force,
+                              store=current().main, encode=results.dump, decode=decoder(ctx, node))
+    except Exception as exc:
+        full = disk.out_of_space(exc, out)  # one line naming the path and its free space, never retried
+        if full is None:
+            raise
+        raise full from exc
     if current().main and out.is_dir():
         publish(out)
     return result

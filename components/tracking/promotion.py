@@ -56,7 +56,7 @@ def decide(new_value: float, new_protocol: str, champion_value: float | None, ch
             return Decision(
                 defaults.CHALLENGER,
                 f"{metric}={new_value:.4g} is not clearly better than an untrained {noise.family}'s {noise.value:.4g} "
-                f"under the same protocol {new_protocol} (needs {threshold:.4g} or {'lower' if s.direction == 'lower' else 'higher'}: "
+                f"under the same protocol {new_protocol} (needs {'less' if s.direction == 'lower' else 'more'} than {threshold:.4g}: "
                 f"registry.beat_noise={margin}); not promoted. Promote by hand if it should serve: `{by_hand}`",
                 champion_version, champion_value)
         note += f"; clearly better than an untrained {noise.family}'s {noise.value:.4g} (needs {threshold:.4g})"

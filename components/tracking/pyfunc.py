@@ -1,5 +1,6 @@
-"""The served generator: an MLflow pyfunc that turns {n, seed[, label]} rows into uint8 images, and for a family
-with an encoder (models/base.Encoding) rows {images} into latent codes.
+"""The served generator: an MLflow pyfunc that turns {n, seed[, label]} rows into uint8 images (float32 (x, y)
+points for a model of a 2-D mixture), and for a family with an encoder (models/base.Encoding) rows {images} (or
+{images: [x, y]} points) into latent codes.
 
 The model is rebuilt from the family registry and a weights_only state dict, so loading it never unpickles
 code. Requests are bounded and a bad one raises INVALID_PARAMETER_VALUE, which the scoring server returns
@@ -18,6 +19,7 @@ import torch
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
+from components.data.mixtures import is_points
 from components.models.base import Encoding, Translator
 from components.models.stored import build as build_model
 from components.training.loop import to_float_images, to_uint8_images
@@ -45,10 +47,13 @@ def _bad(msg: str) -> MlflowException:
 
 
 def generate(model, n: int, seed: int, label: int | None = None) -> np.ndarray:
-    """n images as uint8 NHWC; the same (seed, label) always gives the same images."""
+    """n images as uint8 NHWC, or for a model of 2-D points n float32 (x, y) rows; the same (seed, label) always
+    gives the same output."""
     rng = torch.Generator(device=next(model.parameters()).device).manual_seed(int(seed))
     labels = None if label is None else torch.full((n,), int(label), dtype=torch.long)
     x = model.sample(n, rng, labels)
+    if is_points(model.image_shape):  # coordinates, not pixels: no 0..255 quantisation
+        return x.detach().float().reshape(n, 2).cpu().numpy()
     return to_uint8_images(x).numpy()
 
 
@@ -64,6 +69,8 @@ class GeneratorPyfunc(mlflow.pyfunc.PythonModel):
         fmt = params.get("format") or "array"
         if fmt not in FORMATS:
             raise _bad(f"params.format={fmt!r}: expected one of {FORMATS}")
+        if fmt == "png" and is_points(self.spec["image_shape"]):
+            raise _bad("a model of 2-D points returns (x, y) rows, not pictures: drop params.format=png")
         if isinstance(self.model, Translator):
             images = self._translate(model_input, params.get("direction") or "AtoB")
         elif isinstance(self.model, Encoding) and _asks_codes(model_input):
@@ -97,8 +104,10 @@ class GeneratorPyfunc(mlflow.pyfunc.PythonModel):
             x = np.stack([np.asarray(r) for r in rows]) if isinstance(rows, list) else np.asarray(rows)
         except ValueError as exc:  # rows of different shapes
             raise _bad(f"images: every image must be shaped ({h}, {w}, {c}): {exc}") from None
-        x = _uint8_batch(x, (h, w, c), "images")
-        t = to_float_images(torch.from_numpy(np.ascontiguousarray(x)))
+        if is_points((c, h, w)):
+            t = torch.from_numpy(_points_batch(x)).reshape(-1, 2, 1, 1)
+        else:
+            t = to_float_images(torch.from_numpy(np.ascontiguousarray(_uint8_batch(x, (h, w, c), "images"))))
         return self.model.encode(t.to(next(self.model.parameters()).device)).float().cpu().numpy()
 
     def _translate(self, images, direction: str) -> np.ndarray:
@@ -129,6 +138,17 @@ def _uint8_batch(x: np.ndarray, want: tuple[int, int, int], what: str) -> np.nda
             raise _bad("pixel values must lie in 0..255 (uint8)")
         x = x.astype(np.uint8)
     return x
+
+
+def _points_batch(x: np.ndarray) -> np.ndarray:
+    """An (N, 2) batch of finite (x, y) points as float32; bounded in count."""
+    if x.ndim != 2 or x.shape[1] != 2:
+        raise _bad(f"images takes (x, y) points shaped (N, 2) for a model of 2-D points, got {x.shape}")
+    if not 1 <= len(x) <= MAX_IMAGES:
+        raise _bad(f"{len(x)} points in one request; send 1 to {MAX_IMAGES}")
+    if not np.issubdtype(x.dtype, np.number) or not np.isfinite(x).all():
+        raise _bad("points must be finite numbers")
+    return np.ascontiguousarray(x, dtype=np.float32)
 
 
 def _asks_codes(model_input) -> bool:
@@ -213,8 +233,11 @@ def signature(image_shape_hwc: tuple[int, int, int], encodes: bool = False):
                ColSpec(AnyType(), "label", required=False)]
     if encodes:
         columns.append(ColSpec(AnyType(), "images", required=False))
-    return ModelSignature(inputs=Schema(columns),
-                          outputs=Schema([TensorSpec(np.dtype(np.uint8), (-1, *image_shape_hwc))]))
+    if is_points((image_shape_hwc[2], *image_shape_hwc[:2])):  # (x, y) rows
+        out = TensorSpec(np.dtype(np.float32), (-1, 2))
+    else:
+        out = TensorSpec(np.dtype(np.uint8), (-1, *image_shape_hwc))
+    return ModelSignature(inputs=Schema(columns), outputs=Schema([out]))
 
 
 def pip_requirements() -> list[str]:

@@ -9,6 +9,7 @@ run in bounded memory: the nesting depth is one chunked pass over the bytes.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 
@@ -22,6 +23,9 @@ SCALAR_MAX_BODY = 2**20
 MAX_DEPTH = 16  # JSON nesting: an NHWC batch under "inputs" is 5 deep
 FIELDS = ("dataframe_records", "dataframe_split", "instances", "inputs", "params")
 CONTENT_TYPES = ("application/json", "text/csv", "application/vnd.apache.parquet")  # what MLflow's app parses
+# seconds to wait for the next piece of a body: a request whose Content-Length is larger than what it sends gets
+# 408 instead of holding its connection (and the body read so far) forever
+READ_TIMEOUT = 30.0
 SCAN_CHUNK = 1 << 18  # bytes the depth scan looks at at once: its memory is a few times this, whatever the body
 
 
@@ -95,8 +99,9 @@ class Guard:
     decode, no unknown fields, columns or params, no stack traces in answers."""
 
     def __init__(self, app, columns: tuple[str, ...] | None = None, max_body: int = MAX_BODY,
-                 params: tuple[str, ...] | None = None):
+                 params: tuple[str, ...] | None = None, read_timeout: float = READ_TIMEOUT):
         self.app, self.columns, self.max_body, self.params = app, columns, max_body, params
+        self.read_timeout = read_timeout
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -117,7 +122,12 @@ class Guard:
             return await _answer(send, *_error(413, "REQUEST_LIMIT_EXCEEDED", self._too_big(int(declared))))
         chunks, size, more = [], 0, True
         while more:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), self.read_timeout)
+            except TimeoutError:
+                return await _answer(send, *_error(408, "REQUEST_TIMEOUT",
+                                                   f"no more of the body came for {self.read_timeout:g} s, after "
+                                                   f"{size} bytes (Content-Length: {declared or 'not sent'})"))
             if message["type"] == "http.disconnect":
                 return
             chunks.append(message.get("body", b""))

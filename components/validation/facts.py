@@ -13,8 +13,9 @@ from components.data.store import Dataset
 
 
 def image_facts(dataset: Dataset) -> pd.DataFrame:
-    """Per image; `orientation` and `ink_ratio` are per split, against the pinned version's statistics
-    (validation/pinned.py), repeated on each of its rows ("unpinned" and NaN for a dataset data.dvc does not pin)."""
+    """Per image; `orientation` and `ink_ratio` are per split and `label_looks` per class of a split, against the
+    pinned version's statistics (validation/pinned.py), repeated on each of their rows ("unpinned" and NaN for a
+    dataset data.dvc does not pin)."""
     from components.validation import pinned
     from components.validation.pinned_stats import PINNED
 
@@ -32,6 +33,10 @@ def image_facts(dataset: Dataset) -> pd.DataFrame:
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows give NaN, as they should
             lo, hi = np.nanmin(masked, axis=1), np.nanmax(masked, axis=1)
         labels = pd.Series(y)
+        orientation = pinned.orientation(x, ref["mean_image"]) if ref and len(x) else "unpinned"
+        # labels are judged on images that look as pinned: transposed or inverted ones mismatch every class anyway
+        judged = ref and "class_means" in ref and orientation == pinned.AS_PINNED
+        looks = pinned.label_looks(x, y, ref["class_means"]) if judged else {}
         frames.append(pd.DataFrame({
             "split": split,
             "height": x.shape[1],
@@ -46,8 +51,11 @@ def image_facts(dataset: Dataset) -> pd.DataFrame:
             "split_label": [f"{split}:{v}" for v in y.tolist()],
             "class_count": labels.map(labels.value_counts()).to_numpy(np.int64),
             "sha1": [hashlib.sha1(row.tobytes()).hexdigest() for row in flat],
-            "orientation": pinned.orientation(x, ref["mean_image"]) if ref and len(x) else "unpinned",
+            "orientation": orientation,
             "ink_ratio": float(x.mean()) / ref["mean_ink"] if ref and len(x) and x.dtype.kind in "iuf" else np.nan,
+            # per class of the split, against the pin's class means: labels shuffled or shifted on their way in
+            "label_looks": (labels.map(lambda k: looks.get(k, pinned.AS_PINNED)) if judged
+                            else pinned.NOT_JUDGED if ref else "unpinned"),
         }))
     return pd.concat(frames, ignore_index=True)
 

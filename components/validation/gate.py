@@ -15,7 +15,7 @@ from pathlib import Path
 from components.config.schema import Validation
 from components.data.store import Dataset
 from components.errors import ValidationFailed
-from components.validation import pinned, report
+from components.validation import causes, pinned, report
 from components.validation.facts import image_facts, point_facts
 from components.validation.pinned_stats import PINNED
 
@@ -73,6 +73,9 @@ def build_expectations(dataset: Dataset, cfg: Validation) -> list:
         if "ink" not in relaxed:  # a mean pixel value far from the pin's: rescaled, inverted or binarised pixels
             out.append(E.ExpectColumnValuesToBeBetween(column="ink_ratio", min_value=1 / cfg.max_ink_ratio,
                                                        max_value=cfg.max_ink_ratio))
+        if "labels" not in relaxed:  # each class's mean image like the pin's same class: not shuffled or shifted
+            out.append(E.ExpectColumnValuesToBeInSet(column="label_looks",
+                                                      value_set=[pinned.AS_PINNED, pinned.NOT_JUDGED]))
     return out
 
 
@@ -104,33 +107,32 @@ def point_expectations(dataset: Dataset, cfg: Validation) -> list:
     return out
 
 
-# what a failed expectation on a column most likely means, said beside it
-LIKELY = {
-    "contrast": "images binarised to 0/1 bytes (x > 0.5 stored as uint8) train as black images",
-    "orientation": "a split transposed or flipped on its way in (the value names how); relax it with "
-                   "validation.relax.<dataset>: [orientation] if the data really is so",
-    "ink_ratio": "pixels rescaled (0..1 floats stored as bytes), inverted or binarised; relax it with "
-                 "validation.relax.<dataset>: [ink] if the data really is so",
-}
+MAX_EXAMPLES = 3  # distinct unexpected values shown in the one line; result.json and report.html have them all
+
+
+def failed_check(er) -> str:
+    """The facts column a failed expectation checks ("rows" for the table's row count)."""
+    return er.expectation_config.kwargs.get("column") or "rows"
 
 
 def describe_failure(er) -> str:
+    """One failed expectation, short: its type and arguments, how many rows, distinct examples once."""
     cfg = er.expectation_config
     kwargs = {k: v for k, v in cfg.kwargs.items() if k not in ("batch_id",)}
-    if "value_set" in kwargs and len(kwargs["value_set"]) > 12:
+    if "value_set" in kwargs and len(kwargs["value_set"]) > 4:
         kwargs["value_set"] = f"{len(kwargs['value_set'])} values"
     res = er.result or {}
     detail = []
     if res.get("unexpected_count"):
         detail.append(f"{res['unexpected_count']} unexpected rows")
-    if res.get("partial_unexpected_list"):
-        detail.append(f"e.g. {res['partial_unexpected_list'][:5]}")
+    examples = list(dict.fromkeys(repr(v) for v in res.get("partial_unexpected_list") or []))
+    if examples:
+        more = ", ..." if len(examples) > MAX_EXAMPLES else ""
+        detail.append(f"e.g. [{', '.join(examples[:MAX_EXAMPLES])}{more}]")
     if "observed_value" in res:
         detail.append(f"observed {res['observed_value']}")
     if er.exception_info and er.exception_info.get("raised_exception"):
         detail.append(f"error: {er.exception_info.get('exception_message')}")
-    if kwargs.get("column") in LIKELY:
-        detail.append(f"likely: {LIKELY[kwargs['column']]}")
     return f"{cfg.type}({', '.join(f'{k}={v}' for k, v in kwargs.items())}): " + ", ".join(detail)
 
 
@@ -165,18 +167,23 @@ def validate(dataset: Dataset, cfg: Validation, out_dir: Path) -> dict:
     result_dict = json.loads(json.dumps(result.to_json_dict(), default=str))
     (out_dir / "result.json").write_text(json.dumps(result_dict, indent=2))
     page = report.write(result_dict, dataset.name, out_dir / "report.html")
+    failed = [er for er in result.results if not er.success]
+    columns = {failed_check(er) for er in failed}
+    likely = causes.likely(columns, facts, cfg, dataset.name)
+    hint = causes.relax_hint(columns, dataset.name)
     summary = {
         "dataset": dataset.name,
         "success": bool(result.success),
         "rows": int(len(facts)),
         "evaluated": len(result.results),
-        "failed": [describe_failure(er) for er in result.results if not er.success],
+        "failed": [describe_failure(er) for er in failed],
+        "likely": likely,
         "result_json": str(out_dir / "result.json"),
         "data_docs": str(out_dir / "data_docs" / "index.html"),
         "report": str(page),  # the same result readable offline (Data Docs fetch their CSS/JS from CDNs)
     }
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     if not result.success:
-        raise ValidationFailed(dataset.name, summary["failed"], summary["report"])
+        raise ValidationFailed(dataset.name, summary["failed"], summary["report"], likely, hint)
     return summary
 

@@ -20,6 +20,7 @@ from components.data.store import Dataset
 SPLITS = ("train", "test")
 AS_PINNED = "as pinned"
 OTHER_SHAPE = "another shape than the pin's"  # nothing to say about orientation (the data pin names the change)
+NOT_JUDGED = "not judged: the images differ from the pin"  # the orientation or ink check says how
 
 
 def _transforms(h: int, w: int) -> dict:
@@ -33,14 +34,48 @@ def _transforms(h: int, w: int) -> dict:
     return out
 
 
-def split_stats(images: np.ndarray) -> dict:
-    """The mean image (H, W, C) and mean pixel value of uint8 NHWC images, rounded for the committed file."""
+POOLED = 7  # class means are compared on a 7x7 grid of block averages: enough to tell digits apart, and small
+
+
+def split_stats(images: np.ndarray, labels: np.ndarray) -> dict:
+    """The mean image (H, W, C) and mean pixel value of uint8 NHWC images, and each class's mean image pooled to
+    7x7 (`class_means`), rounded for the committed file."""
     mean = images.astype(np.float64).mean(axis=0)
-    return {"mean_image": np.round(mean, 2).tolist(), "mean_ink": round(float(mean.mean()), 4)}
+    return {"mean_image": np.round(mean, 2).tolist(), "mean_ink": round(float(mean.mean()), 4),
+            "class_means": {str(k): np.round(v, 2).tolist() for k, v in class_means(images, labels).items()}}
 
 
 def stats(dataset: Dataset) -> dict:
-    return {split: split_stats(dataset.arrays[f"{split}_images"]) for split in SPLITS}
+    return {split: split_stats(dataset.arrays[f"{split}_images"], dataset.arrays[f"{split}_labels"])
+            for split in SPLITS}
+
+
+def _pool(image: np.ndarray) -> np.ndarray:
+    """An (H, W, C) mean image as POOLED x POOLED block averages over its channels."""
+    rows = [np.array_split(band, POOLED, axis=1) for band in np.array_split(image, POOLED, axis=0)]
+    return np.array([[block.mean() for block in band] for band in rows])
+
+
+def class_means(images: np.ndarray, labels: np.ndarray) -> dict[int, np.ndarray]:
+    """Each label's mean image, pooled (the labels present only)."""
+    return {int(k): _pool(images[labels == k].astype(np.float64).mean(axis=0)) for k in np.unique(labels)}
+
+
+def label_looks(images: np.ndarray, labels: np.ndarray, pinned_means: dict) -> dict[int, str]:
+    """Per label: AS_PINNED when its images' mean correlates best with the pin's mean of the same class, else
+    which pinned class it looks like. Shuffled labels make every class look like the average digit; labels shifted
+    by one make class k look like the pin's class k - 1."""
+    if images.ndim != 4 or images.dtype.kind not in "iuf" or not len(images):
+        return {}
+    ref = {int(k): np.asarray(v, np.float64).ravel() for k, v in pinned_means.items()}
+    out = {}
+    for label, mean in class_means(images, labels).items():
+        scores = {k: float(np.corrcoef(mean.ravel(), r)[0, 1]) if r.std() and mean.std() else -1.0
+                  for k, r in ref.items()}
+        best = max(scores, key=lambda k: scores[k])
+        out[label] = AS_PINNED if label not in scores or scores[label] >= scores[best] else \
+            f"looks like class {best}"
+    return out
 
 
 def orientation(images: np.ndarray, pinned_mean: list) -> str:

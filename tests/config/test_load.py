@@ -114,3 +114,43 @@ def test_a_null_in_params_yaml_takes_the_profiles_value_and_a_number_beats_it(tm
     params["train"]["steps"] = 40  # what `dvc exp run -S train.steps=40` writes
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     assert load_config(tmp_path).train.steps == 40
+
+
+@pytest.mark.parametrize("override, message", [
+    ("family.nsgan.lr=.nan", "--set: family.nsgan.lr=nan: expected a finite learning rate > 0"),
+    ("family.nsgan.lr=.inf", "--set: family.nsgan.lr=inf: expected a finite learning rate > 0"),
+    ("family.nsgan.lr=-0.001", "--set: family.nsgan.lr=-0.001: expected a finite learning rate > 0"),
+    ("family.nsgan.z_dim=0", "--set: family.nsgan.z_dim=0: expected an integer >= 1"),
+    ("family.nsgan.beta1=1.5", "--set: family.nsgan.beta1=1.5: expected an Adam beta in [0, 1)"),
+    ("family.vae.beta=-1", "--set: family.vae.beta=-1: expected a finite number >= 0"),
+    ("family.gatedpixelcnn.kernel=4", "--set: family.gatedpixelcnn.kernel=4: expected an odd integer >= 1"),
+    ("family.pixelcnn.levels=1", "--set: family.pixelcnn.levels=1: expected 2 (binarised pixels) to 256"),
+    ("family.cyclegan.cycle_lambda=.nan", "--set: family.cyclegan.cycle_lambda=nan: expected a finite number"),
+])
+def test_a_hyperparameter_out_of_its_range_is_refused_before_anything_starts(tmp_path, override, message):
+    with pytest.raises(ConfigError) as err:
+        load_config(tmp_path, overrides=[override])
+    assert str(err.value).startswith(message) and "\n" not in str(err.value)
+
+
+def test_a_profile_that_sets_a_hyperparameter_out_of_range_is_named(tmp_path):
+    (tmp_path / "params.yaml").write_text("profiles:\n  quick: {family: {nsgan: {lr: 0}}}\n")
+    with pytest.raises(ConfigError, match=r"^profiles.quick in params.yaml: family.nsgan.lr=0: expected a finite"):
+        load_config(tmp_path)
+
+
+def test_a_key_given_twice_is_refused_as_dvc_refuses_it(tmp_path):
+    (tmp_path / "params.yaml").write_text("train:\n  steps: null\n  batch_size: 32\n  batch_size: null\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(tmp_path)
+    assert "the key 'batch_size' is given twice (lines 3 and 4)" in str(err.value) and "\n" not in str(err.value)
+    (tmp_path / "params.yaml").write_text("eval: &e {batch_size: 50}\ntrain:\n  <<: *e\n  batch_size: 8\n")
+    assert load_config(tmp_path).train.batch_size == 8  # a merged key the mapping overrides is no duplicate
+
+
+def test_a_batch_larger_than_the_training_split_is_refused_up_front(project):
+    with pytest.raises(ConfigError) as err:
+        load_config(project, overrides=["train.batch_size=10000000"])
+    assert str(err.value) == ("--set: train.batch_size=10000000 is more than the 4000 rows of mnist5k's training "
+                              "split; allowed: 1 to 4000")
+    assert load_config(project, overrides=["train.batch_size=4000"]).train.batch_size == 4000

@@ -112,3 +112,53 @@ def test_help_answers_without_importing_torch_mlflow_or_prefect(empty_project):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "[]"
     assert "quick (default), full or lucic" in " ".join(proc.stdout.split())  # every profile is named
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A tmpfs to put a project on, remountable to another size (skipped where mounting is not permitted)."""
+    where = tmp_path / "disk"
+    where.mkdir()
+
+    def size(mib: int) -> None:
+        mode = "remount," if os.path.ismount(where) else ""
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", f"{mode}size={mib}m", "tmpfs", str(where)],
+                          capture_output=True).returncode:
+            pytest.skip("mounting a tmpfs is not permitted here")
+
+    yield where, size
+    subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def test_too_little_space_to_start_is_one_line_before_any_server_starts(small_disk, mnist5k_data):
+    from tests.flows.conftest import make_project
+
+    where, size = small_disk
+    size(7)
+    root = make_project(where, mnist5k_data)  # 4 MB of data, 3 MB free
+    proc = genzoo(root, "run")
+    assert proc.returncode == 2 and proc.stderr.startswith(
+        f"genzoo: error: no space left to write {root} (a run needs 32.0 MiB to start its stores) ("), proc.stderr
+    assert len(proc.stderr.splitlines()) == 1 and not list(root.rglob("*.db"))  # no Prefect or MLflow store
+
+
+def test_a_disk_that_fills_during_the_run_is_one_line_and_a_rerun_with_space_resumes(small_disk, mnist5k_data):
+    """The project on a filesystem that fills up during the run (the embedded datasets do not fit): exit 2, one
+    line naming the path and its free space, no traceback, nothing half-written; a rerun with room ends."""
+    from tests.conftest import registered_versions
+    from tests.flows.conftest import make_project
+
+    where, size = small_disk
+    size(44)
+    root = make_project(where, mnist5k_data)
+    proc = genzoo(root, "run")
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr and len(proc.stderr.splitlines()) < 30, proc.stderr[-3000:]
+    (line,) = [x for x in proc.stderr.splitlines() if x.startswith("genzoo: error: ")]
+    assert line.startswith(f"genzoo: error: no space left to write {root}/data/") and " free there): " in line, line
+    assert sorted(p.name for p in (root / "data").iterdir()) == ["mnist5k"]  # no half-written dataset or copy
+    assert registered_versions(root, "mnist5k-nsgan") == []
+    size(400)
+    again = genzoo(root, "run")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert len(registered_versions(root, "mnist5k-nsgan")) == 1

@@ -182,6 +182,9 @@ CORRUPTIONS = {
     "int64-pixels": (lambda d: np.save(d / "test_images.npy", np.load(d / "test_images.npy").astype(np.int64)),
                      "column=dtype"),
     "meta-shape": (lambda d: _edit_meta(d, image_shape=[32, 32, 3]), "meta.json: image_shape .32, 32, 3. but"),
+    # labels that do not match their images: each class's mean image against the pin's (validation/pinned.py)
+    "labels-shifted": (lambda d: np.save(d / "train_labels.npy", (np.load(d / "train_labels.npy") + 1) % 10),
+                       "likely: the train split's labels permuted or shifted"),
     # consistent files the gate accepts, but the GAN's networks (which halve the size twice) cannot take
     "28x27": (lambda d: _crop_width(d, 27), "train_images.npy holds 28x27x1 images, which nsgan's networks cannot"),
 }
@@ -216,6 +219,24 @@ def test_corrupt_input_stops_the_pipeline_before_training(ran, tmp_path, kind):
     assert len(registered_versions(root, NAME)) == 1  # only the version from before the damage
     assert not (root / "outputs" / "mnist5k" / "nsgan").exists()  # nothing was trained
     assert sorted((root / "outputs" / "mnist5k" / "classifier").iterdir()) == classifiers  # not even the classifier
+
+
+def test_labels_no_pin_covers_stop_at_the_classifier_floor_before_training(ran, tmp_path):
+    """With the label check relaxed (as for a user's own data that no pin covers), shuffled training labels leave
+    a reference classifier at chance: its features are refused, nothing trains and nothing registers."""
+    root = _copy(ran, tmp_path)
+    d = root / "data" / "mnist5k"
+    np.save(d / "train_labels.npy", np.random.default_rng(0).permutation(np.load(d / "train_labels.npy")))
+    shutil.rmtree(root / "outputs" / "mnist5k" / "nsgan")
+    with in_project(root), pytest.raises(GenzooError, match=r"mnist5k's reference classifier reached \d+\.\d% test "
+                                                            r"accuracy \(chance 10\.0%; classifier\.min_skill=0\.25"):
+        pipeline(root=str(root), overrides=["validation.relax.mnist5k=[labels]", "registry.allow_unpinned=true"])
+    assert len(registered_versions(root, NAME)) == 1
+    assert not (root / "outputs" / "mnist5k" / "nsgan").exists()
+    client = mlflow.MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
+    (failed,) = client.search_runs([client.get_experiment_by_name("mnist5k").experiment_id],
+                                   "attributes.run_name = 'classifier@mnist5k' and attributes.status = 'FAILED'")
+    assert failed.data.metrics["test_accuracy"] < 0.325
 
 
 def test_diverging_training_fails_the_run_and_promotes_nothing(ran, tmp_path):

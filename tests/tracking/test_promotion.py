@@ -30,7 +30,7 @@ def test_a_version_must_clearly_beat_an_untrained_model_even_the_first():
     at_noise = promotion.decide(390.0, "s", None, None, "fid", noise=noise, margin=0.5)
     assert at_noise.alias == "challenger"
     assert "fid=390 is not clearly better than an untrained nsgan's 400" in at_noise.reason
-    assert "needs 200 or lower" in at_noise.reason and "registry.beat_noise=0.5" in at_noise.reason
+    assert "needs less than 200: " in at_noise.reason and "registry.beat_noise=0.5" in at_noise.reason
     assert promotion.decide(190.0, "s", None, None, "fid", noise=noise, margin=0.5).alias == "champion"
     # beating noise is necessary, not sufficient: the champion is still to be beaten
     assert promotion.decide(190.0, "s", 100.0, "s", "fid", "1", noise=noise, margin=0.5).alias == "challenger"
@@ -39,6 +39,8 @@ def test_a_version_must_clearly_beat_an_untrained_model_even_the_first():
     assert promotion.decide(0.025, "s", None, None, "precision_classifier", noise=low, margin=0.5).alias == \
         "challenger"
     assert promotion.decide(0.5, "s", None, None, "precision_classifier", noise=low, margin=0.5).alias == "champion"
+    none = promotion.decide(0.0, "s", None, None, "modes_covered", noise=Noise("nsgan", 0.0, "s"), margin=0.5)
+    assert none.alias == "challenger" and "(needs more than 0: " in none.reason  # 0 does not beat 0
     with pytest.raises(ValueError, match="protocol"):  # a level measured otherwise is no level for this version
         promotion.decide(190.0, "s", None, None, "fid", noise=Noise("nsgan", 400.0, "t"), margin=0.5)
 

@@ -114,3 +114,39 @@ def test_error_answers_carry_no_stack_trace(client, mlflow_app):
     r = client.post("/invocations", **bad_parquet)
     assert r.status_code == 400 and "Parquet" in r.json()["message"] and "stack_trace" not in r.json()
     assert int(r.headers["content-length"]) == len(r.content)
+
+
+def test_a_body_shorter_than_its_content_length_gets_408_not_a_wait_forever(mlflow_app):
+    """On a real uvicorn server: the client declares 1,000 bytes, sends 20 and waits."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(Guard(mlflow_app, columns=("n",), read_timeout=1.0), host="127.0.0.1",
+                                           port=port, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            conn.sendall(b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: 1000\r\n\r\n" + b'{"dataframe_records"')
+            start = time.monotonic()
+            answer = conn.recv(4096).decode()
+            waited = time.monotonic() - start
+        assert answer.startswith("HTTP/1.1 408"), answer
+        assert "no more of the body came for 1 s, after 20 bytes (Content-Length: 1000)" in answer
+        assert waited < 8  # the timeout, not the client, ended it
+        r = TestClient(Guard(mlflow_app, columns=("n",), read_timeout=1.0)).post(
+            "/invocations", json={"dataframe_records": [{"n": 3}]})
+        assert r.status_code == 200  # a whole body is not held up
+    finally:
+        server.should_exit = True
+        thread.join(10)

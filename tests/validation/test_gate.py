@@ -62,7 +62,8 @@ def test_each_defect_fails_the_expectation_that_checks_it(ds, tmp_path, corrupt,
 
 def test_a_relaxed_check_lets_data_that_really_looks_so_pass(ds, tmp_path):
     ds.arrays["test_images"] = ds.arrays["test_images"].transpose(0, 2, 1, 3).copy()
-    with pytest.raises(ValidationFailed, match="likely: a split transposed or flipped"):
+    with pytest.raises(ValidationFailed, match=r"likely: the test split transposed \(H and W swapped\) on its way in\. \(if the data really is so: "
+                                                 r"validation\.relax\.mnist5k: \[orientation\]\)"):
         validate(ds, CFG, tmp_path / "strict")
     relaxed = Validation(relax={"mnist5k": ["orientation"]})
     assert validate(ds, relaxed, tmp_path / "relaxed")["success"]

@@ -18,27 +18,28 @@ from components.errors import ConfigError
 from components.models import likelihoods as lik
 from components.models.autoregressive.layers import GatedLayer, MaskedConv2d, RowLSTM
 from components.models.base import GenerativeModel, StepContext
+from components.models.ranges import AtLeastOne, LearningRate, Levels, OddKernel, Positive
 from components.models.registry import Family, hyperparameters, register
 
 
 @hyperparameters
 class PixelCnnHp:
-    levels: int = 2  # 2 = binarised pixels, 256 = 8-bit
-    lr: float = 1e-3
-    hidden: int = 32
-    layers: int = 5
-    width: float = 1.0
+    levels: Levels = 2  # 2 = binarised pixels, 256 = 8-bit
+    lr: LearningRate = 1e-3
+    hidden: AtLeastOne = 32
+    layers: AtLeastOne = 5
+    width: Positive = 1.0
 
 
 @hyperparameters
 class GatedPixelCnnHp(PixelCnnHp):
-    kernel: int = 3
+    kernel: OddKernel = 3
     conditional: bool = True
 
 
 @hyperparameters
 class PixelRnnHp(PixelCnnHp):
-    layers: int = 2
+    layers: AtLeastOne = 2
 
 
 class Autoregressive(lik.LikelihoodScored, GenerativeModel):
@@ -48,9 +49,7 @@ class Autoregressive(lik.LikelihoodScored, GenerativeModel):
 
     def __init__(self, image_shape, num_classes, hp):
         super().__init__(image_shape, num_classes, hp)
-        self.levels = hp.levels
-        if self.levels < 2:
-            raise ConfigError(f"levels={self.levels}: at least 2 (2 = binarised pixels, 256 = 8-bit)")
+        self.levels = hp.levels  # 2..256, checked where the configuration is loaded (models/ranges.py)
         self.hidden = max(1, round(hp.hidden * hp.width))
 
     # subclasses: logits of every pixel channel given the (causally masked) image, (N, levels, C, H, W)

@@ -15,6 +15,7 @@ from components.errors import ConfigError
 from components.models.base import StepContext
 from components.models.gan.family import GAN, GanHp
 from components.models.gan.games import NS
+from components.models.ranges import AtLeastOne, Fraction, LearningRate, NonNegative
 from components.models.registry import Family, hyperparameters, register
 
 
@@ -26,10 +27,10 @@ class BeganHp(GanHp):
     FID, 1,000 samples) at steps 400 / 800: 646 / 767 without, 1,763 / 671 with: out of the noise sooner, no
     better after."""
 
-    gamma: float = 0.5  # diversity ratio: the equilibrium E[L(G(z))] = gamma E[L(x)]
-    lambda_k: float = 0.001  # learning rate of k
-    code_dim: int = 64  # the autoencoder's bottleneck
-    lr: float = 1e-4
+    gamma: Fraction = 0.5  # diversity ratio: the equilibrium E[L(G(z))] = gamma E[L(x)]
+    lambda_k: NonNegative = 0.001  # learning rate of k
+    code_dim: AtLeastOne = 64  # the autoencoder's bottleneck
+    lr: LearningRate = 1e-4
     disc_batch_norm: bool = False
 
 

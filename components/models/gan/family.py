@@ -17,6 +17,7 @@ from components.errors import ConfigError
 from components.models.base import GenerativeModel, StepContext
 from components.models.gan import games
 from components.models.gan.networks import ARCHITECTURES, add_minibatch_discrimination
+from components.models.ranges import AdamBeta, AtLeastOne, LearningRate, NonNegative, NoneOrMore, Positive
 from components.models.registry import Family, hyperparameters, register
 
 
@@ -28,28 +29,28 @@ class GanHp:
     0; the study searches lr, beta1, disc_iters and disc_batch_norm around them."""
 
     arch: Literal["infogan", "dcgan", "mlp"] = "infogan"  # components/models/gan/networks.py
-    z_dim: int = 64
-    lr: float = 2e-4
-    d_lr_scale: float = 1.0  # D's learning rate is lr x this (Metz et al.'s 2-D demo: D 1e-4 against G 1e-3)
-    beta1: float = 0.5
-    beta2: float = 0.999
-    disc_iters: int = 1  # discriminator steps per generator step
+    z_dim: AtLeastOne = 64
+    lr: LearningRate = 2e-4
+    d_lr_scale: Positive = 1.0  # D's learning rate is lr x this (Metz et al.'s 2-D demo: D 1e-4 against G 1e-3)
+    beta1: AdamBeta = 0.5
+    beta2: AdamBeta = 0.999
+    disc_iters: AtLeastOne = 1  # discriminator steps per generator step
     disc_batch_norm: bool = True
-    minibatch_kernels: int = 0  # > 0: minibatch discrimination (Salimans et al. 2016) with this many kernels
-    minibatch_kernel_dim: int = 5
-    unrolled_steps: int = 0  # > 0: unrolled GAN (Metz et al. 2017), the generator looks k of D's Adam steps ahead
+    minibatch_kernels: NoneOrMore = 0  # > 0: minibatch discrimination (Salimans et al. 2016) with this many kernels
+    minibatch_kernel_dim: AtLeastOne = 5
+    unrolled_steps: NoneOrMore = 0  # > 0: unrolled GAN (Metz et al. 2017), the generator looks k of D's Adam steps ahead
     unroll_backprop: bool = True
-    width: float = 1.0  # channel multiplier of both networks (tests use tiny ones)
+    width: Positive = 1.0  # channel multiplier of both networks (tests use tiny ones)
 
 
 @hyperparameters
 class ClippedHp(GanHp):
-    clip: float = 0.01  # critic weights are clamped to [-clip, clip] after each step
+    clip: Positive = 0.01  # critic weights are clamped to [-clip, clip] after each step
 
 
 @hyperparameters
 class PenaltyHp(GanHp):
-    gp_lambda: float = 10.0  # weight of the gradient penalty
+    gp_lambda: NonNegative = 10.0  # weight of the gradient penalty
 
 
 ADAM_EPS = 1e-8  # torch.optim.Adam's default, which every GAN optimiser here uses

@@ -12,12 +12,13 @@ from components.models.base import StepContext
 from components.models.gan.networks import ARCHITECTURES
 from components.models.hybrid.base import Hybrid, HybridHp
 from components.models.hybrid.networks import CodeDiscriminator
+from components.models.ranges import NonNegative
 from components.models.registry import Family, hyperparameters, register
 
 
 @hyperparameters
 class AlphaGanHp(HybridHp):
-    reconstruction_weight: float = 1.0  # lambda on ||x - G(E(x))||_1 (per example, summed over pixels)
+    reconstruction_weight: NonNegative = 1.0  # lambda on ||x - G(E(x))||_1 (per example, summed over pixels)
 
 
 def l1_reconstruction(x: torch.Tensor, x_reconstructed: torch.Tensor) -> torch.Tensor:

@@ -11,12 +11,13 @@ import torch.nn.functional as F
 from components.models.base import StepContext
 from components.models.hybrid.base import Hybrid, HybridHp
 from components.models.hybrid.networks import JointDiscriminator
+from components.models.ranges import NoneOrMore
 from components.models.registry import Family, hyperparameters, register
 
 
 @hyperparameters
 class AvbHp(HybridHp):
-    noise_dim: int = 16  # eps ~ N(0, I) fed to the encoder beside x's features
+    noise_dim: NoneOrMore = 16  # eps ~ N(0, I) fed to the encoder beside x's features
 
 
 def adversary_loss(posterior_pairs: torch.Tensor, prior_pairs: torch.Tensor) -> torch.Tensor:

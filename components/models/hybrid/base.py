@@ -19,6 +19,7 @@ from components.models import likelihoods as lik
 from components.models.base import GenerativeModel
 from components.models.gan.networks import ARCHITECTURES
 from components.models.hybrid.networks import Encoder
+from components.models.ranges import AdamBeta, AtLeastOne, LearningRate, Positive
 from components.models.registry import hyperparameters
 from components.models.vae.family import gaussian_log_prob, reparameterize
 
@@ -29,12 +30,12 @@ class HybridHp:
     otherwise at its `register` line; on 2-D points the MLP networks (defaults.POINTS_HP sets arch, lr, BN)."""
 
     arch: Literal["infogan", "mlp"] = "infogan"
-    z_dim: int = 64
-    lr: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
+    z_dim: AtLeastOne = 64
+    lr: LearningRate = 2e-4
+    beta1: AdamBeta = 0.5
+    beta2: AdamBeta = 0.999
     disc_batch_norm: bool = True  # batch norm in the encoder's and discriminators' x features
-    width: float = 1.0
+    width: Positive = 1.0
 
 
 class Hybrid(GenerativeModel):

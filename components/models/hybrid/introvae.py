@@ -12,16 +12,17 @@ import torch
 
 from components.models.base import StepContext
 from components.models.hybrid.base import Hybrid, HybridHp
+from components.models.ranges import AtLeastOne, NonNegative
 from components.models.registry import Family, hyperparameters, register
 from components.models.vae.family import kl_standard_normal, reparameterize
 
 
 @hyperparameters
 class IntroVaeHp(HybridHp):
-    z_dim: int = 32
-    alpha: float = 0.25  # weight of the adversarial KL terms (the paper's alpha)
-    beta: float = 1.0  # weight of the reconstruction term (the paper's beta)
-    margin: float = 10.0  # m, in nats: the KL E pushes fakes above. Not the paper's (it gives none for MNIST that
+    z_dim: AtLeastOne = 32
+    alpha: NonNegative = 0.25  # weight of the adversarial KL terms (the paper's alpha)
+    beta: NonNegative = 1.0  # weight of the reconstruction term (the paper's beta)
+    margin: NonNegative = 10.0  # m, in nats: the KL E pushes fakes above. Not the paper's (it gives none for MNIST that
     # we could check); about a trained 32-d VAE's KL on MNIST, where the margin should sit
 
 

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from components.models.base import GenerativeModel, StepContext
+from components.models.ranges import AdamBeta, AtLeastOne, Fraction, LearningRate, NonNegative, NoneOrMore
 from components.models.registry import Family, hyperparameters, register
 from components.models.translation.networks import patch_discriminator, patch_layers, resnet_generator
 
@@ -139,16 +140,16 @@ class CycleGAN(GenerativeModel):
 # half); networks narrower than their 256-px ones (64 wide, 9 blocks) for 28x28 digits
 @hyperparameters
 class CycleGanHp:
-    gen_width: int = 16
-    disc_width: int = 32
-    blocks: int = 3
-    cycle_lambda: float = 10.0
-    identity: float = 0.5
-    pool_size: int = 50
-    lr: float = 2e-4
-    beta1: float = 0.5
-    decay_start: float = 0.5
-    channels_a: int = 1  # set from the pair's data: the first channels_a channels of a row are domain A
+    gen_width: AtLeastOne = 16
+    disc_width: AtLeastOne = 32
+    blocks: NoneOrMore = 3
+    cycle_lambda: NonNegative = 10.0
+    identity: NonNegative = 0.5
+    pool_size: NoneOrMore = 50
+    lr: LearningRate = 2e-4
+    beta1: AdamBeta = 0.5
+    decay_start: Fraction = 0.5
+    channels_a: AtLeastOne = 1  # set from the pair's data: the first channels_a channels of a row are domain A
 
 
 register(Family("cyclegan", CycleGAN, CycleGanHp(),

@@ -19,6 +19,7 @@ from components import progress
 from components.errors import ConfigError
 from components.models import likelihoods as lik
 from components.models.base import GenerativeModel, StepContext
+from components.models.ranges import AtLeastOne, LearningRate, NonNegative, Positive
 from components.models.registry import Family, hyperparameters, register
 from components.models.vae.networks import Decoder, Encoder, GaussianMLP
 
@@ -44,18 +45,18 @@ def kl_standard_normal(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor
 
 @hyperparameters
 class VaeHp:
-    z_dim: int = 32
-    beta: float = 1.0  # weight of the KL term while training; the reported ELBO always uses 1
+    z_dim: AtLeastOne = 32
+    beta: NonNegative = 1.0  # weight of the KL term while training; the reported ELBO always uses 1
     conditional: bool = False
     likelihood: Literal["bernoulli", "logistic"] = "bernoulli"  # binarised pixels, or 8-bit (discretised logistic)
-    lr: float = 1e-3
-    width: float = 1.0
+    lr: LearningRate = 1e-3
+    width: Positive = 1.0
 
 
 @hyperparameters
 class HvaeHp(VaeHp):
-    z2_dim: int = 16
-    hidden: int = 256
+    z2_dim: AtLeastOne = 16
+    hidden: AtLeastOne = 256
 
 
 class VAE(lik.LikelihoodScored, GenerativeModel):

@@ -37,6 +37,8 @@ def run(ctx: Context, node: Node, out: Path, inputs: Inputs) -> ClassifierReady:
         model = ref.train_classifier(ds.train_x, ds.train_y, len(ds.classes), ccfg, ctx.cfg.seed,
                                      ctx.cfg.train.device)
         acc = ref.accuracy(model, ds.test_x, ds.test_y)
+        mlflow.log_metric("test_accuracy", acc)  # kept on the failed run when the floor refuses it
+        ref.refuse_unskilled(acc, len(ds.classes), ccfg.min_skill, dataset)
         ref.save(model, out / "model.pt")
         space = f"classifier:{weights_id(out / 'model.pt')}"  # the classifier itself (its weights), not its key
         real = ref.features(model, ds.test_x, ecfg.batch_size)
@@ -46,7 +48,7 @@ def run(ctx: Context, node: Node, out: Path, inputs: Inputs) -> ClassifierReady:
                                          ctx.data_id(dataset))
         record = {"test_accuracy": acc, "model": str(out / "model.pt"), "features": str(out / "test_features.pt"),
                   **floor}
-        mlflow.log_metrics({"test_accuracy": acc, **floor})
+        mlflow.log_metrics(floor)
         (out / "metrics.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
         mlflow.log_artifact(str(out / "metrics.json"))
     return ClassifierReady(test_accuracy=acc, model=str(out / "model.pt"), features=str(out / "test_features.pt"),
@@ -57,19 +59,22 @@ def run(ctx: Context, node: Node, out: Path, inputs: Inputs) -> ClassifierReady:
 def _mixture(ctx: Context, dataset: str, ds, out: Path) -> ClassifierReady:
     import mlflow
 
+    from components.evaluation import classifier as ref
     from components.evaluation import floors, modes
 
     mix, ecfg = ds.mixture, ctx.cfg.eval
     with mlflow.start_run(run_name=f"classifier@{dataset}",
                           tags=ctx.runs.run_tags(dataset, None, "classifier")) as run:
         acc = float((modes.nearest(ds.test_x, mix)[0] == ds.test_y.numpy()).mean())
+        mlflow.log_metric("test_accuracy", acc)
+        ref.refuse_unskilled(acc, mix.modes, ctx.cfg.classifier.min_skill, dataset)  # points off their modes
         share = ecfg.mode_min_share
         floor = floors.measure(lambda p: modes.count(p, mix, share).metrics(), ds.train_x, ecfg.num_samples,
                                ctx.cfg.seed + 1, ecfg.floor_seeds)
         space = modes.space_name(mix)
         mlflow.log_params({"reference": f"mixture {mix.name}: nearest centre", "sigma": mix.sigma,
                            "modes": mix.modes})
-        mlflow.log_metrics({"test_accuracy": acc, **floor})
+        mlflow.log_metrics(floor)
         record = {"test_accuracy": acc, "feature_space": space, **floor}
         (out / "metrics.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
         picture = modes.save_scatter(ds.test_x, mix, out / "test_points.png", f"{dataset}: the test split")

@@ -51,9 +51,13 @@ def check_families(ctx: Context, dataset: str, ds) -> None:
     """Every family this run trains on `dataset` can take its image shape: checked here, before the classifier
     trains. (Not part of the stage key, which must not change with the families: a family added later is checked
     by its own train stage.)"""
+    from components.config.load import too_large_batch
+    from components.errors import ConfigError
     from components.models import shapes
     from components.pipeline.targets import family_target, translates
 
+    if dataset == ctx.cfg.dataset and (problem := too_large_batch(ctx.cfg, len(ds.arrays["train_labels"]))):
+        raise ConfigError(problem, key="train.batch_size")
     for fam in ctx.cfg.families:
         if not translates(fam) and family_target(ctx.cfg, fam) == dataset:
             shapes.check(fam, ds.image_shape, len(ds.classes), ctx.cfg.hp(fam),
