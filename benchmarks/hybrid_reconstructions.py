@@ -26,7 +26,7 @@ def main() -> None:
     from components.evaluation.plots import save_grid
     from components.models import stored
     from components.models.base import Encoding
-    from components.training.loop import to_float_images
+    from components.images import to_float_images
 
     test = store.read(args.dataset, args.root / "data").arrays["test_images"]
     pick = torch.randperm(len(test), generator=torch.Generator().manual_seed(0))[:8]

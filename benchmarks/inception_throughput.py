@@ -20,7 +20,7 @@ import torch
 from components.data import sources
 from components.hardware import describe
 from components.evaluation.inception import InceptionFeatures, batch_size
-from components.training.loop import to_float_images
+from components.images import to_float_images
 
 
 def rate(net, x: torch.Tensor, batch: int) -> tuple[float, torch.Tensor]:

@@ -45,7 +45,8 @@ from components.evaluation.inception import InceptionFeatures  # noqa: E402
 from components.evaluation.samples import generate  # noqa: E402
 from components.models.gan.population import population  # noqa: E402
 from components.models.registry import get_family  # noqa: E402
-from components.training.loop import LoopConfig, fit, pick_device  # noqa: E402
+from components.training.loop import LoopConfig, fit  # noqa: E402
+from components.hardware import pick_device  # noqa: E402
 
 GAMES = ["mmgan", "nsgan", "mlgan", "lsgan", "wgan", "wgangp", "dragan", "began"]
 # Lucic et al. 2018, MNIST FID, mean +- std of the best setting (as quoted in issue 26; unchecked against the paper)

@@ -37,7 +37,9 @@ from components.evaluation import metrics  # noqa: E402
 from components.evaluation.inception import InceptionFeatures  # noqa: E402
 from components.models.registry import get_family  # noqa: E402
 from components.evaluation.samples import generate  # noqa: E402
-from components.training.loop import LoopConfig, fit, pick_device, to_float_images  # noqa: E402
+from components.training.loop import LoopConfig, fit  # noqa: E402
+from components.hardware import pick_device  # noqa: E402
+from components.images import to_float_images  # noqa: E402
 
 
 def load_mnist(path: Path) -> dict[str, torch.Tensor]:

@@ -23,10 +23,10 @@ from pathlib import Path
 import torch
 
 from components.data import sources
-from components.hardware import describe
 from components.models.gan.population import population
 from components.models.registry import get_family
-from components.training.loop import LoopConfig, fit, pick_device
+from components.training.loop import LoopConfig, fit
+from components.hardware import describe, pick_device
 
 BATCH = 64
 

@@ -29,7 +29,8 @@ from components.data import sources
 from components.hardware import cpu_flags, describe
 from components.models.base import StepContext
 from components.models.registry import get_family
-from components.training.loop import BatchOrder, LoopConfig, fit, to_float_images
+from components.training.loop import BatchOrder, LoopConfig, fit
+from components.images import to_float_images
 from components.training.precision import NATIVE_BF16_CPU_FLAGS, native_bf16, resolve
 
 BATCH = 64

@@ -43,13 +43,15 @@ def free_bytes(path: Path | str) -> int | None:
 
 
 def human(n: int | None) -> str:
+    """Bytes as a person reads them: 2.6 MiB."""
     if n is None:
         return "unknown space"
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GiB"
+    size = float(n)
+    for unit in ("bytes", "KiB", "MiB"):
+        if size < 1024:
+            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"
 
 
 def _says_full(e: BaseException, where: Path | str) -> bool:

@@ -1,11 +1,16 @@
-"""What this machine is, as far as the choice of kernels and precision goes: the CPU's feature flags (AVX2,
-AVX-512, native bf16) and a description written beside every benchmark figure."""
+"""What this machine is, as far as the choice of kernels, precision and device goes: the CPU's feature flags
+(AVX2, AVX-512, native bf16), a description written beside every benchmark figure, and the torch device a run
+uses."""
 
 from __future__ import annotations
 
 import functools
 import platform
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
 
 FLAGS_THAT_MATTER = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
 
@@ -38,3 +43,12 @@ def describe() -> dict:
             "cpu_capability": torch.backends.cpu.get_cpu_capability(), "torch": torch.__version__,
             "threads": torch.get_num_threads(),
             "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """The torch device `train.device` names; auto: CUDA when present, else the CPU."""
+    import torch  # here: the CLI reads this module before it may import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)

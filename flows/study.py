@@ -28,7 +28,7 @@ from components.study.populations import group
 from components.study.trial import (RANKED_BY, TrialResult, TrialSpec, locate, population_id, run_population,
                                      run_trial, stored)
 from components.tracking import store as tstore
-from components.training.loop import pick_device
+from components.hardware import pick_device
 from flows.pipeline import run_nodes, transient
 from flows.task_runners import interruptible, task_runner
 

@@ -88,7 +88,7 @@ def extract(fn: Callable[[torch.Tensor], torch.Tensor | tuple], images_uint8_nhw
             batch_size: int, device: torch.device) -> list[torch.Tensor]:
     """Run `fn` over uint8 NHWC images in batches, in fp32 with TF32 off; returns each of its outputs
     concatenated on the CPU."""
-    from components.training.loop import to_float_images
+    from components.images import to_float_images
 
     outs: list[list[torch.Tensor]] = []
     with full_fp32():

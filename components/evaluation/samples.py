@@ -13,7 +13,7 @@ from components.data.mixtures import is_points
 from components.evaluation import floors, metrics, plots
 from components.evaluation.classifier import ReferenceClassifier, Space, features
 from components.progress import bar
-from components.training.loop import to_float_images, to_uint8_images
+from components.images import to_float_images, to_uint8_images
 
 
 def sample_cap(settings, model, n: int) -> int:

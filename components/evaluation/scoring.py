@@ -103,7 +103,7 @@ def noise_level(family: str, hp, ref: Reference, device) -> Noise:
 def _generator(model, ref: Reference, device, out: Path) -> tuple[dict, list[Path], str]:
     """Sample quality, then the model's own extra metrics on a seeded random subset of the test split (never its
     first rows: they may be sorted or differ from the rest)."""
-    from components.training.loop import to_float_images
+    from components.images import to_float_images
 
     settings, data, space = ref.settings, ref.data, ref.spaces[0]
     m, fake = samples.sample_metrics(model, settings.num_samples, space, settings, ref.seed + 1, device,

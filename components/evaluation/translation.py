@@ -11,7 +11,7 @@ import torch
 from components.data.tensors import Tensors
 from components.evaluation import metrics, plots
 from components.evaluation.classifier import Space
-from components.training.loop import to_float_images, to_uint8_images
+from components.images import to_float_images, to_uint8_images
 
 
 @torch.no_grad()

@@ -216,7 +216,7 @@ class TrialKind:
     what it keeps (`finish`). One per kind of data; the training itself is the same for both."""
 
     def __init__(self, ctx: Context, spec: TrialSpec, key: str, out: Path, classifier: ClassifierReady):
-        from components.training.loop import pick_device
+        from components.hardware import pick_device
 
         self.ctx, self.spec, self.key, self.out, self.classifier = ctx, spec, key, out, classifier
         self.ds = ctx.tensors(spec.dataset)
@@ -261,7 +261,7 @@ class ImagesTrial(TrialKind):
         """FID (and KID, unbiased at this small N) of this checkpoint on `checkpoint_samples` samples; the best
         weights by FID so far go to best.pt."""
         from components.evaluation import metrics, plots, samples
-        from components.training.loop import to_float_images
+        from components.images import to_float_images
 
         cfg = self.ctx.cfg
         n = samples.sample_cap(cfg.eval, model, cfg.study.checkpoint_samples)

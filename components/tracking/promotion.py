@@ -59,7 +59,8 @@ def decide(new_value: float, new_protocol: str, champion_value: float | None, ch
                 f"under the same protocol {new_protocol} (needs {'less' if s.direction == 'lower' else 'more'} than {threshold:.4g}: "
                 f"registry.beat_noise={margin}); not promoted. Promote by hand if it should serve: `{by_hand}`",
                 champion_version, champion_value)
-        note += f"; clearly better than an untrained {noise.family}'s {noise.value:.4g} (needs {threshold:.4g})"
+        note += (f"; clearly better than an untrained {noise.family}'s {noise.value:.4g} (needs "
+                 f"{'less' if s.direction == 'lower' else 'more'} than {threshold:.4g})")
     if champion_version is None:
         return Decision(defaults.CHAMPION, f"first version: no champion yet ({metric}={new_value:.4g}{note})", None,
                         None)

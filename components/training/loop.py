@@ -17,6 +17,8 @@ from typing import Callable
 import torch
 
 from components import progress
+from components.hardware import pick_device
+from components.images import to_float_images
 from components.config.schema import Train
 from components.errors import TrainingDiverged
 from components.files import atomic_write
@@ -53,12 +55,6 @@ class LoopResult:
     diverged: dict[int, str] = field(default_factory=dict)
 
 
-def pick_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 def autocast_factory(device: torch.device, precision: str) -> Callable[[], contextlib.AbstractContextManager]:
     from components.training.precision import resolve
 
@@ -93,18 +89,6 @@ class BatchOrder:
             self._epoch, self._perm = epoch, torch.randperm(self.n, generator=g)
         start = (i * self.world + self.rank) * self.bs
         return self._perm[start:start + self.bs]
-
-
-def to_float_images(batch_uint8: torch.Tensor) -> torch.Tensor:
-    """uint8 NHWC -> float NCHW in [0, 1]; float data (2-D points, data/mixtures.py) keep their values. In torch's
-    default float dtype: float32, unless a check sets float64."""
-    x = batch_uint8.permute(0, 3, 1, 2).to(torch.get_default_dtype())
-    return x if batch_uint8.is_floating_point() else x.div_(255.0)
-
-
-def to_uint8_images(x: torch.Tensor) -> torch.Tensor:
-    """float NCHW in [0, 1] -> uint8 NHWC on the CPU: the inverse, how images are stored, scored and served."""
-    return (x.float().clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu()
 
 
 def save_checkpoint(path: Path, state: dict) -> None:

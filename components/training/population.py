@@ -11,7 +11,7 @@ from typing import Any, Callable
 from components.data.tensors import Tensors
 from components.training import distributed
 from components.training.loop import LoopConfig, LoopResult, fit
-from components.training.tracked import Trained, _build, _failed, _logger, _resume_or_start, _run_params
+from components.training.tracked import Trained, build_model, mark_failed, metric_logger, resume_or_start, run_params
 
 
 @dataclass
@@ -43,22 +43,22 @@ def train_population_and_log(root: Path, family: str, dataset: str, data: Tensor
     client = tstore.client(root)
     models, run_ids = [], []
     for k, m in enumerate(members):
-        models.append(_build(family, data, m.hp, m.loop.seed))
+        models.append(build_model(family, data, m.hp, m.loop.seed))
         m.ckpt_dir.mkdir(parents=True, exist_ok=True)
         tags = {**m.tags, defaults.TAG_POPULATION: population_id, defaults.TAG_POPULATION_MEMBER: f"{k}/{len(members)}"}
-        run_ids.append(_resume_or_start(client, root, m.ckpt_dir / "run.json", dataset, tags, m.run_name,
-                                        _run_params(family, dataset, models[-1], m.loop, 1, m.params)))
+        run_ids.append(resume_or_start(client, root, m.ckpt_dir / "run.json", dataset, tags, m.run_name,
+                                        run_params(family, dataset, models[-1], m.loop, 1, m.params)))
     pop = population(models, [m.loop.seed for m in members])
     try:
         res = fit(pop, data.train_x, data.train_y, loop, pop_dir,
-                  on_log=[_logger(client, run_id) for run_id in run_ids],
+                  on_log=[metric_logger(client, run_id) for run_id in run_ids],
                   on_checkpoint=[m.on_checkpoint for m in members])
     except TrainingDiverged as exc:  # every member diverged
         res = None
         diverged = {k: str(exc) for k in range(len(members))}
     except BaseException:
         for m, run_id in zip(members, run_ids):
-            _failed(client, run_id, m.tags)
+            mark_failed(client, run_id, m.tags)
         raise
     else:
         diverged = res.diverged
@@ -66,7 +66,7 @@ def train_population_and_log(root: Path, family: str, dataset: str, data: Tensor
     for k, (m, run_id) in enumerate(zip(members, run_ids)):
         model = pop.member(k)
         if k in diverged:
-            _failed(client, run_id, m.tags)
+            mark_failed(client, run_id, m.tags)
             out.append(Trained(model, None, run_id, [], diverged=diverged[k]))
             continue
         client.log_metric(run_id, "train/steps", res.steps)

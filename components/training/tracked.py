@@ -43,21 +43,21 @@ def train_and_log(root: Path, family: str, dataset: str, data: Tensors, hp, loop
     from components.tracking import store as tstore
 
     world = distributed.current()
-    model = _build(family, data, hp, loop.seed)
+    model = build_model(family, data, hp, loop.seed)
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     if not world.main:  # another rank of a torchrun job: train its share, log nothing, write nothing
         res = fit(model, data.train_x, data.train_y, loop, ckpt_dir, rank=world.rank, world=world.size)
         return Trained(model, res, None, distributed.gather_digests(model))
 
     client = tstore.client(root)
-    run_id = _resume_or_start(client, root, ckpt_dir / "run.json", dataset, tags, run_name or family,
-                              _run_params(family, dataset, model, loop, world.size, params))
+    run_id = resume_or_start(client, root, ckpt_dir / "run.json", dataset, tags, run_name or family,
+                              run_params(family, dataset, model, loop, world.size, params))
     try:
-        res = fit(model, data.train_x, data.train_y, loop, ckpt_dir, on_log=_logger(client, run_id),
+        res = fit(model, data.train_x, data.train_y, loop, ckpt_dir, on_log=metric_logger(client, run_id),
                   world=world.size, on_checkpoint=on_checkpoint)
         digests = distributed.gather_digests(model)
     except BaseException as exc:
-        _failed(client, run_id, tags)
+        mark_failed(client, run_id, tags)
         if allow_divergence and isinstance(exc, TrainingDiverged):
             return Trained(model, None, run_id, [], diverged=str(exc))
         raise
@@ -69,7 +69,7 @@ def train_and_log(root: Path, family: str, dataset: str, data: Tensors, hp, loop
     return Trained(model, res, run_id, digests)
 
 
-def _build(family: str, data: Tensors, hp, seed: int):
+def build_model(family: str, data: Tensors, hp, seed: int):
     """The family's model as every trial builds it: the weights drawn from `seed`."""
     from components.models.registry import get_family
 
@@ -78,7 +78,7 @@ def _build(family: str, data: Tensors, hp, seed: int):
     return get_family(family).build(data.image_shape, len(data.classes), hp)
 
 
-def _run_params(family: str, dataset: str, model, loop: LoopConfig, world_size: int, params: dict | None) -> dict:
+def run_params(family: str, dataset: str, model, loop: LoopConfig, world_size: int, params: dict | None) -> dict:
     from components.models.registry import get_family
 
     return {"family": family, "dataset": dataset, "seed": loop.seed, "kind": get_family(family).kind,
@@ -88,7 +88,7 @@ def _run_params(family: str, dataset: str, model, loop: LoopConfig, world_size: 
             **(params or {})}
 
 
-def _logger(client, run_id: str) -> Callable[[int, dict], None]:
+def metric_logger(client, run_id: str) -> Callable[[int, dict], None]:
     from mlflow.entities import Metric
 
     def on_log(step: int, means: dict) -> None:
@@ -98,12 +98,12 @@ def _logger(client, run_id: str) -> Callable[[int, dict], None]:
     return on_log
 
 
-def _failed(client, run_id: str, tags: dict) -> None:
+def mark_failed(client, run_id: str, tags: dict) -> None:
     client.set_tag(run_id, FAILURE_TAGS[0], tags.get("genzoo.stage", "train"))
     client.set_terminated(run_id, "FAILED")
 
 
-def _resume_or_start(client, root: Path, run_file: Path, experiment: str, tags: dict, name: str,
+def resume_or_start(client, root: Path, run_file: Path, experiment: str, tags: dict, name: str,
                      params: dict) -> str:
     """The MLflow run recorded beside the checkpoints (a resumed training keeps logging into it), else a new one."""
     from mlflow.entities import Param

@@ -62,7 +62,7 @@ def test_the_folded_channels_last_network_gives_the_torchscripts_features():
     from components.data import sources
     from components.evaluation.inception import InceptionFeatures
     from components.evaluation.inception_folded import Folded
-    from components.training.loop import to_float_images
+    from components.images import to_float_images
 
     x = to_float_images(torch.from_numpy(sources.fetch("mnist5k", {}).test_images[::150][:6]))
     fast, script = InceptionFeatures(), InceptionFeatures(optimize=False)

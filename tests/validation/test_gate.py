@@ -35,6 +35,9 @@ def _float_images(ds):
     (lambda ds: _float_images(ds).__setitem__((3, 0, 0, 0), np.nan), "column=finite"),
     (lambda ds: _float_images(ds).__setitem__((4, 5, 5, 0), 300.0), "column=pixel_max"),
     (lambda ds: ds.arrays["train_labels"].__setitem__(7, 11), "column=label"),
+    # values the loader's uint8 cast would silently turn into other images
+    (lambda ds: ds.arrays.__setitem__("test_images", ds.arrays["test_images"].astype(np.int64)), "column=dtype"),
+    (lambda ds: ds.arrays.__setitem__("train_images", ds.arrays["train_images"] / 255.0), "column=dtype"),
     (lambda ds: ds.arrays["test_labels"].__setitem__(ds.arrays["test_labels"] == 3, 2), "column=split_label"),
     (lambda ds: ds.arrays["test_images"].__setitem__(slice(0, 60), ds.arrays["train_images"][:60]), "column=sha1"),
     # binarised to 0/1 bytes (x > 127 stored as uint8): every digit black

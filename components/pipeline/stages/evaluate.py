@@ -19,7 +19,7 @@ def run(ctx: Context, node: Node, out: Path, inputs: Inputs) -> Evaluated:
     from components.evaluation import plots, scoring
     from components.models import stored
     from components.tracking import store as tstore
-    from components.training.loop import pick_device
+    from components.hardware import pick_device
 
     trained = inputs["train"][node.target]
     device = pick_device(ctx.cfg.train.device)

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 def run(ctx: Context, node: Node, out: Path, inputs: Inputs) -> Registration:
     from components.evaluation import scoring
     from components.tracking.registration import register_model, registered_model
-    from components.training.loop import pick_device
+    from components.hardware import pick_device
 
     ev = inputs["evaluate"][node.target]
     device = pick_device(ctx.cfg.train.device)
