@@ -40,7 +40,13 @@ class Interrupted(GenzooError):
     """Work stopped by a signal (Ctrl-C, SIGTERM) before it finished: never retried, nothing of it promoted."""
 
 
-__all__ = ["ConfigError", "GenzooError", "DataError", "ValidationFailed", "TrainingDiverged", "Interrupted"]
+__all__ = ["ConfigError", "GenzooError", "DataError", "ValidationFailed", "TrainingDiverged", "Interrupted",
+           "OutOfSpace", "first_line"]
+
+
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """The first line of an exception's message (its type name when it has none), cut to `limit` characters."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:limit]
 
 
 class OutOfSpace(GenzooError):

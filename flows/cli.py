@@ -312,22 +312,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.debug:  # Prefect's run logs keep the traceback of expected errors too (flows/expected_errors.py)
         os.environ["GENZOO_DEBUG"] = "1"
-    if args.command in ("run", "study", "schedule"):  # they start Prefect's temporary server unless one is set
-        from components import disk, reaper, stop
-
-        try:
-            disk.require_free(defaults.project_root())
-        except GenzooError as exc:
-            print(f"genzoo: error: {exc}", file=sys.stderr)
-            return 2
-
-        reaper.start()
-        stop.install()
     handler = logging.StreamHandler()
     handler.setFormatter(TaskNamed("%(levelname)s %(name)s%(task)s: %(message)s"))
     logging.basicConfig(level=logging.WARNING, handlers=[handler])
     logging.getLogger("components").setLevel(logging.INFO)
     try:
+        if args.command in ("run", "study", "schedule"):  # they start Prefect's temporary server unless one is set
+            from components import disk, reaper, stop
+
+            disk.require_free(defaults.project_root())  # before any server or store is started
+            reaper.start()
+            stop.install()
         return args.fn(args)
     except Interrupted:  # a Ctrl-C that reached the flow as components/stop.py's record
         if args.debug:

@@ -13,7 +13,7 @@ from prefect.runtime import flow_run as prefect_flow_run
 
 from components import defaults, disk
 from components.config import Config, load_config
-from components.errors import GenzooError
+from components.errors import GenzooError, first_line
 from components.pipeline import cache, dvc, graph, results, runner
 from components.pipeline.context import Context
 from components.pipeline.results import Stored
@@ -138,8 +138,7 @@ def close_failed(ctx: Context) -> None:
     try:
         ctx.runs.close("FAILED")
     except Exception as exc:  # noqa: BLE001 - the original error is the one to report
-        why = "the disk is full" if disk.full_disk(exc, ctx.root) else \
-            (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        why = "the disk is full" if disk.full_disk(exc, ctx.root) else first_line(exc, 200)
         get_run_logger().warning("the parent MLflow runs could not be marked FAILED (%s); the next start marks them",
                                  why)
 

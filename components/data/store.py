@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from components.data.sources import Splits
 from components import disk
+from components.data.sources import Splits
 from components.errors import DataError
 
 ARRAYS = ("train_images", "train_labels", "test_images", "test_labels")
@@ -57,7 +57,8 @@ def write(splits: Splits, name: str, data_dir: Path) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
-        _fill(tmp, splits, name)
+        with disk.writing(final):
+            _fill(tmp, splits, name)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)  # a half-written copy would only hold the space a rerun needs
         raise
@@ -67,9 +68,8 @@ def write(splits: Splits, name: str, data_dir: Path) -> Path:
 
 def _fill(tmp: Path, splits: Splits, name: str) -> None:
     arrays = dict(zip(ARRAYS, (splits.train_images, splits.train_labels, splits.test_images, splits.test_labels)))
-    with disk.writing(tmp.parent / name):
-        for key, arr in arrays.items():
-            np.save(tmp / f"{key}.npy", np.ascontiguousarray(arr), allow_pickle=False)
+    for key, arr in arrays.items():
+        np.save(tmp / f"{key}.npy", np.ascontiguousarray(arr), allow_pickle=False)
     meta = {
         "name": name,
         "source": splits.source,
@@ -78,8 +78,7 @@ def _fill(tmp: Path, splits: Splits, name: str) -> None:
         "counts": {"train": int(len(splits.train_labels)), "test": int(len(splits.test_labels))},
         **({"mixture": splits.mixture} if splits.mixture else {}),
     }
-    with disk.writing(tmp.parent / name):
-        (tmp / META).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    (tmp / META).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
 
 
 def header(path: Path) -> tuple[tuple[int, ...], np.dtype, int]:

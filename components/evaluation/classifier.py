@@ -18,9 +18,9 @@ from torch import nn
 from components import progress
 from components.config.schema import Classifier
 from components.errors import DataError
-from components.training.loop import BatchOrder
 from components.hardware import pick_device
 from components.images import to_float_images
+from components.training.loop import BatchOrder
 
 
 class ReferenceClassifier(nn.Module):

@@ -12,8 +12,8 @@ import torch
 from components.data.mixtures import is_points
 from components.evaluation import floors, metrics, plots
 from components.evaluation.classifier import ReferenceClassifier, Space, features
-from components.progress import bar
 from components.images import to_float_images, to_uint8_images
+from components.progress import bar
 
 
 def sample_cap(settings, model, n: int) -> int:

@@ -13,7 +13,7 @@ import contextlib
 import torch
 
 from components.data.mixtures import is_points
-from components.errors import ConfigError, DataError, GenzooError
+from components.errors import ConfigError, DataError, GenzooError, first_line
 
 REFERENCE_HW = (28, 28)  # what every image family is built and tested for (MNIST)
 
@@ -30,10 +30,6 @@ def _one_step(family: str, chw: tuple[int, int, int], num_classes: int, hp) -> N
         model.train_step(torch.zeros(2, c, h, w), torch.zeros(2, dtype=torch.long), ctx)
 
 
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-
-
 def check(family: str, image_shape_hwc: tuple[int, ...], num_classes: int, hp, where: str) -> None:
     """Raise DataError naming `where` (the images' file) when `family` cannot train on images of this shape, and
     ConfigError when it cannot train with its settings on any shape."""
@@ -44,15 +40,18 @@ def check(family: str, image_shape_hwc: tuple[int, ...], num_classes: int, hp, w
     except GenzooError:
         raise  # the family's own refusal (a setting it cannot take) already names the problem
     except (RuntimeError, ValueError) as exc:
-        failure = exc
+        failure = first_line(exc)
     reference = (c, h, w) if is_points((c, h, w)) else (c, *REFERENCE_HW)
+    if reference != (c, h, w) and _trains(family, reference, num_classes, hp):
+        raise DataError(f"{where} holds {h}x{w}x{c} images, which {family}'s networks cannot train on ({failure}); "
+                        "resize the dataset or pick another family/architecture") from None
+    raise ConfigError(f"{family} cannot train with its settings (family.{family} in params.yaml or --set): "
+                      f"{failure}", key=f"family.{family}") from None
+
+
+def _trains(family: str, chw: tuple[int, int, int], num_classes: int, hp) -> bool:
     try:
-        if reference != (c, h, w):
-            _one_step(family, reference, num_classes, hp)
+        _one_step(family, chw, num_classes, hp)
     except (RuntimeError, ValueError, GenzooError):
-        reference = (c, h, w)  # fails on its own shape too: not the data's doing
-    if reference == (c, h, w):
-        raise ConfigError(f"{family} cannot train with its settings (family.{family} in params.yaml or --set): "
-                          f"{_first_line(failure)}", key=f"family.{family}") from None
-    raise DataError(f"{where} holds {h}x{w}x{c} images, which {family}'s networks cannot train on "
-                    f"({_first_line(failure)}); resize the dataset or pick another family/architecture") from None
+        return False
+    return True

@@ -52,15 +52,15 @@ def decide(new_value: float, new_protocol: str, champion_value: float | None, ch
             raise ValueError(f"the untrained level was measured under protocol {noise.protocol}, the version under "
                              f"{new_protocol}")
         threshold = noise_threshold(noise.value, margin, metric)
+        than = f"{'less' if s.direction == 'lower' else 'more'} than {threshold:.4g}"
         if not s.better(new_value, threshold):  # strictly: an untrained level of 0 modes is not beaten by 0
             return Decision(
                 defaults.CHALLENGER,
                 f"{metric}={new_value:.4g} is not clearly better than an untrained {noise.family}'s {noise.value:.4g} "
-                f"under the same protocol {new_protocol} (needs {'less' if s.direction == 'lower' else 'more'} than {threshold:.4g}: "
+                f"under the same protocol {new_protocol} (needs {than}: "
                 f"registry.beat_noise={margin}); not promoted. Promote by hand if it should serve: `{by_hand}`",
                 champion_version, champion_value)
-        note += (f"; clearly better than an untrained {noise.family}'s {noise.value:.4g} (needs "
-                 f"{'less' if s.direction == 'lower' else 'more'} than {threshold:.4g})")
+        note += f"; clearly better than an untrained {noise.family}'s {noise.value:.4g} (needs {than})"
     if champion_version is None:
         return Decision(defaults.CHAMPION, f"first version: no champion yet ({metric}={new_value:.4g}{note})", None,
                         None)

@@ -20,9 +20,9 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
 from components.data.mixtures import is_points
+from components.images import to_float_images, to_uint8_images
 from components.models.base import Encoding, Translator
 from components.models.stored import build as build_model
-from components.images import to_float_images, to_uint8_images
 
 MAX_IMAGES = 1024  # per request, all rows together
 MAX_SEED = 2**63 - 1

@@ -17,11 +17,11 @@ from typing import Callable
 import torch
 
 from components import progress
-from components.hardware import pick_device
-from components.images import to_float_images
 from components.config.schema import Train
 from components.errors import TrainingDiverged
 from components.files import atomic_write
+from components.hardware import pick_device
+from components.images import to_float_images
 from components.models.base import GenerativeModel, StepContext
 
 log = logging.getLogger(__name__)

@@ -47,7 +47,7 @@ def train_population_and_log(root: Path, family: str, dataset: str, data: Tensor
         m.ckpt_dir.mkdir(parents=True, exist_ok=True)
         tags = {**m.tags, defaults.TAG_POPULATION: population_id, defaults.TAG_POPULATION_MEMBER: f"{k}/{len(members)}"}
         run_ids.append(resume_or_start(client, root, m.ckpt_dir / "run.json", dataset, tags, m.run_name,
-                                        run_params(family, dataset, models[-1], m.loop, 1, m.params)))
+                                       run_params(family, dataset, models[-1], m.loop, 1, m.params)))
     pop = population(models, [m.loop.seed for m in members])
     try:
         res = fit(pop, data.train_x, data.train_y, loop, pop_dir,

@@ -51,7 +51,7 @@ def train_and_log(root: Path, family: str, dataset: str, data: Tensors, hp, loop
 
     client = tstore.client(root)
     run_id = resume_or_start(client, root, ckpt_dir / "run.json", dataset, tags, run_name or family,
-                              run_params(family, dataset, model, loop, world.size, params))
+                             run_params(family, dataset, model, loop, world.size, params))
     try:
         res = fit(model, data.train_x, data.train_y, loop, ckpt_dir, on_log=metric_logger(client, run_id),
                   world=world.size, on_checkpoint=on_checkpoint)

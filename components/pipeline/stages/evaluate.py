@@ -17,9 +17,9 @@ if TYPE_CHECKING:
 def run(ctx: Context, node: Node, out: Path, inputs: Inputs) -> Evaluated:
     from components import defaults
     from components.evaluation import plots, scoring
+    from components.hardware import pick_device
     from components.models import stored
     from components.tracking import store as tstore
-    from components.hardware import pick_device
 
     trained = inputs["train"][node.target]
     device = pick_device(ctx.cfg.train.device)

@@ -18,8 +18,8 @@ if TYPE_CHECKING:
 
 def run(ctx: Context, node: Node, out: Path, inputs: Inputs) -> Registration:
     from components.evaluation import scoring
-    from components.tracking.registration import register_model, registered_model
     from components.hardware import pick_device
+    from components.tracking.registration import register_model, registered_model
 
     ev = inputs["evaluate"][node.target]
     device = pick_device(ctx.cfg.train.device)
