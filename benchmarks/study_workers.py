@@ -53,8 +53,8 @@ def main() -> None:
         summary = run_study(root=str(root), overrides=[f"study.workers={workers}", f"study.threads_per_trial={threads}",
                                                        f"study.checkpoint_samples={samples}"])
         wall = time.perf_counter() - t
-        trials = [v for k, v in summary["states"].items() if k.startswith("trial")]
-        assert len(trials) == 4 and "Cached" not in trials, summary["states"]
+        trials = [v for k, v in summary.states.items() if k.startswith("trial")]
+        assert len(trials) == 4 and "Cached" not in trials, summary.states
         rows.append((workers, threads or 2, wall))
     base = rows[0][2]
     print(f"\n4-trial study (nsgan x 4 settings, {args.epochs} epoch of MNIST each), DaskTaskRunner LocalCluster, "

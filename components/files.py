@@ -14,7 +14,7 @@ from typing import Callable, Iterator
 from components import disk
 
 
-def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
+def atomic_write(path: Path, write: Callable[[Path], object]) -> Path:
     """`write(tmp)` fills a temporary file beside `path`, which then replaces `path` in one step."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

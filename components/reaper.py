@@ -66,7 +66,7 @@ def start() -> None:
     if not sys.platform.startswith("linux") or not PROC.is_dir() or os.environ.get("PREFECT_API_URL"):
         return
     parent = os.getpid()
-    mark = f"{parent}:{start_time(parent).decode()}"
+    mark = f"{parent}:{(start_time(parent) or b'').decode()}"
     os.environ[MARK] = mark  # inherited by every process started from here on, and by theirs
     if os.fork() == 0:  # the watcher: detached, quiet, never returns to the caller's code
         try:

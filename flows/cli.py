@@ -41,13 +41,13 @@ def cmd_families(args) -> int:
 
 
 def cmd_prepare(args) -> int:
-    from components.pipeline import runner
+    from components.pipeline import results, runner
     from components.pipeline.context import Context
     from components.pipeline.graph import node
 
     ctx = Context(load_config(None, args.profile, args.overrides))
     for name in args.dataset or [defaults.DEFAULT_DATASET]:
-        res = runner.run(ctx, node("prepare", name), {})
+        res = results.expect(results.Prepared, runner.run(ctx, node("prepare", name), {}))
         print(f"{name}: {res.path} (written: {', '.join(res.created) or 'nothing'}; data.dvc: {res.data_pin})")
     return 0
 
@@ -108,16 +108,16 @@ def cmd_study(args) -> int:
 
     with temporary_api():
         summary = run_study(cfg, command="genzoo study " + " ".join(shlex.quote(a) for a in sys.argv[2:]))
-    trials = {k: v for k, v in summary["states"].items() if k.startswith("trial")}
-    if "modes" in summary:  # datasets of 2-D points
-        print(f"\n== genzoo study {cfg.study.name or cfg.profile}: mode collapse ==\n\n{summary['modes']['table_markdown']}")
-        print(f"report: {summary['modes']['files'][0]} (snapshots beside it)")
-    if "table_markdown" in summary:
-        print(f"\n== genzoo study {summary['meta']['name']} ==\n\n{summary['table_markdown']}")
-        print("winners: " + ", ".join(f"{ds}: {fam}" for ds, fam in summary["winners"].items()))
-        for ds, reg in summary["registered"].items():
-            print(f"registered: {reg['name']} v{reg['version']} -> @{reg['alias']} ({reg['reason']})")
-        print(f"report: {summary['files'][0]} (and report.html beside it)")
+    trials = {k: v for k, v in summary.states.items() if k.startswith("trial")}
+    if (modes := summary.modes) is not None:  # datasets of 2-D points
+        print(f"\n== genzoo study {cfg.study.name or cfg.profile}: mode collapse ==\n\n{modes.table_markdown}")
+        print(f"report: {modes.files[0]} (snapshots beside it)")
+    if (found := summary.search) is not None:
+        print(f"\n== genzoo study {found.meta.name} ==\n\n{found.table_markdown}")
+        print("winners: " + ", ".join(f"{ds}: {fam}" for ds, fam in found.winners.items()))
+        for reg in (w.registration for w in found.registered.values()):
+            print(f"registered: {reg.name} v{reg.version} -> @{reg.alias} ({reg.reason})")
+        print(f"report: {found.files[0]} (and report.html beside it)")
     print(f"trials: {len(trials)}, cached: {sum(v == 'Cached' for v in trials.values())}")
     return 0
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 import logging
 import sys
 
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         distributed.finish()
     if world.main:
-        summary = {"dataset": cfg.dataset, "world_size": world.size, "families": {}}
+        summary: dict[str, Any] = {"dataset": cfg.dataset, "world_size": world.size, "families": {}}
         for node, result in done.items():
             if node.family:
                 summary["families"].setdefault(node.family, {})[node.stage.name] = results.dump(result)

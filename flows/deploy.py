@@ -53,7 +53,7 @@ def scheduled(dataset: str | None = None, families: list[str] | None = None, pro
     summary = pipeline(dataset=dataset, families=families, profile=profile, overrides=overrides, root=str(root_path))
     # the run's record in Prefect's result store (JSON): what ran, and what each family registered
     return {"states": summary.states,
-            "registered": {f: f"{run.register.model_uri} @{run.register.alias}" for f, run in summary.families.items()}}
+            "registered": {f: f"{r.model_uri} @{r.alias}" for f, r in summary.registered().items()}}
 
 
 def serve(cron: str, name: str = DEPLOYMENT, parameters: dict | None = None) -> None:

@@ -57,7 +57,7 @@ def _stage_task(name: str):
                 result_serializer="json", retries=1, retry_delay_seconds=5, retry_condition_fn=transient)(run)
 
 
-TASKS = {name: _stage_task(name) for name in graph.STAGES}
+TASKS = {stage: _stage_task(stage.name) for stage in graph.STAGES.values()}
 
 
 def task_runner(states: dict[str, str]):
@@ -69,15 +69,15 @@ def task_runner(states: dict[str, str]):
         stored = runner.stored(ctx, node) is not None
         # a cached task result of another shape (an older genzoo's) does not load: the task then runs afresh
         for refresh in (not stored, True):
-            state = TASKS[node.stage.name].with_options(refresh_cache=refresh)(ctx=ctx, node=node, inputs=inputs,
+            state = TASKS[node.stage].with_options(refresh_cache=refresh)(ctx=ctx, node=node, inputs=inputs,
                                                                          return_state=True)
             raw = cache.local(state.result(), ctx.root)  # raises the stage's own error when it failed
             result = results.load(node.stage.result, raw, node.label)
             if result is not None:
-                break
+                states[node.label] = "Cached" if stored and state.is_completed() else state.name
+                return result
             stored = False
-        states[node.label] = "Cached" if stored and state.is_completed() else state.name
-        return result
+        raise TypeError(f"{node.label}: a fresh run's result did not read back as a {node.stage.result.__name__}")
 
     return run_node
 
@@ -114,8 +114,8 @@ def pipeline(dataset: str | None = None, families: list[str] | None = None, prof
         close_failed(ctx)
         raise
     for node, result in done.items():  # what another invocation's runs computed, named on this one's parent
-        if states.get(node.label) == "Cached" and getattr(result, "run_id", None):
-            ctx.runs.note_reused(node.target, node.label, result.run_id)
+        if states.get(node.label) == "Cached" and (reused := getattr(result, "run_id", None)):
+            ctx.runs.note_reused(node.target, node.label, reused)
     if failures:
         close_failed(ctx)
         raise GenzooError("; ".join(f"{f}: {msg}" for f, msg in failures.items()) + " (nothing registered for these)")
@@ -173,7 +173,7 @@ def publish_summary(summary: RunSummary, root: Path) -> None:
     logger = get_run_logger()
     for line in report.decisions(summary):
         logger.info(line)
-    links = {f: tstore.run_url(root, run.evaluate.run_id) for f, run in summary.families.items()}
+    links = {f: tstore.run_url(root, ev.tracked_run) for f, ev in summary.evaluated().items()}
     create_markdown_artifact(key=re.sub(r"[^a-z0-9-]", "-", f"genzoo-{summary.dataset}".lower()),
                              markdown=report.markdown(summary, links),
                              description="metrics, registry decisions and MLflow runs of this pipeline run")

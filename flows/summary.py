@@ -24,6 +24,16 @@ class DataRun:
     validate: Validated | None = None
     classifier: ClassifierReady | None = None
 
+    def file(self, result: Stored) -> None:
+        if isinstance(result, Prepared):
+            self.prepare = result
+        elif isinstance(result, Validated):
+            self.validate = result
+        elif isinstance(result, ClassifierReady):
+            self.classifier = result
+        else:
+            raise TypeError(f"a data stage returned a {type(result).__name__}")
+
 
 @dataclass
 class FamilyRun:
@@ -33,6 +43,16 @@ class FamilyRun:
     train: Trained | None = None
     evaluate: Evaluated | None = None
     register: Registration | None = None
+
+    def file(self, result: Stored) -> None:
+        if isinstance(result, Trained):
+            self.train = result
+        elif isinstance(result, Evaluated):
+            self.evaluate = result
+        elif isinstance(result, Registration):
+            self.register = result
+        else:
+            raise TypeError(f"a family stage returned a {type(result).__name__}")
 
 
 @dataclass
@@ -46,17 +66,25 @@ class RunSummary:
     dvc_lock: bool = False  # whether dvc.lock was brought up to date
     flow_run_id: str | None = None
 
+    def evaluated(self) -> dict[str, Evaluated]:
+        """Each family's evaluation, where it got that far."""
+        return {f: run.evaluate for f, run in self.families.items() if run.evaluate is not None}
+
+    def registered(self) -> dict[str, Registration]:
+        """Each family's registry decision, where it got that far."""
+        return {f: run.register for f, run in self.families.items() if run.register is not None}
+
     def add(self, results: dict[Node, Stored]) -> "RunSummary":
-        """File each node's result under its dataset or family."""
+        """File each node's result under its dataset or family, by its type."""
         for node, result in results.items():
             if node.family is None:
-                setattr(self.data.setdefault(node.target, DataRun()), node.stage.name, result)
+                self.data.setdefault(node.target, DataRun()).file(result)
             else:
-                setattr(self.families.setdefault(node.family, FamilyRun(node.target)), node.stage.name, result)
+                self.families.setdefault(node.family, FamilyRun(node.target)).file(result)
         return self
 
 
-def _cell(value) -> str:
+def _cell(value: object) -> str:
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return str(value)
     if not math.isfinite(value):
@@ -128,14 +156,14 @@ def table(summary: RunSummary) -> Table | None:
     then one column of floors per target (real training images scored the same way) and one of the untrained
     level the champion rule held each family to. A FID/KID cell carries its N, a spread is named."""
     families = summary.families
-    if not families:
+    metrics = {f: ev.metrics for f, ev in summary.evaluated().items()}
+    if not metrics:
         return None
-    cols = list(families)
-    metrics = {f: run.evaluate.metrics for f, run in families.items()}
+    cols = list(metrics)
     names = sorted({k for m in metrics.values() for k in model_metrics(m)}, key=_rank)
     targets = list(dict.fromkeys(run.target for run in families.values()))
     floors = {t: next(metrics[f] for f in cols if families[f].target == t) for t in targets}
-    noise = {f: run.register for f, run in families.items() if run.register is not None and run.register.noise is not None}
+    noise = {f: r for f, r in summary.registered().items() if r.noise is not None}
     header = [f"{f} ({families[f].target})" for f in cols] + [f"floor: real {t} images" for t in targets]
     header += ["untrained (champion rule)"] if noise else []
     rows = []
@@ -157,9 +185,8 @@ def metrics_table(summary: RunSummary) -> str:
 def decisions(summary: RunSummary) -> list[str]:
     """One line per family's registration; a register stage found in the cache decided nothing now."""
     out = []
-    for family, run in summary.families.items():
-        r = run.register
-        cached = summary.states.get(f"register:{family}@{run.target}") == "Cached"
+    for family, r in summary.registered().items():
+        cached = summary.states.get(f"register:{family}@{summary.families[family].target}") == "Cached"
         out.append(f"already registered: {r.name} v{r.version} @{r.alias} (no change)" if cached else
                    f"registered: {r.name} v{r.version} -> @{r.alias} ({r.reason})")
     return out
@@ -171,14 +198,14 @@ def text(summary: RunSummary) -> str:
 
     lines = [f"\n== genzoo: {summary.dataset} ({summary.profile} profile) =="]
     for name, data in summary.data.items():
-        clf = data.classifier
-        lines.append(f"reference classifier of {name}: test accuracy {clf.test_accuracy:.4f}  "
-                     f"(feature space {clf.feature_space})")
+        if (clf := data.classifier) is not None:
+            lines.append(f"reference classifier of {name}: test accuracy {clf.test_accuracy:.4f}  "
+                         f"(feature space {clf.feature_space})")
         if data.validate is not None:
             lines.append(f"validation of {name}: {data.validate.report}")
     lines += ["", metrics_table(summary), ""]
-    for family, run in summary.families.items():
-        lines.append(f"sample grid of {family}: {run.evaluate.samples}")
+    for family, ev in summary.evaluated().items():
+        lines.append(f"sample grid of {family}: {ev.samples}")
     lines += decisions(summary)
     cached = [name for name, state in summary.states.items() if state == "Cached"]
     lines.append(f"\nstages: {len(summary.states)}, cached: {len(cached)} ({', '.join(cached) or 'none'})")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -89,7 +89,8 @@ def parse_override(text: str) -> dict:
     return value
 
 
-def load_config(root: Path | None = None, profile: str | None = None, overrides: list[str] | dict | None = None,
+def load_config(root: Path | None = None, profile: str | None = None,
+                overrides: list[str | dict] | list[str] | dict | None = None,
                 **fields: Any) -> Config:
     """The validated configuration of a run. `fields` (dataset=, families=) act like `--set` of top-level keys."""
     root = Path(root) if root else defaults.project_root()
@@ -118,7 +119,7 @@ def load_config(root: Path | None = None, profile: str | None = None, overrides:
     try:
         cfg.champion_rule()  # a registry.metric the run's dataset cannot measure fails now, not after training
     except ConfigError as exc:
-        where = next((label for label, layer in layers.items() if _has(layer, exc.key.split("."))), "defaults")
+        where = next((label for label, layer in layers.items() if _has(layer, (exc.key or "").split("."))), "defaults")
         raise ConfigError(f"{where}: {exc}", key=exc.key) from None
     return cfg
 
@@ -167,7 +168,7 @@ def check_batch(cfg: Config, root: Path, layers: dict[str, dict]) -> None:
         raise ConfigError(f"{where}: {problem}", key="train.batch_size")
 
 
-def describe(err: dict, layers: dict[str, dict]) -> str:
+def describe(err: Mapping[str, Any], layers: dict[str, dict]) -> str:
     """One line for a pydantic error: the dotted key, where it was set, the problem and what is allowed."""
     loc = [str(p) for p in err["loc"]]
     key = ".".join(loc)

@@ -117,6 +117,13 @@ class Registry(Section):
     beat_noise: float = Field(0.5, ge=0.0, le=1.0)
     check_noise: bool = True
 
+    @property
+    def ranked_by(self) -> str:
+        """The metric of a rule Config.champion_rule resolved (registry.metric, else the dataset's own)."""
+        if self.metric is None:
+            raise TypeError("registry.metric is unresolved: ask Config.champion_rule()")
+        return self.metric
+
     @model_validator(mode="after")
     def _direction(self):
         """The champion rule compares registry.metric in its own direction: a metric without one, or a

@@ -49,7 +49,7 @@ class Mixture:
 
     @staticmethod
     def from_meta(meta: dict) -> Mixture:
-        return Mixture(meta["name"], tuple(tuple(float(v) for v in c) for c in meta["centres"]),
+        return Mixture(meta["name"], tuple((float(x), float(y)) for x, y in meta["centres"]),
                        float(meta["sigma"]), 0, 0, 0, meta.get("cite", ""))
 
 

@@ -100,10 +100,10 @@ def uci_digits(_: dict) -> Splits:
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
-    x = torch.from_numpy(bunch.images.astype(np.float32) * (255.0 / 16.0))[:, None]
     side = defaults.UCI_DIGITS_SIZE
-    x = F.interpolate(x, size=(side, side), mode="bilinear", align_corners=False).clamp(0, 255).round()
-    x = _to_nhwc_uint8(x[:, 0].numpy())
+    small = torch.from_numpy(bunch.images.astype(np.float32) * (255.0 / 16.0))[:, None]
+    big = F.interpolate(small, size=(side, side), mode="bilinear", align_corners=False).clamp(0, 255).round()
+    x = _to_nhwc_uint8(big[:, 0].numpy())
     y = np.asarray(bunch.target, np.int64)
     rng = np.random.default_rng(defaults.UCI_DIGITS_SPLIT_SEED)
     test = np.zeros(len(y), bool)

@@ -3,7 +3,7 @@ points shaped (N, 1, 1, 2), data/mixtures.py), int64 labels."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -20,8 +20,9 @@ class Tensors:
     train_x: torch.Tensor  # uint8 NHWC; float32 (N, 1, 1, 2) for points
     train_y: torch.Tensor  # int64
     classes: list[str]
-    test_x: torch.Tensor | None = None  # a pair has no test split of its own: its domains' are in a and b
-    test_y: torch.Tensor | None = None
+    # a pair has no test split of its own (empty here): its domains' are in a and b
+    test_x: torch.Tensor = field(default_factory=lambda: torch.empty(0))
+    test_y: torch.Tensor = field(default_factory=lambda: torch.empty(0, dtype=torch.long))
     members: tuple[str, str] | None = None  # a pair's two datasets (A, B)
     a: Tensors | None = None
     b: Tensors | None = None
@@ -33,12 +34,26 @@ class Tensors:
         return (self.train_x.shape[-1], *self.train_x.shape[1:3])
 
     @property
+    def domains(self) -> tuple[Tensors, Tensors]:
+        """A pair's two datasets' own tensors (A, B)."""
+        if self.a is None or self.b is None:
+            raise TypeError("a single dataset has no domains: only a pair has")
+        return self.a, self.b
+
+    @property
+    def points_mixture(self) -> Mixture:
+        """The mixture 2-D points were drawn from."""
+        if self.mixture is None:
+            raise TypeError("images have no mixture: only 2-D points have")
+        return self.mixture
+
+    @property
     def hp_overrides(self) -> dict:
         """What the data fixes in a model's hyperparameters: a pair's channel split between its domains."""
         return {"channels_a": int(self.a.train_x.shape[-1])} if self.a is not None else {}
 
     def split_sizes(self) -> dict[str, int]:
-        return {"train": len(self.train_x), **({"test": len(self.test_x)} if self.test_x is not None else {})}
+        return {"train": len(self.train_x), **({"test": len(self.test_x)} if self.members is None else {})}
 
 
 _cache: dict[tuple[str, str], Tensors] = {}
@@ -68,4 +83,4 @@ def pair(name: str, members: tuple[str, str], a: Tensors, b: Tensors, seed: int)
     ia = torch.arange(n) % len(a.train_x)
     ib = torch.randperm(n, generator=g) % len(b.train_x)
     return Tensors(train_x=torch.cat([a.train_x[ia], b.train_x[ib]], dim=-1), train_y=a.train_y[ia],
-                   classes=a.classes, members=tuple(members), a=a, b=b)
+                   classes=a.classes, members=members, a=a, b=b)

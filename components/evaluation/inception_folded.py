@@ -10,6 +10,8 @@ returns None for anything else, and the caller keeps the TorchScript as it is.
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import nn
 
@@ -30,7 +32,7 @@ class FoldedConv(nn.Module):
                               padding=tuple(padding) if isinstance(padding, (list, tuple)) else padding)
         with torch.no_grad():
             self.conv.weight.copy_(weight.float())
-            self.conv.bias.copy_(bias.float())
+            cast(torch.Tensor, self.conv.bias).copy_(bias.float())  # a Conv2d made with bias=True has one
 
     def forward(self, x):
         return torch.relu_(self.conv(x))  # in place: one pass less over the activations
@@ -48,6 +50,18 @@ class Concat(nn.Module):
 
 
 class InceptionE(nn.Module):
+    # its children, copied by name from torch-fidelity's block (declared for the type checker)
+    tower_conv: nn.Module
+    tower_1_conv: nn.Module
+    tower_1_conv_1: nn.Module
+    conv: nn.Module
+    tower_mixed_conv: nn.Module
+    tower_mixed_conv_1: nn.Module
+    tower_1_mixed_conv: nn.Module
+    tower_1_mixed_conv_1: nn.Module
+    tower_2_conv: nn.Module
+    tower_2_pool: nn.Module
+
     def __init__(self, block):
         super().__init__()
         for name, child in block.named_children():

@@ -86,8 +86,8 @@ def save_scatter(samples, mixture: Mixture, path: Path, title: str = "") -> Path
     return save_snapshots([(None, samples)], mixture, path, title, panel=4.0)
 
 
-def save_snapshots(snapshots: list[tuple[int | None, object]], mixture: Mixture, path: Path, title: str = "",
-                   panel: float = 2.2) -> Path:
+def save_snapshots(snapshots: list[tuple[int | None, torch.Tensor | np.ndarray]], mixture: Mixture, path: Path,
+                   title: str = "", panel: float = 2.2) -> Path:
     """Metz et al.'s figure: one panel per (step, samples), left to right, each titled with its mode counts."""
     import matplotlib
 

@@ -49,13 +49,13 @@ def score(model, ref: Reference, device, out: Path) -> Scored:
     if ref.data.mixture is not None:  # 2-D points: mode counts against the data's mixture
         m, pictures, space = _points(model, ref, device, out)
         n, seed, n_ref = m["num_samples"], ref.seed + 1, len(ref.data.train_x)
-        reference = f"mixture {ref.data.mixture.name} (its centres and sigma), floor from the training split"
+        reference = f"mixture {ref.data.points_mixture.name} (its centres and sigma), floor from the training split"
     elif isinstance(model, Translator):
         from components.evaluation.translation import evaluate_translator
 
         m, pictures, space = evaluate_translator(model, ref.data, list(ref.spaces), settings, device, out)
         n, seed = m["num_translated_ab"] + m["num_translated_ba"], 0  # translations draw no noise
-        reference, n_ref = "test splits of both domains", len(ref.data.a.test_x) + len(ref.data.b.test_x)
+        reference, n_ref = "test splits of both domains", sum(len(d.test_x) for d in ref.data.domains)
     else:
         m, pictures, space = _generator(model, ref, device, out)
         n, seed, reference, n_ref = m["num_samples"], ref.seed + 1, "test split", len(ref.data.test_x)
@@ -81,7 +81,6 @@ def noise_level(family: str, hp, ref: Reference, device) -> Noise:
     import hashlib
 
     from components.files import atomic_write_text
-    from components.models.registry import get_family
 
     made_of = [family, dataclasses.asdict(hp), ref.metric, ref.settings.model_dump(), ref.seed, ref.data_id,
                [s.name for s in ref.spaces]]
@@ -89,15 +88,23 @@ def noise_level(family: str, hp, ref: Reference, device) -> Noise:
     cached = ref.cache_dir / "noise" / f"{family}-{key[:16]}.json"
     if cached.exists():
         return Noise(**json.loads(cached.read_text()))
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(ref.seed)
-        model = get_family(family).build(ref.data.image_shape, len(ref.data.classes), hp).to(device).eval()
+    model = untrained_model(family, hp, ref.data, ref.seed).to(device).eval()
     with tempfile.TemporaryDirectory() as tmp:
         scored = score(model, ref, device, Path(tmp))
     noise = Noise(family, float(scored.metrics[ref.metric]), scored.protocol.digest)
     cached.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(cached, json.dumps(dataclasses.asdict(noise)))
     return noise
+
+
+def untrained_model(family: str, hp, data: Tensors, seed: int):
+    """`family`'s network at its initialisation under `seed`, as a trained one of the run starts: the untrained
+    level the champion rule holds a model to, and the study's noise row."""
+    from components.models.registry import get_family
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return get_family(family).build(data.image_shape, len(data.classes), hp)
 
 
 def _generator(model, ref: Reference, device, out: Path) -> tuple[dict, list[Path], str]:
@@ -120,7 +127,7 @@ def _points(model, ref: Reference, device, out: Path) -> tuple[dict, list[Path],
     """Mode metrics of eval.num_samples points and their scatter over the modes."""
     from components.evaluation import modes
 
-    mixture = ref.data.mixture
+    mixture = ref.data.points_mixture
     m, fake = modes.sample_metrics(model, ref.settings.num_samples, mixture, ref.settings, ref.seed + 1, device,
                                    ref.data.train_x, ref.cache_dir / "floors", ref.data_id)
     scatter = modes.save_scatter(fake, mixture, out / "samples.png", f"{mixture.name}: {len(fake)} samples")

@@ -27,7 +27,8 @@ def evaluate_translator(model, ds: Tensors, spaces: list[Space], settings, devic
     classifier space (`spaces`: domain A's and B's); label preservation when the domains share labelled classes
     (the default digits pair does)."""
     loaded = {side: space.load(device) for side, space in zip("ab", spaces)}
-    labelled = ds.a.classes == ds.b.classes and len(ds.a.classes) > 1
+    a, b = ds.domains
+    labelled = a.classes == b.classes and len(a.classes) > 1
     m = translation_metrics(model, ds, loaded, settings, device, labelled)
     m.update({f"floor_fid_classifier_{side}": s.floor["floor_fid_classifier"] for side, s in zip("ab", spaces)})
     grid = translation_grid(model, ds, device, out / "translations.png")

@@ -19,8 +19,8 @@ class StepContext:
     """Handed to `train_step`: the device, the noise generator, mixed precision and the optimiser step."""
 
     device: torch.device
-    rng: torch.Generator | list[torch.Generator]  # all sampling noise comes from here, so resume reproduces it;
-    # a population's: one per member
+    rng: torch.Generator  # all sampling noise comes from here, so resume reproduces it; a population's step gets
+    # one per member in a list instead (PopulationMixin overrides every method that draws from it)
     step: int
     autocast: Callable[[], contextlib.AbstractContextManager]
     scaler: torch.amp.GradScaler | None = None

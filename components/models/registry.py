@@ -13,7 +13,7 @@ import importlib
 import importlib.metadata
 import pkgutil
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast, dataclass_transform
 
 from pydantic import ConfigDict, ValidationError
 from pydantic.dataclasses import dataclass as _pydantic_dataclass
@@ -22,19 +22,25 @@ from components import defaults
 from components.errors import ConfigError
 from components.models import ranges
 
+if TYPE_CHECKING:
+    from components.models.base import GenerativeModel
+
 ENTRY_POINTS = "genzoo.families"
+T = TypeVar("T")
 
 
-def hyperparameters(cls):
+@dataclass_transform(frozen_default=True)  # the type checker sees the fields as __init__'s arguments
+def hyperparameters(cls: type[T]) -> type[T]:
     """Decorator for a family's hyperparameter dataclass: typed, frozen, unknown keys refused, and strict: "64"
     is not an int, 1 is not a bool (an int is a float, as everywhere in Python)."""
-    return _pydantic_dataclass(cls, frozen=True, config=ConfigDict(extra="forbid", strict=True))
+    made = _pydantic_dataclass(cls, frozen=True, config=ConfigDict(extra="forbid", strict=True))
+    return cast(type[T], made)  # the same class, which pydantic's stubs type apart
 
 
 @dataclass(frozen=True)
 class Family:
     name: str
-    model: type  # a GenerativeModel subclass, built as model(image_shape, num_classes, hp, **options)
+    model: type[GenerativeModel]  # built as model(image_shape, num_classes, hp, **options)
     hp: Any  # an instance of a @hyperparameters dataclass: this family's defaults
     summary: str
     options: dict = field(default_factory=dict)  # constructor arguments that are not tunable (a GAN's game)

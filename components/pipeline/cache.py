@@ -21,10 +21,10 @@ log = logging.getLogger(__name__)
 PROJECT = "<project>"  # stands for the project folder in stored results
 
 
-def _swap(obj, old: str, new: str):
+def _swap(obj: Any, old: str, new: str) -> Any:
     pattern = re.compile(re.escape(old) + r"(?=/|$)")
 
-    def walk(o):
+    def walk(o: Any) -> Any:
         if isinstance(o, str):
             return pattern.sub(lambda _: new, o)
         if isinstance(o, dict):
@@ -36,12 +36,12 @@ def _swap(obj, old: str, new: str):
     return walk(obj)
 
 
-def portable(result, root: Path):
+def portable(result: Any, root: Path) -> Any:
     """`result` with the project folder written as <project> wherever it starts a path (file URIs too)."""
     return _swap(result, str(Path(root).resolve()), PROJECT)
 
 
-def local(result, root: Path):
+def local(result: Any, root: Path) -> Any:
     """The inverse of `portable`, for the project at `root`."""
     return _swap(result, PROJECT, str(Path(root).resolve()))
 
@@ -56,7 +56,7 @@ def prefect_key(key: str, root: Path) -> str:
     return f"{key}-{hashlib.sha256(str(Path(root).resolve()).encode()).hexdigest()[:8]}"
 
 
-def read(marker: Path, key: str, root: Path, decode: Callable[[dict], Any] | None = None):
+def read(marker: Path, key: str, root: Path, decode: Callable[[dict], Any] | None = None) -> Any:
     """The result stored in `marker` if it was written under `key` and its files and MLflow run still exist;
     `decode` turns the stored dict into its typed result (None: it does not fit, so it is recomputed)."""
     from components.tracking.store import run_exists
@@ -85,7 +85,7 @@ def write(marker: Path, key: str, result: dict, root: Path) -> None:
 
 def cached(marker: Path, key: str, root: Path, compute: Callable[[], Any], *, force: bool = False,
            store: bool = True, encode: Callable[[Any], dict] | None = None,
-           decode: Callable[[dict], Any] | None = None):
+           decode: Callable[[dict], Any] | None = None) -> Any:
     """The stored result for `key`, or `compute()` stored under it. One key is computed by one process at a time
     (a lock per key): a second identical run waits and then finds the result. While computing, no marker
     vouches for the outputs being rewritten. `store=False` (another rank of a torchrun job) computes only.

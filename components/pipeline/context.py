@@ -5,7 +5,9 @@ needs of an invocation (its tags and parent runs) is `runs`, kept in tracking/."
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from components import defaults
 from components.config import Config
@@ -16,6 +18,11 @@ from components.pipeline.results import ClassifierReady
 from components.pipeline.stage import HP, Node, inputs_of
 from components.pipeline.targets import datasets_of, members
 from components.tracking.runs import StageRuns
+
+if TYPE_CHECKING:
+    import torch
+
+    from components.evaluation.scoring import Reference
 
 # keys that change how a stage reports, not what it computes
 NOT_IN_KEY = {"train": ("progress",)}
@@ -96,10 +103,10 @@ class Context:
             self._keys[node] = keys.digest(parts)
         return self._keys[node]
 
-    def param(self, dotted: str, family: str | None = None):
+    def param(self, dotted: str, family: str | None = None) -> Any:
         """A configuration value as a key sees it; a name that is not in the configuration raises (graph.py checks
         every stage's params when it loads, so this never hides a setting from a key)."""
-        if dotted == HP:
+        if dotted == HP and family is not None:
             return dataclasses.asdict(self.cfg.hp(family))
         node = self._params
         for part in dotted.split("."):
@@ -118,13 +125,13 @@ class Context:
             return tensors.pair(target, pair, a, b, self.cfg.seed)
         return tensors.load(self.data_dir, target, self.dataset_hash(target))
 
-    def reference(self, target: str, classifiers, device):
+    def reference(self, target: str, classifiers: Iterable[ClassifierReady], device: torch.device) -> Reference:
         """How models of `target` are scored in this run (evaluation/scoring.py): its tensors, the reference
         spaces of its classifier stage results, the eval settings and where their caches live."""
         from components.evaluation.scoring import Reference
 
         return Reference(self.tensors(target), tuple(feature_space(c) for c in classifiers), self.cfg.eval,
-                         self.cfg.champion_rule().metric, self.cfg.seed, self.state_dir(),
+                         self.cfg.champion_rule().ranked_by, self.cfg.seed, self.state_dir(),
                          self.data_id(target), self.cfg.train.progress)
 
 

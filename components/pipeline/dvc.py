@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from components import defaults
 from components.errors import ConfigError
@@ -21,6 +22,9 @@ from components.metric_specs import headline
 from components.pipeline import keys, results
 from components.pipeline.graph import STAGES, plan
 from components.pipeline.stage import Node
+
+if TYPE_CHECKING:
+    from components.pipeline.context import Context
 
 log = logging.getLogger(__name__)
 INDEX_DIR = f"{defaults.OUTPUTS_DIR}/dvc"
@@ -66,7 +70,7 @@ def code_deps(stage: str) -> list[str]:
         deps.add(rel.as_posix() if len(rel.parts) == 2 else "/".join(rel.parts[:2]))
     if spec.per_family:
         deps.add(f"{keys.PACKAGE}/models")
-    for up in spec.inputs:
+    for up in spec.upstream:
         deps.update(code_deps(up.name))
     return sorted(deps - {f"{keys.PACKAGE}/__init__.py"})
 
@@ -81,12 +85,12 @@ def render() -> str:
             continue
         fam = ITEM if spec.per_family else None
         deps = ["data", *code_deps(name)]
-        deps += [done_name(u.name, fam if u.per_family else None) for u in spec.inputs if u.in_dvc_yaml]
+        deps += [done_name(u.name, fam if u.per_family else None) for u in spec.upstream if u.in_dvc_yaml]
         body = [f"cmd: genzoo stage {name}" + (f" --family {ITEM}" if fam else ""), "deps:",
                 *[f"  - {d}" for d in deps], "params:", "  - params.yaml:", "outs:",
                 f"  - {index_name(name, fam)}:", "      cache: false", f"  - {done_name(name, fam)}:",
                 "      cache: false"]
-        if spec.reports_metrics:
+        if issubclass(spec.result, results.Evaluated):  # DVC tracks its metrics and loss history
             body += ["metrics:", f"  - {metrics_name(ITEM)}:", "      cache: false",
                      "plots:", f"  - {losses_name(ITEM)}:", "      cache: false", "      x: step", "      y: value"]
         indent = "      " if fam else "    "
@@ -96,22 +100,23 @@ def render() -> str:
 
 
 def write_index(root: Path, done: dict[Node, results.Stored]) -> None:
-    """outputs/dvc/<stage>[@family].json for every stage that ran, and the evaluation metrics per family."""
-    grouped: dict[tuple[str, str | None], dict] = {}
+    """outputs/dvc/<stage>[@family].json for every stage that ran, and the evaluation metrics per family. What is
+    written follows the result's type: prepare's data is pinned by data.dvc (not here), an evaluation's metrics and
+    loss history are what DVC compares."""
+    grouped: dict[tuple[str, str | None], dict[str, results.Stored]] = {}
     for node, result in done.items():
-        grouped.setdefault((node.stage.name, node.family), {})[node.target] = result
+        if not isinstance(result, results.Prepared):
+            grouped.setdefault((node.stage.name, node.family), {})[node.target] = result
     folder = root / INDEX_DIR
     folder.mkdir(parents=True, exist_ok=True)
     for (stage, family), by_target in grouped.items():
-        if not STAGES[stage].in_dvc_yaml:
-            continue
         _write(root / index_name(stage, family), {t: results.dump(r) for t, r in by_target.items()})
         atomic_write_text(root / done_name(stage, family), DONE)
-        if STAGES[stage].reports_metrics:
-            (result,) = by_target.values()
-            _write(root / metrics_name(family), headline(result.metrics))
-            history = Path(result.model_dir) / "history.json"
-            write_losses(root / losses_name(family), json.loads(history.read_text()) if history.exists() else [])
+        for result in by_target.values():
+            if isinstance(result, results.Evaluated) and family is not None:
+                _write(root / metrics_name(family), headline(result.metrics))
+                history = Path(result.model_dir) / "history.json"
+                write_losses(root / losses_name(family), json.loads(history.read_text()) if history.exists() else [])
 
 
 def write_losses(folder: Path, history: list[dict]) -> None:
@@ -128,12 +133,12 @@ def write_losses(folder: Path, history: list[dict]) -> None:
                [{"step": row["step"], "value": row[name]} for row in history if name in row])
 
 
-def _write(path: Path, obj) -> None:
+def _write(path: Path, obj: object) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
-def run_stage(ctx, stage: str, family: str | None = None) -> dict[str, results.Stored]:
+def run_stage(ctx: Context, stage: str, family: str | None = None) -> dict[str, results.Stored]:
     """What `genzoo stage NAME [--family F]` (dvc.yaml's command) does: the stage on every target the run needs,
     each with its upstream results read from their markers; then the stage's index for DVC."""
     from components.pipeline.walk import walk
@@ -141,7 +146,7 @@ def run_stage(ctx, stage: str, family: str | None = None) -> dict[str, results.S
     if STAGES[stage].per_family and family is None:
         raise ConfigError(f"stage {stage} runs once per family: give --family (one of {', '.join(ctx.cfg.families)})")
     nodes = [n for n in plan(ctx.cfg) if n.stage.name == stage and (family is None or n.family == family)]
-    if STAGES[stage].per_family and not nodes:
+    if STAGES[stage].per_family and family is not None and not nodes:
         nodes = [n for n in plan(ctx.cfg, [family]) if n.stage.name == stage]
     done = walk(ctx, nodes)
     if ctx.root.joinpath("dvc.yaml").exists():
@@ -149,7 +154,7 @@ def run_stage(ctx, stage: str, family: str | None = None) -> dict[str, results.S
     return {n.label: r for n, r in done.items()}
 
 
-def record(ctx, done: dict[Node, results.Stored]) -> bool:
+def record(ctx: Context, done: dict[Node, results.Stored]) -> bool:
     """After a flow run that used params.yaml as it is: write the index and `dvc commit` the stages it ran, so
     `dvc status` and `dvc repro` see them as current (dvc.lock records params.yaml's values)."""
     from components.config import load_config

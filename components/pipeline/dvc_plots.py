@@ -47,6 +47,13 @@ def page(libraries: list[tuple[str, str, str, str]]) -> str:
     return PAGE.format(credits=credits, licenses=licenses, scripts=scripts)
 
 
+def _read(tar: tarfile.TarFile, member: str) -> str:
+    f = tar.extractfile(member)
+    if f is None:
+        raise SystemExit(f"{member} is not a file in the npm package")
+    return f.read().decode("utf-8")
+
+
 def from_npm() -> str:
     """page() of PACKAGES, fetched with `npm pack` into a temporary folder."""
     libraries = []
@@ -55,11 +62,10 @@ def from_npm() -> str:
             out = subprocess.run(["npm", "pack", f"{name}@{version}"], cwd=tmp, check=True, capture_output=True,
                                  text=True).stdout.strip().splitlines()[-1]
             with tarfile.open(Path(tmp) / out) as tar:
-                source = tar.extractfile(f"package/{member}").read().decode("utf-8")
-                licence = tar.extractfile("package/LICENSE").read().decode("utf-8").strip()
+                source, licence = (_read(tar, f"package/{m}") for m in (member, "LICENSE"))
             if "</script" in source:
                 raise SystemExit(f"{name} {version}: its source contains '</script', which would end the tag")
-            libraries.append((name, version, source, licence))
+            libraries.append((name, version, source, licence.strip()))
     return page(libraries)
 
 

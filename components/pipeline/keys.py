@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 
@@ -18,7 +19,7 @@ PACKAGE = "components"
 ROOT = Path(__file__).resolve().parents[2]  # the directory holding components/
 
 
-def digest(obj) -> str:
+def digest(obj: object) -> str:
     return hashlib.md5(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -47,7 +48,7 @@ def _imported(name: str, path: Path) -> set[str]:
     return {m for m in found if m.split(".")[0] == PACKAGE and module_file(m) is not None}
 
 
-def _runtime_nodes(tree: ast.AST):
+def _runtime_nodes(tree: ast.AST) -> Iterator[ast.AST]:
     """Every node of `tree` except what sits under `if TYPE_CHECKING:` (annotations only: never run)."""
     todo = [tree]
     while todo:

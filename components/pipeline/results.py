@@ -13,12 +13,13 @@ import logging
 import types
 import typing
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, TypeVar, Union
 
 if TYPE_CHECKING:  # a stage key covers the code its stage runs: results.py stays free of runtime imports
     from components.tracking.registration import Registration
 
 log = logging.getLogger(__name__)
+R = TypeVar("R")
 TYPE = "result_type"  # the stored dict names its class, so another stage's or an old result never fits
 
 
@@ -26,6 +27,13 @@ TYPE = "result_type"  # the stored dict names its class, so another stage's or a
 class Result:
     files: tuple[str, ...] = ()  # paths that must still exist for a stored copy to be reused
     run_id: str | None = None  # the MLflow run that holds it, checked the same way
+
+    @property
+    def tracked_run(self) -> str:
+        """The MLflow run of a result that was tracked (every stored one but prepare's)."""
+        if self.run_id is None:
+            raise TypeError(f"this {type(self).__name__} has no MLflow run")
+        return self.run_id
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,6 +96,13 @@ class Evaluated(Result):
 Stored = Union[Result, "Registration"]  # every stage result: a stored copy is reused only while its files and run exist
 
 
+def expect(cls: type[R], result: Stored) -> R:
+    """`result` as the `cls` its stage declares (a runner hands back any stage's result)."""
+    if not isinstance(result, cls):
+        raise TypeError(f"expected a {cls.__name__}, got a {type(result).__name__}")
+    return result
+
+
 def files_of(result: Stored) -> tuple[str, ...]:
     return getattr(result, "files", ())
 
@@ -115,7 +130,7 @@ def load(cls: type[Stored], stored: Any, where: str = "") -> Stored | None:
     return cls(**{k: _as(hints[k], v) for k, v in stored.items() if k != TYPE})
 
 
-def _as(hint, value):
+def _as(hint: Any, value: Any) -> Any:
     """JSON's lists back into the declared tuples (the only container JSON changes)."""
     origin = typing.get_origin(hint)
     if origin is tuple and isinstance(value, list):

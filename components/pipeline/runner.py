@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Callable
 
 from components import disk, progress
 from components.pipeline import cache, results
@@ -15,7 +16,7 @@ MARKER = "stage.json"
 LATEST = "latest"
 
 
-def decoder(ctx: Context, node: Node):
+def decoder(ctx: Context, node: Node) -> Callable[[dict], results.Stored | None]:
     """Stored dict -> the stage's typed result, or None when it does not fit (then it is recomputed)."""
     return lambda raw: results.load(node.stage.result, raw, str(ctx.out_dir(node) / MARKER))
 
@@ -28,7 +29,7 @@ def stored(ctx: Context, node: Node) -> results.Stored | None:
 
 
 def run(ctx: Context, node: Node, inputs: Inputs) -> results.Stored:
-    """The node's result: stored, or computed from `inputs` (its upstream results). Under torchrun every rank
+    """The node's result: stored, or computed from `inputs` (its body's keyword arguments). Under torchrun every rank
     computes a collective node, only rank 0 stores anything."""
     from components.training.distributed import current
 
@@ -40,7 +41,7 @@ def run(ctx: Context, node: Node, inputs: Inputs) -> results.Stored:
             log.info("%s: computing under key %s; the %d stored result(s) beside it were made with other settings "
                      "or by another genzoo version", node.label, ctx.key(node)[:12], len(others))
         with progress.stage(node.label, ctx.cfg.train.progress and current().main):
-            return node.stage.run(ctx, node, out, inputs)
+            return node.stage.run(ctx, node, out, **inputs)
 
     try:
         result = cache.cached(out / MARKER, ctx.key(node), ctx.root, compute, force=ctx.force,

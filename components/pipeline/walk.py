@@ -14,7 +14,7 @@ from components.errors import GenzooError
 from components.pipeline import runner
 from components.pipeline.context import Context
 from components.pipeline.results import Stored
-from components.pipeline.stage import Inputs, Node, inputs_of
+from components.pipeline.stage import Inputs, Node, arguments, inputs_of
 
 RunNode = Callable[[Context, Node, Inputs], Stored]
 
@@ -32,7 +32,7 @@ def walk(ctx: Context, nodes: list[Node], run: RunNode = runner.run, done: dict[
         if node.family in failed:
             continue
         try:
-            results[node] = run(ctx, node, upstream(ctx, node, results))
+            results[node] = run(ctx, node, arguments(node, upstream(ctx, node, results)))
         except Exception as exc:
             if node.family is None or on_failure is None:
                 raise
@@ -41,10 +41,11 @@ def walk(ctx: Context, nodes: list[Node], run: RunNode = runner.run, done: dict[
     return results
 
 
-def upstream(ctx: Context, node: Node, results: dict[Node, Stored]) -> Inputs:
-    """The upstream results `node` receives: walked ones first, else stored ones. An upstream stage DVC does not
-    run itself (prepare, data.dvc's) runs here when it has no stored result; `--force` applies to `node` only."""
-    out: Inputs = {}
+def upstream(ctx: Context, node: Node, results: dict[Node, Stored]) -> dict[str, dict[str, Stored]]:
+    """The results of the nodes `node` waits for, by stage name and target: walked ones first, else stored ones.
+    An upstream stage DVC does not run itself (prepare, data.dvc's) runs here when it has no stored result;
+    `--force` applies to `node` only."""
+    out: dict[str, dict[str, Stored]] = {}
     for stage, nodes in inputs_of(ctx.cfg, node).items():
         out[stage] = {}
         for target, up in nodes.items():
@@ -52,7 +53,7 @@ def upstream(ctx: Context, node: Node, results: dict[Node, Stored]) -> Inputs:
             if result is None:
                 result = runner.stored(Context(ctx.cfg, ctx.root) if ctx.force else ctx, up)
             if result is None and not up.stage.in_dvc_yaml:
-                result = runner.run(ctx, up, upstream(ctx, up, results))
+                result = runner.run(ctx, up, arguments(up, upstream(ctx, up, results)))
             if result is None:
                 fam = f" --family {up.family}" if up.family else ""
                 raise GenzooError(f"{node.label} needs {up.label}, which has no current result: run "

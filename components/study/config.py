@@ -9,13 +9,14 @@ from components.config import Config, load_config
 from components.errors import ConfigError
 
 
-def study_config(root: Path | None, profile: str | None, overrides, datasets: list[str] | None = None,
+def study_config(root: Path | None, profile: str | None, overrides: list[str] | None, datasets: list[str] | None = None,
                  families: list[str] | None = None) -> Config:
     from components.pipeline.targets import translates
     from components.study import search
 
     given = {k: v for k, v in (("datasets", datasets), ("families", families)) if v}
-    cfg = load_config(root, profile, [*(overrides or []), {"study": given}] if given else overrides)
+    layers: list[str | dict] = [*(overrides or []), {"study": given}]
+    cfg = load_config(root, profile, layers if given else overrides)
     for fam in cfg.study.families:
         if translates(fam):
             raise ConfigError(f"study.families: {fam} translates between a pair of domains and has no samples "

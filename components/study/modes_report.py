@@ -7,12 +7,50 @@ from __future__ import annotations
 
 import json
 import statistics
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from components.data.mixtures import Mixture
+from components.study.checkpoints import PointsCheckpoint
+from components.study.references import PointsReferences
 from components.study.trial import TrialResult
 
-METRICS = ("modes_covered", "high_quality", "reverse_kl")
+Spread = tuple[float | None, float | None]  # (mean, std) over seeds; std None for one seed
+
+
+@dataclass(frozen=True)
+class ModeRow:
+    """One game (and variant) on one dataset at each trial's final checkpoint, over its seeds."""
+
+    modes_covered: Spread
+    high_quality: Spread
+    reverse_kl: Spread
+    n: int  # seeds measured
+    trials: int
+    diverged: int
+    snapshots: str | None  # the first seed's snapshot figure
+    curves: list[list[PointsCheckpoint]] = field(default_factory=list, compare=False)  # each seed's counts
+
+
+@dataclass(frozen=True)
+class ModesMeta:
+    name: str
+    command: str
+    seeds: int
+    steps: int
+    batch_size: int
+    num_samples: int
+    mode_min_share: float
+    variants: dict[str, dict]
+    skipped: list[str]
+
+
+@dataclass
+class ModesReport:
+    rows: dict[str, dict[str, ModeRow]]  # dataset -> "<family>[ <variant>]" -> row
+    table_markdown: str
+    files: list[str]  # modes.md, modes.json
+    trials: list[TrialResult] = field(default_factory=list)
 
 # Published rows, for orientation only: other networks, budgets and sample counts than ours, so never compared.
 # VEEGAN (Srivastava et al. 2017) Table 1: modes covered (of 8 / 25) and % high-quality samples, 2,500 samples.
@@ -36,30 +74,32 @@ PUBLISHED = {
 }
 
 
-def summarise(trials: list[TrialResult]) -> dict[str, dict[str, dict]]:
-    """{dataset: {"<family> <variant>": {metric: (mean, std), n, trials, diverged}}} at each trial's final step."""
+def summarise(trials: list[TrialResult]) -> dict[str, dict[str, ModeRow]]:
+    """{dataset: {"<family> <variant>": its row}} at each trial's final step."""
     cells: dict[str, dict[str, list[TrialResult]]] = {}
     for t in trials:
         variant = t.spec.variant or "plain"
         row = t.spec.family if variant == "plain" else f"{t.spec.family} {variant}"
         cells.setdefault(t.spec.dataset, {}).setdefault(row, []).append(t)
-    out: dict[str, dict[str, dict]] = {}
+    out: dict[str, dict[str, ModeRow]] = {}
     for ds, rows in cells.items():
         for row, ts in rows.items():
             done = [t.metrics for t in ts if t.metrics]
-            stats = {}
-            for m in METRICS:
-                vals = [d[m] for d in done]
-                stats[m] = (statistics.fmean(vals) if vals else None,
-                            statistics.stdev(vals) if len(vals) > 1 else None)  # one seed has no spread
-            out.setdefault(ds, {})[row] = {**stats, "n": len(done), "trials": len(ts),
-                                           "diverged": sum(t.status == "diverged" for t in ts),
-                                           "curves": [t.curve for t in ts],
-                                           "snapshots": next((t.snapshots for t in ts if t.snapshots), None)}
+
+            def spread(metric: str) -> Spread:
+                vals = [d[metric] for d in done]
+                return (statistics.fmean(vals) if vals else None,
+                        statistics.stdev(vals) if len(vals) > 1 else None)  # one seed has no spread
+
+            out.setdefault(ds, {})[row] = ModeRow(
+                spread("modes_covered"), spread("high_quality"), spread("reverse_kl"), n=len(done), trials=len(ts),
+                diverged=sum(t.status == "diverged" for t in ts),
+                snapshots=next((t.snapshots for t in ts if t.snapshots), None),
+                curves=[[c for c in t.curve if isinstance(c, PointsCheckpoint)] for t in ts])
     return out
 
 
-def _pm(cell, pct: bool = False, digits: int = 2) -> str:
+def _pm(cell: Spread, pct: bool = False, digits: int = 2) -> str:
     mean, std = cell
     if mean is None:
         return "-"
@@ -67,7 +107,8 @@ def _pm(cell, pct: bool = False, digits: int = 2) -> str:
     return f"{k * mean:.{d}f}" if std is None else f"{k * mean:.{d}f} ± {k * std:.{d}f}"
 
 
-def write(out: Path, trials: list[TrialResult], refs: dict[str, dict], mixtures: dict[str, Mixture], meta: dict) -> dict:
+def write(out: Path, trials: list[TrialResult], refs: dict[str, PointsReferences], mixtures: dict[str, Mixture],
+          meta: ModesMeta) -> ModesReport:
     """reports/<name>/modes.md (its snapshot figures copied beside it) and modes.json; returns the summary."""
     import shutil
 
@@ -78,44 +119,43 @@ def write(out: Path, trials: list[TrialResult], refs: dict[str, dict], mixtures:
         mix, ref = mixtures[ds], refs[ds]
         lines = [f"### {ds}: {mix.modes} modes, sigma {mix.sigma}", "",
                  "| game | modes covered | high quality % | reverse KL | seeds |", "|---|---|---|---|---|",
-                 (f"| *real points (floor)* | {ref['floor_modes_covered']:.1f} | "
-                  f"{100 * ref['floor_high_quality']:.1f} | {ref['floor_reverse_kl']:.3f} | "
-                  f"{ref['floor_draws']} draws |"),
-                 (f"| *untrained {ref['untrained_family']}* | {ref['untrained']['modes_covered']:.0f} | "
-                  f"{100 * ref['untrained']['high_quality']:.1f} | {ref['untrained']['reverse_kl']:.3f} | 1 |")]
+                 (f"| *real points (floor)* | {ref.floor_modes_covered:.1f} | "
+                  f"{100 * ref.floor_high_quality:.1f} | {ref.floor_reverse_kl:.3f} | {ref.floor_draws} draws |"),
+                 (f"| *untrained {ref.untrained_family}* | {ref.untrained.modes_covered:.0f} | "
+                  f"{100 * ref.untrained.high_quality:.1f} | {ref.untrained.reverse_kl:.3f} | 1 |")]
         for row, r in sorted(rows[ds].items()):
-            note = f" ({r['diverged']} diverged)" if r["diverged"] else ""
-            lines.append(f"| {row} | {_pm(r['modes_covered'], digits=1)} | {_pm(r['high_quality'], pct=True)} | "
-                         f"{_pm(r['reverse_kl'], digits=3)} | {r['n']}{note} |")
+            note = f" ({r.diverged} diverged)" if r.diverged else ""
+            lines.append(f"| {row} | {_pm(r.modes_covered, digits=1)} | {_pm(r.high_quality, pct=True)} | "
+                         f"{_pm(r.reverse_kl, digits=3)} | {r.n}{note} |")
         for name, modes_, hq, rkl, source in PUBLISHED.get(ds, []):
             lines.append(f"| *{name} ({source})* | {modes_} | {100 * hq:.1f} | "
                          f"{'-' if rkl is None else rkl} | |")
         tables.append("\n".join(lines))
         curves = ["Modes covered per checkpoint (mean over seeds):", ""]
         for row, r in sorted(rows[ds].items()):
-            steps = [c[0] for c in r["curves"][0]] if r["curves"] else []
-            means = [statistics.fmean(c[i][1] for c in r["curves"] if len(c) > i) for i in range(len(steps))]
-            curves.append(f"- {row}: " + ", ".join(f"{int(s)}: {m:.1f}" for s, m in zip(steps, means)))
-            if r["snapshots"]:  # the first seed's, beside the report so its links work wherever it is copied
+            steps = [c.step for c in r.curves[0]] if r.curves else []
+            means = [statistics.fmean(c[i].modes_covered for c in r.curves if len(c) > i) for i in range(len(steps))]
+            curves.append(f"- {row}: " + ", ".join(f"{s}: {m:.1f}" for s, m in zip(steps, means)))
+            if r.snapshots:  # the first seed's, beside the report so its links work wherever it is copied
                 name = f"snapshots_{ds}_{row.replace(' ', '_')}.png"
-                shutil.copyfile(r["snapshots"], out / name)
+                shutil.copyfile(r.snapshots, out / name)
                 figures.append(f"![{row} on {ds}]({name})")
         tables[-1] += "\n\n" + "\n".join(curves)
-    skipped = [f"- {line}" for line in meta.get("skipped", [])]
+    skipped = [f"- {line}" for line in meta.skipped]
     md = out / "modes.md"
     md.write_text("\n".join([
-        f"# Mode collapse on 2-D mixtures: study `{meta['name']}`", "", f"Command: `{meta['command']}`", "",
-        (f"Each cell: mean ± std over {meta['seeds']} seeds at the final step ({meta['steps']} loop steps, "
-         f"batch {meta['batch_size']}), {meta['num_samples']} samples. A mode is covered when it holds at least "
-         f"{meta['mode_min_share']} of an even share of high-quality samples (within 3 sigma of its centre); "
+        f"# Mode collapse on 2-D mixtures: study `{meta.name}`", "", f"Command: `{meta.command}`", "",
+        (f"Each cell: mean ± std over {meta.seeds} seeds at the final step ({meta.steps} loop steps, "
+         f"batch {meta.batch_size}), {meta.num_samples} samples. A mode is covered when it holds at least "
+         f"{meta.mode_min_share} of an even share of high-quality samples (within 3 sigma of its centre); "
          "reverse KL in nats over the nearest-mode histogram (evaluation/modes.py). Higher is better for modes "
          "and high quality, lower for reverse KL. The published rows used other networks, budgets and sample "
          "counts: for orientation, not comparison."), "",
         "\n\n".join(tables), "",
         *(["Not run (the game cannot take the variant):", "", *skipped, ""] if skipped else []),
         "Snapshots (Metz et al.'s figure; one seed per row):", "", *figures, ""]))
-    plain = {ds: {row: {k: v for k, v in r.items() if k != "curves"} for row, r in rs.items()}
+    plain = {ds: {row: {k: v for k, v in asdict(r).items() if k != "curves"} for row, r in rs.items()}
              for ds, rs in rows.items()}
-    (out / "modes.json").write_text(json.dumps({"meta": meta, "rows": plain, "references": refs}, indent=2,
-                                               default=str) + "\n")
-    return {"rows": plain, "table_markdown": "\n\n".join(tables), "files": [str(md), str(out / "modes.json")]}
+    record = {"meta": asdict(meta), "rows": plain, "references": {ds: asdict(r) for ds, r in refs.items()}}
+    (out / "modes.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
+    return ModesReport(rows, "\n\n".join(tables), [str(md), str(out / "modes.json")])

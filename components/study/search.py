@@ -18,11 +18,17 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 from components import defaults as project_defaults
 from components.config.schema import SEARCH_DIMENSIONS as KINDS
 from components.errors import ConfigError
+
+if TYPE_CHECKING:
+    from optuna.distributions import BaseDistribution
+    from optuna.samplers import BaseSampler
 
 SAMPLERS = ("random", "tpe")
 
@@ -36,10 +42,11 @@ def storage_url(root: Path, storage: str | None) -> str:
     return f"sqlite:///{path}"
 
 
-def bounds(key: str, rng_range, default) -> tuple[float, float]:
+def bounds(key: str, rng_range: list | dict, default: float | None) -> tuple[float, float]:
     """[lo, hi] of a numeric dimension: the absolute range, or the `around` range centred on the default, both
     within the values the dimension may take (beta1 < 1)."""
-    kind, (lo_ok, hi_ok) = KINDS[key]
+    kind, limits = KINDS[key]
+    lo_ok, hi_ok = limits or (-math.inf, math.inf)
     if not isinstance(rng_range, dict):
         lo, hi = rng_range
         return max(lo, lo_ok), min(hi, hi_ok)
@@ -57,15 +64,15 @@ def bounds(key: str, rng_range, default) -> tuple[float, float]:
     return max(lo, lo_ok), min(hi, hi_ok)
 
 
-def distributions(space: dict, defaults=None) -> dict:
+def distributions(space: dict, defaults: object | None = None) -> dict[str, BaseDistribution]:
     """`space` as Optuna distributions for one family. Dimensions the family does not have (not fields of
     `defaults`, its typed hyperparameters) are skipped, so one space serves every family."""
-    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+    from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 
     for key in space:
         if key not in KINDS:
             raise ConfigError(f"study.space.{key}: unknown dimension; searchable: {', '.join(KINDS)}")
-    out = {}
+    out: dict[str, BaseDistribution] = {}
     for key in sorted(space):
         if defaults is not None and not hasattr(defaults, key):
             continue
@@ -85,7 +92,7 @@ def distributions(space: dict, defaults=None) -> dict:
     return out
 
 
-def _seed(*parts) -> int:
+def _seed(*parts: object) -> int:
     return int(hashlib.md5("/".join(map(str, parts)).encode()).hexdigest()[:8], 16)
 
 
@@ -94,14 +101,15 @@ class Search:
     `storage`: an Optuna storage URL (storage_url); None keeps it in memory (it then dies with the process)."""
 
     def __init__(self, storage: str | None, study: str, dataset: str, family: str, seed: int, sampler: str, space: dict,
-                 defaults, direction: str):
+                 defaults: object, direction: Literal["minimize", "maximize"]) -> None:
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # the flow logs what matters
         self.family, self.seed, self.sampler = family, seed, sampler
         self.dists = distributions(space, defaults)
-        config = {"space": space, "seed": seed, "sampler": sampler, "defaults": dataclasses.asdict(defaults)
-                  if dataclasses.is_dataclass(defaults) else None, "direction": direction}
+        typed = dataclasses.asdict(defaults) if dataclasses.is_dataclass(defaults) and not isinstance(defaults, type) \
+            else None
+        config = {"space": space, "seed": seed, "sampler": sampler, "defaults": typed, "direction": direction}
         digest = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:8]
         # a changed space, seed or default is a new search, not a continuation of another one's trials
         self.study = optuna.create_study(storage=storage, study_name=f"{study}/{dataset}/{family}/{digest}",
@@ -111,7 +119,7 @@ class Search:
         if not self.study.trials:  # setting 0: the family's own (paper) defaults
             self.study.enqueue_trial({k: getattr(defaults, k) for k in self.dists}, user_attrs={"setting": "paper"})
 
-    def _sampler(self):
+    def _sampler(self) -> BaseSampler:
         import optuna
 
         seed = _seed(self.seed, self.family, len(self.study.trials))  # never the draws of an earlier round again

@@ -15,9 +15,10 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 from pathlib import Path
 
+import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict
 
@@ -30,6 +31,13 @@ from components.pipeline.context import Context, feature_space
 from components.pipeline.graph import node
 from components.pipeline.results import ClassifierReady
 from components.pipeline.stage import HP
+from components.study.checkpoints import ImageCheckpoint, ImageScorer, PointsCheckpoint, count_points
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+    from components.models.base import GenerativeModel
+    from components.training.tracked import Trained
 
 log = logging.getLogger(__name__)
 MARKER = "trial.json"
@@ -42,7 +50,7 @@ class TrialSpec:
     family: str
     index: int  # which hyperparameter setting of the search (0..B-1)
     seed: int
-    hp: dict  # the setting's overrides of the family's hyperparameters
+    overrides: dict  # the setting: what it lays over the family's hyperparameters
     variant: str = ""  # the mode study's named setting (plain, minibatch, unrolled5, ...), else a search index
 
     @property
@@ -52,8 +60,7 @@ class TrialSpec:
 
 class TrialResult(BaseModel):
     """What a trial leaves: stored in its marker (trial.json), returned by its Prefect task as JSON, read by the
-    study flow and the reports. `curve`: [step, FID, KID x 1e3] per scored checkpoint on images; [step,
-    modes_covered, high_quality, reverse_kl] on 2-D points."""
+    study flow and the reports. `curve`: its scored checkpoints (study/checkpoints.py), in step order."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -63,7 +70,7 @@ class TrialResult(BaseModel):
     status: Literal["completed", "diverged"]
     error: str | None = None  # why it diverged
     steps: int
-    curve: list[list[float]] = []
+    curve: list[ImageCheckpoint | PointsCheckpoint] = []
     best_step: int | None = None  # the kept checkpoint (images: best by RANKED_BY; points: the last)
     best_fid: float | None = None  # its checkpoint FID in the classifier's features (images only)
     metrics: dict[str, float] = {}  # the kept checkpoint measured in full (eval.num_samples)
@@ -87,7 +94,13 @@ def trial_config(cfg: Config, spec: TrialSpec) -> Config:
     """The pipeline config a trial runs under: the study's training and evaluation overrides, its hp and seed."""
     train = {**cfg.study.train, **({"batch_size": cfg.study.modes.batch_size} if points(cfg, spec.dataset) else {})}
     return cfg.merged({"dataset": spec.dataset, "seed": spec.seed, "train": train, "eval": cfg.study.eval,
-                       "family": {spec.family: {**cfg.family.get(spec.family, {}), **spec.hp}}})
+                       "family": {spec.family: {**cfg.family.get(spec.family, {}), **spec.overrides}}})
+
+
+def study_eval(cfg: Config) -> Config:
+    """The config with the study's evaluation settings (study.eval) laid over eval: what trials and the reference
+    rows are scored under."""
+    return cfg.merged({"eval": cfg.study.eval})
 
 
 def budget(cfg: Config, dataset: str, n_train: int) -> tuple[int, int]:
@@ -211,9 +224,13 @@ def _train_trials(cfg: Config, located: list, specs: list[TrialSpec], parent_run
     return out
 
 
-class TrialKind:
-    """What a trial does around its training: score each checkpoint (`on_checkpoint`), then measure, store and log
-    what it keeps (`finish`). One per kind of data; the training itself is the same for both."""
+C = TypeVar("C", ImageCheckpoint, PointsCheckpoint)
+
+
+class TrialKind(Generic[C]):
+    """What a trial does around its training: score each checkpoint (`on_checkpoint`, study/checkpoints.py), then
+    measure the kept one in full as the evaluate stage does (evaluation/scoring.py), store and log it (`finish`).
+    One per kind of data; the training itself is the same for both."""
 
     def __init__(self, ctx: Context, spec: TrialSpec, key: str, out: Path, classifier: ClassifierReady):
         from components.hardware import pick_device
@@ -223,142 +240,147 @@ class TrialKind:
         self.steps, self.every = budget(ctx.cfg, spec.dataset, len(self.ds.train_x))
         self.device = pick_device(ctx.cfg.train.device)
         self.ckpt_dir = ctx.state_dir("checkpoints", spec.dataset, "study", key[:16])
-        self.curve_file = self.ckpt_dir / "curve.json"
-        self.curve: list[list] = json.loads(self.curve_file.read_text()) if self.curve_file.exists() else []
+        self.curve_file = self.ckpt_dir / "curve.json"  # what a resumed trial reads back
+        self.curve: list[C] = self.read_curve()
         self.space = classifier.feature_space
+        self.seed = spec.seed + 1  # samples are drawn as the evaluation draws them
 
-    def on_checkpoint(self, step: int, model) -> None:
+    def read_curve(self) -> list[C]:
         raise NotImplementedError
 
-    def finish(self, trained) -> TrialResult:
+    def scored(self, row: C) -> None:
+        """Keep `row` (a resumed trial's later rows are dropped: it scores them again) and store the curve."""
+        self.curve = [c for c in self.curve if c.step < row.step] + [row]
+        atomic_write_text(self.curve_file, json.dumps([c.model_dump() for c in self.curve]))
+
+    def on_checkpoint(self, step: int, model: GenerativeModel) -> None:
         raise NotImplementedError
 
-    def _close(self, client, trained, **fields) -> TrialResult:
-        """The trial's result; its MLflow run ends FINISHED, or FAILED if it diverged."""
-        status = "diverged" if trained.diverged else "completed"
-        client.set_tag(trained.run_id, "genzoo.trial_status", status)
-        client.set_terminated(trained.run_id, "FINISHED" if status == "completed" else "FAILED")
-        return TrialResult(spec=self.spec, key=self.key, run_id=trained.run_id, status=status,
-                           error=trained.diverged, steps=self.steps, feature_space=self.space,
-                           **{"curve": self.curve, **fields})
+    def finish(self, trained: Trained) -> TrialResult:
+        raise NotImplementedError
 
-
-class ImagesTrial(TrialKind):
-    """FID (and KID) in the reference classifier's features at every checkpoint; the best checkpoint is measured."""
-
-    def __init__(self, *args):
-        from components.evaluation import metrics
-
-        super().__init__(*args)
-        self.space_ = feature_space(self.classifier)
-        self.space = self.space_.name
-        self.clf, self.real = self.space_.load(self.device)
-        self.real_stats = metrics.fid_statistics(self.real["features"])
-        self.best_file = self.ckpt_dir / "best.pt"
-        self.grids: dict[int, object] = {}  # step -> sample grid, logged as an image of that step at the end
-
-    def on_checkpoint(self, step: int, model) -> None:
-        """FID (and KID, unbiased at this small N) of this checkpoint on `checkpoint_samples` samples; the best
-        weights by FID so far go to best.pt."""
-        from components.evaluation import metrics, plots, samples
-        from components.images import to_float_images
-
-        cfg = self.ctx.cfg
-        n = samples.sample_cap(cfg.eval, model, cfg.study.checkpoint_samples)
-        fake = samples.generate(model, n, cfg.eval.batch_size, self.spec.seed + 1, self.device)
-        (fake_f,) = metrics.extract(self.clf.features, fake, cfg.eval.batch_size, self.device)
-        value = metrics.fid(self.real_stats, metrics.fid_statistics(fake_f))
-        kid = metrics.kid(fake_f, self.real["features"], cfg.eval.kid_subset_size, cfg.eval.kid_subsets)["kid"] \
-            * metrics.KID_SCALE
-        self.curve = [c for c in self.curve if c[0] < step] + [[step, value, kid]]
-        self.grids[step] = plots.grid_image(to_float_images(fake[:cfg.eval.grid_size]))
-        if value == RANKED_BY.best(c[1] for c in self.curve):  # by the metric's direction
-            atomic_write(self.best_file, lambda tmp: torch.save(model.state_dict(), tmp))
-        atomic_write_text(self.curve_file, json.dumps(self.curve))  # what a resumed trial reads back
-
-    def finish(self, trained) -> TrialResult:
-        from mlflow.entities import Metric
-
-        from components.evaluation import samples, scoring
+    def measure(self, model: GenerativeModel) -> tuple[dict[str, float], Path]:
+        """The kept checkpoint measured in full under the trial's evaluation protocol (scoring.score, as the
+        evaluate stage measures), saved, and logged into the trial's run: (metrics, the samples picture)."""
+        from components.evaluation import scoring
         from components.models import stored as stored_model
         from components.tracking import store as tstore
 
-        ctx, spec, cfg, out = self.ctx, self.spec, self.ctx.cfg, self.out
-        client, run_id = tstore.client(ctx.root), trained.run_id
+        reference = self.ctx.reference(self.spec.dataset, [self.classifier], self.device)
+        scored = scoring.score(model, reference, self.device, self.out)
+        stored_model.save(model, self.spec.family, self.spec.dataset, self.ds, self.out)
+        (self.out / "metrics.json").write_text(json.dumps(scored.metrics, indent=2, sort_keys=True) + "\n")
+        return scored.metrics, scored.pictures[0]
+
+    def _close(self, client: MlflowClient, trained: Trained, **fields: Any) -> TrialResult:
+        """The trial's result; its checkpoint curve logged into its run, which ends FINISHED, or FAILED if it
+        diverged."""
+        from mlflow.entities import Metric
+
         now = int(time.time() * 1000)
-        client.log_batch(run_id, metrics=[Metric(f"checkpoint_{name}_classifier", c[i], now, int(c[0]))
-                                          for c in self.curve for i, name in ((1, "fid"), (2, "kid_x1e3"))
-                                          if len(c) > i])
+        client.log_batch(trained.tracked_run, metrics=[Metric(f"checkpoint_{name}", float(value), now, c.step)
+                                                  for c in self.curve for name, value in c.model_dump().items()
+                                                  if name != "step"])
+        status = "diverged" if trained.diverged else "completed"
+        client.set_tag(trained.tracked_run, "genzoo.trial_status", status)
+        client.set_terminated(trained.tracked_run, "FINISHED" if status == "completed" else "FAILED")
+        return TrialResult(spec=self.spec, key=self.key, run_id=trained.tracked_run, status=status,
+                           error=trained.diverged, steps=self.steps, feature_space=self.space, curve=self.curve,
+                           **fields)
+
+
+class ImagesTrial(TrialKind[ImageCheckpoint]):
+    """FID (and KID) in the reference classifier's features at every checkpoint; the best checkpoint is measured."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        cfg = self.ctx.cfg
+        self.scorer = ImageScorer(feature_space(self.classifier), cfg.eval, cfg.study.checkpoint_samples, self.seed,
+                                  self.device)
+        self.best_file = self.ckpt_dir / "best.pt"
+        self.grids: dict[int, object] = {}  # step -> sample grid, logged as an image of that step at the end
+
+    def read_curve(self) -> list[ImageCheckpoint]:
+        rows = json.loads(self.curve_file.read_text()) if self.curve_file.exists() else []
+        return [ImageCheckpoint.model_validate(r) for r in rows]
+
+    def on_checkpoint(self, step: int, model: GenerativeModel) -> None:
+        """Score this checkpoint; the best weights by FID so far go to best.pt."""
+        from components.evaluation import plots
+        from components.images import to_float_images
+
+        row, fake = self.scorer(model, step)
+        self.grids[step] = plots.grid_image(to_float_images(fake[:self.ctx.cfg.eval.grid_size]))
+        if row.fid_classifier == RANKED_BY.best([c.fid_classifier for c in self.curve if c.step < step]
+                                                + [row.fid_classifier]):  # by the metric's direction
+            atomic_write(self.best_file, lambda tmp: torch.save(model.state_dict(), tmp))
+        self.scored(row)
+
+    def finish(self, trained: Trained) -> TrialResult:
+        from components.tracking import store as tstore
+
+        client, run_id = tstore.client(self.ctx.root), trained.tracked_run
         for step, grid_image in self.grids.items():  # one grid per scored checkpoint: the run view's image slider
             client.log_image(run_id, grid_image, key="samples", step=int(step))
-        kept = {}
+        kept: dict = {}
         if self.curve:
-            best_step, best_fid = min(self.curve, key=lambda c: RANKED_BY.rank(c[1]))[:2]
+            best = min(self.curve, key=lambda c: RANKED_BY.rank(c.fid_classifier))
             model = trained.model
             model.load_state_dict(torch.load(self.best_file, map_location=self.device, weights_only=True))
-            inception = scoring.inception(ctx.reference(spec.dataset, [self.classifier], self.device), self.device)
-            m, fake = samples.sample_metrics(model, cfg.eval.num_samples, self.space_, cfg.eval, spec.seed + 1,
-                                             self.device, self.ds.train_x, ctx.state_dir("floors"),
-                                             ctx.data_id(spec.dataset), inception=inception)
-            stored_model.save(model, spec.family, spec.dataset, self.ds, out)
-            (out / "metrics.json").write_text(json.dumps(m, indent=2, sort_keys=True) + "\n")
-            grid = samples.save_samples(fake, cfg.eval, out)
-            kept = {"best_step": best_step, "best_fid": best_fid, "metrics": m, "samples": str(grid),
+            m, grid = self.measure(model)
+            out = self.out
+            kept = {"best_step": best.step, "best_fid": best.fid_classifier, "metrics": m, "samples": str(grid),
                     "model_dir": str(out), "files": [str(out / "model.pt"), str(out / "model.json"), str(grid)]}
             tstore.log_metrics(client, run_id, m)
-            client.log_metric(run_id, "best_checkpoint_fid_classifier", best_fid, step=int(best_step))
+            client.log_metric(run_id, "best_checkpoint_fid_classifier", best.fid_classifier, step=best.step)
             tstore.log_samples(client, run_id, grid, None)  # where every family's grid is (images: above)
             client.log_artifact(run_id, str(out / "metrics.json"), "evaluation")
         return self._close(client, trained, **kept)
 
 
-class PointsTrial(TrialKind):
+class PointsTrial(TrialKind[PointsCheckpoint]):
     """A trial on 2-D points: mode counts at every checkpoint (coverage comes and goes as modes are dropped and
     found again), Metz et al.'s snapshot figure, and the final checkpoint measured in full. The final one, not
     the best: picking the best checkpoint by a mode count would flatter every game."""
 
-    def on_checkpoint(self, step: int, model) -> None:
-        from components.evaluation import modes, samples
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.shown_file = self.ckpt_dir / "snapshots.json"  # {step: the snapshot panel's points}
+        self.shown: dict[int, list] = ({int(k): v for k, v in json.loads(self.shown_file.read_text()).items()}
+                                       if self.shown_file.exists() else {})
+
+    def read_curve(self) -> list[PointsCheckpoint]:
+        rows = json.loads(self.curve_file.read_text()) if self.curve_file.exists() else []
+        return [PointsCheckpoint.model_validate(r) for r in rows]
+
+    def on_checkpoint(self, step: int, model: GenerativeModel) -> None:
+        from components.evaluation import modes
 
         cfg = self.ctx.cfg
-        pts = samples.generate(model, cfg.study.checkpoint_samples, cfg.eval.batch_size, self.spec.seed + 1,
-                               self.device)
-        c = modes.count(pts, self.ds.mixture, cfg.eval.mode_min_share)
-        shown = modes.as_points(pts[:500]).round(4).tolist()  # the snapshot panel's points
-        # [step, modes_covered, high_quality, reverse_kl, points]: what a resumed trial reads back
-        self.curve = [row for row in self.curve if row[0] < step] + [[step, c.modes_covered, c.high_quality,
-                                                                      c.reverse_kl, shown]]
-        atomic_write_text(self.curve_file, json.dumps(self.curve))
+        row, pts = count_points(model, self.ds.points_mixture, cfg.eval, cfg.study.checkpoint_samples, self.seed,
+                                self.device, step)
+        self.shown = {s: p for s, p in self.shown.items() if s < step}
+        self.shown[step] = modes.as_points(pts[:500]).round(4).tolist()
+        atomic_write_text(self.shown_file, json.dumps(self.shown))
+        self.scored(row)
 
-    def finish(self, trained) -> TrialResult:
-        from mlflow.entities import Metric
+    def finish(self, trained: Trained) -> TrialResult:
         from PIL import Image
 
         from components.evaluation import modes
-        from components.models import stored as stored_model
         from components.tracking import store as tstore
 
-        ctx, spec, cfg, out, mixture = self.ctx, self.spec, self.ctx.cfg, self.out, self.ds.mixture
-        client, run_id = tstore.client(ctx.root), trained.run_id
-        now = int(time.time() * 1000)
-        client.log_batch(run_id, metrics=[Metric(f"checkpoint_{name}", float(row[i]), now, int(row[0]))
-                                          for row in self.curve
-                                          for i, name in ((1, "modes_covered"), (2, "high_quality"),
-                                                          (3, "reverse_kl"))])
-        kept = {"curve": [row[:4] for row in self.curve]}  # the snapshot points stay in curve.json
+        spec, out = self.spec, self.out
+        client, run_id = tstore.client(self.ctx.root), trained.tracked_run
+        kept: dict = {}
         if self.curve:
-            title = f"{spec.name} on {spec.dataset}"
-            figure = modes.save_snapshots([(int(row[0]), row[4]) for row in self.curve], mixture,
-                                          out / "snapshots.png", title)
-            m, fake = modes.sample_metrics(trained.model, cfg.eval.num_samples, mixture, cfg.eval, spec.seed + 1,
-                                           self.device, self.ds.train_x, ctx.state_dir("floors"),
-                                           ctx.data_id(spec.dataset))
-            scatter = modes.save_scatter(fake, mixture, out / "samples.png", f"{title}: step {self.steps}")
-            stored_model.save(trained.model, spec.family, spec.dataset, self.ds, out)
-            (out / "metrics.json").write_text(json.dumps(m, indent=2, sort_keys=True) + "\n")
-            kept.update(best_step=self.steps, metrics=m, samples=str(scatter), snapshots=str(figure),
-                        model_dir=str(out), files=[str(out / "model.pt"), str(out / "model.json"), str(scatter),
-                                                   str(figure)])
+            figure = modes.save_snapshots([(c.step, np.asarray(self.shown[c.step])) for c in self.curve],
+                                          self.ds.points_mixture, out / "snapshots.png",
+                                          f"{spec.name} on {spec.dataset}")
+            m, scatter = self.measure(trained.model)
+            kept = {"best_step": self.steps, "metrics": m, "samples": str(scatter), "snapshots": str(figure),
+                    "model_dir": str(out), "files": [str(out / "model.pt"), str(out / "model.json"), str(scatter),
+                                                     str(figure)]}
             tstore.log_metrics(client, run_id, m)
             for f in (figure, out / "metrics.json"):
                 client.log_artifact(run_id, str(f), "evaluation")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 from components import defaults
 from components.evaluation.protocol import TAG as TAG_PROTOCOL
@@ -87,7 +87,7 @@ def decide(new_value: float, new_protocol: str, champion_value: float | None, ch
 
 
 def promote(client, name: str, version: str, metric: str, value: float, protocol: str,
-            rescore: Callable[[object], float] | None = None, noise: Noise | None = None,
+            rescore: Callable[[Any], float] | None = None, noise: Noise | None = None,
             margin: float | None = None, experiment: str | None = None) -> Decision:
     """Apply the rule in the registry: set the alias and write the decision onto the new version's tags.
     `rescore(champion_version) -> value` measures the champion under `protocol` when its own differs; a champion

@@ -18,6 +18,7 @@ import pandas as pd
 import torch
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+from mlflow.pyfunc.model import PythonModel
 
 from components.data.mixtures import is_points
 from components.images import to_float_images, to_uint8_images
@@ -57,7 +58,7 @@ def generate(model, n: int, seed: int, label: int | None = None) -> np.ndarray:
     return to_uint8_images(x).numpy()
 
 
-class GeneratorPyfunc(mlflow.pyfunc.PythonModel):
+class GeneratorPyfunc(PythonModel):
     def load_context(self, context):
         self.spec = json.loads(Path(context.artifacts["spec"]).read_text())
         self.model = build_model(self.spec, Path(context.artifacts["weights"]))
@@ -174,7 +175,7 @@ def _rows(model_input) -> list[dict]:
         raise _bad(f"unknown column(s) {unknown}; expected n, seed and optionally label")
     rows = []
     for i, rec in enumerate(model_input.to_dict("records")):
-        n, seed = _integer(rec["n"], "n", i), _integer(rec["seed"], "seed", i)
+        n, seed = _required(_integer(rec["n"], "n", i)), _required(_integer(rec["seed"], "seed", i))
         label = _integer(rec.get("label"), "label", i, missing_ok=True, whole_float_ok=True)
         if not 1 <= n <= MAX_IMAGES:
             raise _bad(f"row {i}: n={n} must be between 1 and {MAX_IMAGES}")
@@ -196,6 +197,11 @@ def _integer(value, field: str, row: int, missing_ok: bool = False, whole_float_
     if whole_float_ok and isinstance(value, (float, np.floating)) and float(value).is_integer():
         return int(value)
     raise _bad(f"row {row}: {field} must be an integer, got {value!r} ({type(value).__name__})")
+
+
+def _required(value: int | None) -> int:
+    assert value is not None  # _integer raises for a missing value unless missing_ok
+    return value
 
 
 def signature_and_example(spec: dict):
@@ -229,8 +235,9 @@ def signature(image_shape_hwc: tuple[int, int, int], encodes: bool = False):
     from mlflow.types import ColSpec, Schema, TensorSpec
     from mlflow.types.schema import AnyType
 
-    columns = [ColSpec(AnyType(), "n", required=not encodes), ColSpec(AnyType(), "seed", required=not encodes),
-               ColSpec(AnyType(), "label", required=False)]
+    columns: list[ColSpec | TensorSpec] = [ColSpec(AnyType(), "n", required=not encodes),
+                                           ColSpec(AnyType(), "seed", required=not encodes),
+                                           ColSpec(AnyType(), "label", required=False)]
     if encodes:
         columns.append(ColSpec(AnyType(), "images", required=False))
     if is_points((image_shape_hwc[2], *image_shape_hwc[:2])):  # (x, y) rows

@@ -7,12 +7,24 @@ import contextlib
 import json
 import logging
 import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from components import defaults
 from components.errors import DataError
 from components.files import locked, project_lock
+
+if TYPE_CHECKING:
+    import torch
+    from mlflow import MlflowClient
+    from mlflow.entities.model_registry import ModelVersion
+
+    from components.config.schema import Registry
+    from components.evaluation.protocol import Noise
+    from components.evaluation.scoring import Reference
+    from components.models.base import GenerativeModel
 
 log = logging.getLogger(__name__)
 PACKAGE = Path(__file__).resolve().parents[1]  # components/: shipped with the model as its code
@@ -34,7 +46,9 @@ class Registration:
 
 
 def register_model(root: Path, target: str, family: str, model_dir: Path, metrics: dict, protocol_tags: dict,
-                   run_id: str, registry, tags: dict[str, str], rescore=None, noise=None) -> Registration:
+                   run_id: str, registry: Registry, tags: dict[str, str],
+                   rescore: Callable[[ModelVersion], float] | None = None,
+                   noise: Callable[[], Noise] | None = None) -> Registration:
     """`registry`: the run's registry settings (its metric's direction is the metric's spec's); `protocol_tags`: how
     `metrics` were measured (Protocol.tags()); `tags` go onto the new version; `rescore(champion_version) -> value`
     measures the champion under this protocol when its own differs (promotion.promote); `noise() -> Noise`: the
@@ -68,17 +82,17 @@ def register_model(root: Path, target: str, family: str, model_dir: Path, metric
         if existing is not None and defaults.TAG_DECISION in existing.tags:
             log.info("%s v%s: run %s is registered already (%s)", name, existing.version, run_id,
                      existing.tags[defaults.TAG_DECISION])
-            level = existing.tags.get(defaults.TAG_NOISE)
+            noted = existing.tags.get(defaults.TAG_NOISE)
             return _result(name, str(existing.version), existing.tags[defaults.TAG_DECISION],
                            existing.tags.get(defaults.TAG_REASON, ""), existing.tags.get(TAG_PROTOCOL), run_id,
-                           metric, float(level.rsplit(": ", 1)[1]) if level else None)
+                           metric, float(noted.rsplit(": ", 1)[1]) if noted else None)
         if existing is None:
             _drop_unregistered(client, run_id)
         version = str(existing.version) if existing is not None else _log_model(name, model_dir)
         for k, v in {**tags, **protocol_tags}.items():
             client.set_model_version_tag(name, version, k, v)
         margin = registry.beat_noise if noise is not None and registry.check_noise else None
-        level = noise() if margin is not None else None
+        level = noise() if noise is not None and margin is not None else None
         decision = promotion.promote(client, name, version, metric, float(metrics[metric]),
                                      protocol_tags[TAG_PROTOCOL], rescore, level, margin, tstore.dvc_experiment())
         mlflow.set_tags({defaults.TAG_DECISION: decision.alias, defaults.TAG_REASON: decision.reason,
@@ -86,6 +100,26 @@ def register_model(root: Path, target: str, family: str, model_dir: Path, metric
         log.info("%s v%s -> %s: %s", name, version, decision.alias, decision.reason)
     return _result(name, version, decision.alias, decision.reason, protocol_tags[TAG_PROTOCOL], run.info.run_id,
                    metric, level.value if level is not None else None)
+
+
+def register_scored(root: Path, target: str, family: str, model_dir: Path, metrics: dict, protocol_tags: dict,
+                    run_id: str, registry: Registry, tags: dict[str, str], reference: Reference,
+                    device: torch.device) -> Registration:
+    """register_model with the champion rule's two measurements taken under `reference`'s protocol (an
+    evaluation.scoring.Reference): the champion re-scored when it was measured otherwise, and an untrained model of
+    this family and hyperparameters. What the register stage and the study's winners both do."""
+    from components.evaluation import scoring
+    from components.models import stored
+
+    def rescore(version: ModelVersion) -> float:
+        with registered_model(version, device) as model:
+            return scoring.rescore(model, reference, device)
+
+    def noise() -> scoring.Noise:
+        return scoring.noise_level(family, stored.load(model_dir, str(device)).hp, reference, device)
+
+    return register_model(root, target, family, model_dir, metrics, protocol_tags, run_id, registry, tags,
+                          rescore=rescore, noise=noise)
 
 
 def _check_pinned(data_version: str, allowed: bool) -> None:
@@ -100,7 +134,7 @@ def _check_pinned(data_version: str, allowed: bool) -> None:
                     data_version)
 
 
-def version_of_run(client, name: str, run_id: str):
+def version_of_run(client: MlflowClient, name: str, run_id: str) -> ModelVersion | None:
     """The (first) version of `name` registered from `run_id`, or None."""
     from mlflow.exceptions import MlflowException
 
@@ -111,7 +145,7 @@ def version_of_run(client, name: str, run_id: str):
     return min(found, key=lambda v: int(v.version)) if found else None
 
 
-def _drop_unregistered(client, run_id: str) -> None:
+def _drop_unregistered(client: MlflowClient, run_id: str) -> None:
     """Models this run logged that no version uses: what a kill inside log_model leaves. Registration logs the
     model afresh, so they would only sit in the UI as a second, versionless copy."""
     exp = client.get_run(run_id).info.experiment_id
@@ -147,7 +181,7 @@ def _result(name: str, version: str, alias: str, reason: str, protocol: str | No
 
 
 @contextlib.contextmanager
-def registered_model(version, device):
+def registered_model(version: ModelVersion, device: torch.device | str) -> Iterator[GenerativeModel]:
     """A registered version's model, rebuilt from its logged weights and spec (never unpickled), on `device`."""
     import mlflow
 

@@ -35,7 +35,10 @@ class StageRuns:
 
     def parent(self, experiment: str) -> str:
         """This invocation's parent run in `experiment` (stage runs nest only within their own experiment)."""
-        if experiment not in self.parents:
+        parents = self.parents
+        if parents is None:
+            raise TypeError("this invocation opened no parent runs (StageRuns.open)")
+        if experiment not in parents:
             from components.tracking import store
 
             client = store.client(self.root)
@@ -44,12 +47,12 @@ class StageRuns:
             if self.experiment:  # found by name: the experiment's earlier stages made it
                 found = client.search_runs([exp_id], f"tags.`{TAG_DVC_EXPERIMENT}` = '{self.experiment}' and "
                                                      "tags.`genzoo.stage` = 'pipeline'", max_results=1)
-                self.parents[experiment] = found[0].info.run_id if found else client.create_run(
+                parents[experiment] = found[0].info.run_id if found else client.create_run(
                     exp_id, tags=tags, run_name=f"dvc-exp:{self.experiment}").info.run_id
             else:
-                self.parents[experiment] = client.create_run(exp_id, tags=tags,
+                parents[experiment] = client.create_run(exp_id, tags=tags,
                                                              run_name=f"pipeline@{experiment}").info.run_id
-        return self.parents[experiment]
+        return parents[experiment]
 
     def open(self, experiments) -> None:
         """Create this invocation's parent run in each of `experiments` now, so an invocation whose every stage

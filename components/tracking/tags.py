@@ -28,8 +28,8 @@ def run_tags(root: Path, dataset: str, dataset_hash: str, family: str | None, st
     }
     from components.tracking.store import dvc_experiment
 
-    if dvc_experiment():
-        tags[TAG_DVC_EXPERIMENT] = dvc_experiment()
+    if experiment := dvc_experiment():
+        tags[TAG_DVC_EXPERIMENT] = experiment
     if family:
         from components.models.registry import get_family
 

@@ -12,7 +12,7 @@ import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable, cast
 
 import torch
 
@@ -23,6 +23,9 @@ from components.files import atomic_write
 from components.hardware import pick_device
 from components.images import to_float_images
 from components.models.base import GenerativeModel, StepContext
+
+if TYPE_CHECKING:
+    from components.models.gan.population import PopulationMixin
 
 log = logging.getLogger(__name__)
 CHECKPOINT = "last.pt"
@@ -80,7 +83,7 @@ class BatchOrder:
             raise ValueError(f"{n} training images are fewer than one batch ({batch_size} x {world} ranks)")
         self.n, self.bs, self.seed, self.rank, self.world = n, batch_size, seed, rank, world
         self.per_epoch = n // (batch_size * world)
-        self._epoch, self._perm = -1, None
+        self._epoch, self._perm = -1, torch.empty(0, dtype=torch.long)
 
     def indices(self, step: int) -> torch.Tensor:
         epoch, i = divmod(step, self.per_epoch)
@@ -111,11 +114,11 @@ def fit(
     labels: torch.Tensor,
     cfg: LoopConfig,
     checkpoint_dir: Path,
-    on_log: OnLog | list[OnLog] | None = None,
+    on_log: OnLog | list[OnLog | None] | None = None,
     rank: int = 0,
     world: int = 1,
     wrap: Callable[[GenerativeModel], None] | None = None,
-    on_checkpoint: OnCheckpoint | list[OnCheckpoint] | None = None,
+    on_checkpoint: OnCheckpoint | list[OnCheckpoint | None] | None = None,
 ) -> LoopResult:
     """Train `model` for cfg.steps steps on uint8 NHWC `images`, resuming from checkpoint_dir/last.pt.
 
@@ -140,12 +143,12 @@ def fit(
             net.compile()
     optimizers = model.configure_optimizers(fused=cfg.fused_adam)
     population = model.member_seeds is not None
-    seeds = model.member_seeds if population else [cfg.seed]
+    seeds = model.member_seeds if model.member_seeds is not None else [cfg.seed]
     if population and (world > 1 or cfg.precision == "fp16"):
         raise ValueError("a population trains on one device in fp32 or bf16 (no data parallelism, no loss scaling)")
     rngs = [torch.Generator(device=device).manual_seed(seed * 7919 + 17 + rank) for seed in seeds]
     scaler = torch.amp.GradScaler(device.type) if cfg.precision == "fp16" else None
-    ctx = StepContext(device=device, rng=rngs if population else rngs[0], step=0,
+    ctx = StepContext(device=device, rng=cast(torch.Generator, rngs) if population else rngs[0], step=0,
                       autocast=autocast_factory(device, cfg.precision), scaler=scaler, optimizers=optimizers,
                       total_steps=cfg.steps)
     histories: list[list[dict]] = [[] for _ in seeds]
@@ -205,8 +208,8 @@ def fit(
                 log.warning("population member %d (seed %d) diverged: %s", i, seeds[i], diverged[i])
                 continue
             histories[i].append({"step": step, **means})
-            if log_to[i] is not None:
-                log_to[i](step, means)
+            if (on_member_log := log_to[i]) is not None:
+                on_member_log(step, means)
 
     bar = None
     if cfg.progress and rank == 0:
@@ -231,7 +234,7 @@ def fit(
             if at_checkpoint and rank == 0:
                 for i, on_ckpt in enumerate(score):  # before the save: a kill in between redoes this scoring
                     if on_ckpt is not None and i not in diverged:
-                        on_ckpt(done, model.member(i) if population else model)
+                        on_ckpt(done, cast("PopulationMixin", model).member(i) if population else model)
                 save_checkpoint(ckpt_path, {
                     "step": done,
                     "model": model.state_dict(),

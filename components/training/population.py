@@ -54,20 +54,19 @@ def train_population_and_log(root: Path, family: str, dataset: str, data: Tensor
                   on_log=[metric_logger(client, run_id) for run_id in run_ids],
                   on_checkpoint=[m.on_checkpoint for m in members])
     except TrainingDiverged as exc:  # every member diverged
-        res = None
-        diverged = {k: str(exc) for k in range(len(members))}
+        res, diverged = None, {k: str(exc) for k in range(len(members))}
     except BaseException:
         for m, run_id in zip(members, run_ids):
             mark_failed(client, run_id, m.tags)
         raise
-    else:
+    if res is not None:
         diverged = res.diverged
     out = []
     for k, (m, run_id) in enumerate(zip(members, run_ids)):
         model = pop.member(k)
-        if k in diverged:
+        if k in diverged or res is None:
             mark_failed(client, run_id, m.tags)
-            out.append(Trained(model, None, run_id, [], diverged=diverged[k]))
+            out.append(Trained(model, None, run_id, [], diverged=diverged.get(k, "")))
             continue
         client.log_metric(run_id, "train/steps", res.steps)
         client.set_terminated(run_id, "FINISHED")

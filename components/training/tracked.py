@@ -17,6 +17,7 @@ from typing import Callable
 import torch
 
 from components.data.tensors import Tensors
+from components.models.base import GenerativeModel
 from components.files import atomic_write_text
 from components.training import distributed
 from components.training.loop import LoopConfig, LoopResult, fit
@@ -26,11 +27,25 @@ FAILURE_TAGS = ("genzoo.failed_stage", "genzoo.failed_reason")  # why a run stop
 
 @dataclass
 class Trained:
-    model: torch.nn.Module
+    model: GenerativeModel
     loop: LoopResult | None  # None when training diverged
     run_id: str | None  # None on ranks other than 0
     digests: list[str]  # one parameter digest per rank: equal when the ranks stayed in step
     diverged: str | None = None  # the TrainingDiverged message, when `allow_divergence` kept it from raising
+
+    @property
+    def tracked_run(self) -> str:
+        """Its MLflow run (rank 0 has one)."""
+        if self.run_id is None:
+            raise TypeError("this rank trained its share and tracked nothing")
+        return self.run_id
+
+    @property
+    def completed(self) -> LoopResult:
+        """The loop's result of a run that did not diverge."""
+        if self.loop is None:
+            raise TypeError(f"training diverged: {self.diverged}")
+        return self.loop
 
 
 def train_and_log(root: Path, family: str, dataset: str, data: Tensors, hp, loop: LoopConfig, ckpt_dir: Path,

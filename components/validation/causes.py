@@ -5,6 +5,8 @@ digits are not called flipped. tests/validation/test_causes.py corrupts real dig
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -17,7 +19,7 @@ INVERTED_INK = 2.0  # digits are mostly background: inverted, their mean ink gro
 BYTES_OF_BITS = 0.05  # 0..1 values (floats or bits) stored as bytes keep ~1/255 of the pin's ink
 
 
-def _per_split(facts: pd.DataFrame, column: str) -> dict[str, object]:
+def _per_split(facts: pd.DataFrame, column: str) -> dict[str, Any]:
     return facts.groupby("split", sort=False)[column].first().to_dict()
 
 

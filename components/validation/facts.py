@@ -36,7 +36,7 @@ def image_facts(dataset: Dataset) -> pd.DataFrame:
         orientation = pinned.orientation(x, ref["mean_image"]) if ref and len(x) else "unpinned"
         # labels are judged on images that look as pinned: transposed or inverted ones mismatch every class anyway
         judged = ref and "class_means" in ref and orientation == pinned.AS_PINNED
-        looks = pinned.label_looks(x, y, ref["class_means"]) if judged else {}
+        looks = pinned.label_looks(x, y, ref["class_means"]) if judged and ref else {}
         frames.append(pd.DataFrame({
             "split": split,
             "height": x.shape[1],

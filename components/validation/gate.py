@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import shutil
+from typing import Any
 from pathlib import Path
 
 from components.config.schema import Validation
@@ -139,6 +140,7 @@ def describe_failure(er) -> str:
 def validate(dataset: Dataset, cfg: Validation, out_dir: Path) -> dict:
     """Run the suite; write result.json and Data Docs under out_dir; raise ValidationFailed on failure."""
     import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
 
     facts = point_facts(dataset) if dataset.mixture is not None else image_facts(dataset)
     out_dir = Path(out_dir)
@@ -146,7 +148,7 @@ def validate(dataset: Dataset, cfg: Validation, out_dir: Path) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
 
     ctx = gx.get_context(mode="ephemeral")
-    ctx.variables.progress_bars = {"globally": False}
+    ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
     ctx.add_data_docs_site("local", {
         "class_name": "SiteBuilder",
         "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(out_dir / "data_docs")},
@@ -171,7 +173,7 @@ def validate(dataset: Dataset, cfg: Validation, out_dir: Path) -> dict:
     columns = {failed_check(er) for er in failed}
     likely = causes.likely(columns, facts, cfg, dataset.name)
     hint = causes.relax_hint(columns, dataset.name)
-    summary = {
+    summary: dict[str, Any] = {
         "dataset": dataset.name,
         "success": bool(result.success),
         "rows": int(len(facts)),

@@ -26,22 +26,22 @@ def studied(prefect_api, tmp_path_factory, mnist5k_data):
     with in_project(root):
         first = run_study(root=str(root))
         second = run_study(root=str(root))
-    return root, first["modes"], second["modes"]
+    return root, first.modes, second.modes
 
 
 def test_the_mode_study_runs_each_game_and_each_variant_it_can_take_with_every_seed(studied):
     _, first, _ = studied
-    rows = first["rows"]["ring8"]
+    rows = first.rows["ring8"]
     # the default variants (minibatch features, unrolled k = 5 and 10, a slow D plain and unrolled); wgan's clipped
     # critic cannot be unrolled: reported n/a, not run
     assert set(rows) == {"nsgan", "nsgan minibatch", "nsgan unrolled5", "nsgan unrolled10", "nsgan slow_d",
                          "nsgan slow_d_unrolled5", "wgan", "wgan minibatch", "wgan slow_d"}
-    assert all(r["n"] == 1 and r["trials"] == 1 for r in rows.values())
+    assert all(r.n == 1 and r.trials == 1 for r in rows.values())
     for r in rows.values():
-        mean, std = r["modes_covered"]
+        mean, std = r.modes_covered
         assert 0 <= mean <= 8 and std is None  # one seed: no spread is claimed
-    for t in first["trials"]:  # counted at every checkpoint; the final one measured in full
-        assert [c[0] for c in t.curve] == [20, 40]
+    for t in first.trials:  # counted at every checkpoint; the final one measured in full
+        assert [c.step for c in t.curve] == [20, 40]
         assert t.metrics["num_samples"] == 400 and 0 <= t.metrics["high_quality"] <= 1
 
 
@@ -64,7 +64,7 @@ def test_the_mode_report_shows_floor_noise_measured_and_published_rows(studied):
 def test_every_trial_logs_mode_counts_per_checkpoint_and_its_snapshots_to_mlflow(studied):
     root, first, _ = studied
     client = mlflow.MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
-    for t in first["trials"]:
+    for t in first.trials:
         history = client.get_metric_history(t.run_id, "checkpoint_modes_covered")
         assert sorted(m.step for m in history) == [20, 40]
         run = client.get_run(t.run_id)
@@ -78,5 +78,5 @@ def test_every_trial_logs_mode_counts_per_checkpoint_and_its_snapshots_to_mlflow
 
 def test_a_second_mode_study_trains_nothing(studied):
     _, first, second = studied
-    assert [t.key for t in second["trials"]] == [t.key for t in first["trials"]]
-    assert second["rows"] == first["rows"]
+    assert [t.key for t in second.trials] == [t.key for t in first.trials]
+    assert second.rows == first.rows

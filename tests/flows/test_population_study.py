@@ -64,13 +64,13 @@ def test_a_population_logs_each_member_as_its_single_trial(both):
 
 def test_a_population_reports_the_table_of_its_single_trials(both):
     (_, alone), (_, together) = both
-    rows_a, rows_b = alone["modes"]["rows"]["ring8"], together["modes"]["rows"]["ring8"]
+    rows_a, rows_b = alone.modes.rows["ring8"], together.modes.rows["ring8"]
     assert rows_a.keys() == rows_b.keys() == {"nsgan", "wgangp"}
     for game in rows_a:
-        assert rows_a[game]["n"] == rows_b[game]["n"] == 3
+        assert rows_a[game].n == rows_b[game].n == 3
         # float32 on different kernels: the same numbers up to rounding, which a mode count rarely crosses
-        assert rows_b[game]["modes_covered"][0] == pytest.approx(rows_a[game]["modes_covered"][0], abs=0.5)
-        assert rows_b[game]["high_quality"][0] == pytest.approx(rows_a[game]["high_quality"][0], abs=0.02)
+        assert rows_b[game].modes_covered[0] == pytest.approx(rows_a[game].modes_covered[0], abs=0.5)
+        assert rows_b[game].high_quality[0] == pytest.approx(rows_a[game].high_quality[0], abs=0.02)
 
 
 def test_a_population_leaves_each_trial_its_own_cache_entry(both, mnist5k_data):
@@ -79,6 +79,6 @@ def test_a_population_leaves_each_trial_its_own_cache_entry(both, mnist5k_data):
     (_, _), (root, together) = both
     with in_project(root):  # the same study, each trial alone: every one is found, none trains
         again = run_study(root=str(root), overrides=["study.population=1"])
-    assert [t.key for t in again["modes"]["trials"]] == [t.key for t in together["modes"]["trials"]]
-    assert [t.run_id for t in again["modes"]["trials"]] == [t.run_id for t in together["modes"]["trials"]]
-    assert again["modes"]["rows"] == together["modes"]["rows"]
+    assert [t.key for t in again.modes.trials] == [t.key for t in together.modes.trials]
+    assert [t.run_id for t in again.modes.trials] == [t.run_id for t in together.modes.trials]
+    assert again.modes.rows == together.modes.rows

@@ -36,8 +36,8 @@ def test_two_trials_on_a_dask_local_cluster_land_in_one_store(prefect_api, tmp_p
     (root / "params.yaml").write_text(yaml.safe_dump({**TINY_PARAMS, "study": study}, sort_keys=False))
     with in_project(root):
         summary = run_study(root=str(root))
-    trials = {k: v for k, v in summary["states"].items() if k.startswith("trial")}
-    assert len(trials) == 2 and set(trials.values()) == {"Completed"}, summary["states"]
+    trials = {k: v for k, v in summary.states.items() if k.startswith("trial")}
+    assert len(trials) == 2 and set(trials.values()) == {"Completed"}, summary.states
     client = mlflow.MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
     exp = client.get_experiment_by_name("mnist5k")
     runs = client.search_runs([exp.experiment_id], "tags.`genzoo.stage` = 'study-trial'")

@@ -29,12 +29,12 @@ def test_stage_key_follows_its_inputs(project):
 def test_a_stage_is_skipped_only_while_its_outputs_stand(project):
     ctx = Context(load_config(project))
     validate = node("validate", "mnist5k")
-    first = runner.run(ctx, validate, {"prepare": {}})
+    first = runner.run(ctx, validate, {})
     assert runner.stored(ctx, validate) == first
-    assert runner.run(ctx, validate, {"prepare": {}}) == first  # stored: not run again
+    assert runner.run(ctx, validate, {}) == first  # stored: not run again
     (project / "outputs/mnist5k/validate/latest/result.json").unlink()
     assert runner.stored(ctx, validate) is None  # an output is gone: the stage must run again
-    again = runner.run(ctx, validate, {"prepare": {}})
+    again = runner.run(ctx, validate, {})
     assert again.run_id != first.run_id
     assert runner.stored(Context(load_config(project), force=True), validate) is None
 
@@ -79,7 +79,7 @@ def test_a_stored_result_of_an_older_shape_is_recomputed_not_misread(project, ca
 
     ctx = Context(load_config(project))
     validate = node("validate", "mnist5k")
-    first = runner.run(ctx, validate, {"prepare": {}})
+    first = runner.run(ctx, validate, {})
     marker = ctx.out_dir(validate) / runner.MARKER
     saved = json.loads(marker.read_text())
     del saved["result"]["result_type"]  # what the previous genzoo stored: a plain dict under the same key
@@ -87,6 +87,6 @@ def test_a_stored_result_of_an_older_shape_is_recomputed_not_misread(project, ca
     with caplog.at_level(logging.INFO, logger="components.pipeline.results"):
         assert runner.stored(ctx, validate) is None
     assert "recomputing" in caplog.text and str(marker) in caplog.text
-    again = runner.run(ctx, validate, {"prepare": {}})
+    again = runner.run(ctx, validate, {})
     assert again.run_id != first.run_id and again.success
     assert runner.stored(ctx, validate) == again

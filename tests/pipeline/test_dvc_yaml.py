@@ -22,7 +22,7 @@ def test_dvc_yaml_lists_every_stage_with_its_inputs_code_and_params():
         body = entry["do"] if spec.per_family else entry
         assert ("foreach" in entry) == spec.per_family
         deps = body["deps"]
-        for up in spec.inputs:  # each input's stamp is a dependency, so DVC runs stages in the graph's order
+        for up in spec.upstream:  # each input's stamp is a dependency, so DVC runs stages in the graph's order
             if up.in_dvc_yaml:
                 assert dvc.done_name(up.name, "${item}" if up.per_family else None) in deps
         # the code the key covers, and every upstream stage's: what reruns an upstream stage reruns this one
@@ -36,5 +36,5 @@ def test_dvc_yaml_lists_every_stage_with_its_inputs_code_and_params():
 
 def _upstream(spec):
     yield spec
-    for up in spec.inputs:
+    for up in spec.upstream:
         yield from _upstream(up)

@@ -1,5 +1,6 @@
 """The graph is checked when it loads: every param a stage declares is a configuration key, so a misspelt one can
-never drop a setting out of the stage's key; and every stage result survives its one serialiser."""
+never drop a setting out of the stage's key, and every body takes exactly the typed inputs the graph hands it;
+every stage result survives its one serialiser."""
 
 import dataclasses
 
@@ -8,7 +9,8 @@ import pytest
 from components.config import load_config
 from components.pipeline import results
 from components.pipeline.context import Context
-from components.pipeline.graph import STAGES, Stage, check_params, node
+from components.pipeline.graph import STAGES, Stage, check_inputs, check_params, node
+from components.pipeline.stage import Input, arguments
 from components.tracking.registration import Registration
 
 
@@ -60,3 +62,42 @@ def test_every_stage_declares_a_result_type_and_no_orchestrator_branches_on_a_st
     for f in ["flows/pipeline.py", "flows/ddp.py", "flows/study.py", "components/pipeline/dvc.py",
               "components/pipeline/walk.py", "components/pipeline/context.py", "components/pipeline/runner.py"]:
         assert not branch.search((repo / f).read_text()), f
+
+
+def test_a_body_whose_keyword_arguments_disagree_with_the_graph_fails_when_the_graph_is_checked():
+    check_inputs(STAGES)  # the real graph: every body takes what it is handed
+
+    def wrong_type(ctx, node, out, *, classifiers: tuple[results.ClassifierReady, ...],
+                   trained: results.Evaluated) -> results.Evaluated: ...
+
+    def one_not_many(ctx, node, out, *, classifiers: results.ClassifierReady, trained: results.Trained): ...
+
+    def by_dict(ctx, node, out, inputs): ...
+
+    for body, said in ((wrong_type, "'trained': 'Evaluated'"), (one_not_many, "'classifiers': 'ClassifierReady'"),
+                       (by_dict, "takes keyword arguments {}")):
+        bad = dataclasses.replace(STAGES["evaluate"], run=body)
+        with pytest.raises(TypeError, match=f"stage evaluate: .*{re_escape(said)}"):
+            check_inputs({"evaluate": bad})
+
+
+def test_a_family_body_receives_its_own_upstream_result_and_one_result_per_dataset_of_a_pair(tmp_path):
+    from components.pipeline.stage import inputs_of
+    from components.pipeline.targets import family_target
+
+    cfg = load_config(tmp_path, overrides=["families=[cyclegan]"])
+    ev = node("evaluate", family_target(cfg, "cyclegan"), "cyclegan")
+    pair = tuple(inputs_of(cfg, ev)["classifier"])
+    assert len(pair) == 2 and ev.target not in pair
+    trained = results.Trained(run_id="r", steps=3)
+    ready = {d: results.ClassifierReady(test_accuracy=0.9, model=d, features=d, feature_space=d, floor={})
+             for d in pair}
+    args = arguments(ev, {"classifier": ready, "train": {ev.target: trained}})
+    assert args == {"classifiers": (ready[pair[0]], ready[pair[1]]), "trained": trained}
+    assert not Input("trained", STAGES["train"]).many(ev.stage)
+
+
+def re_escape(text: str) -> str:
+    import re
+
+    return re.escape(text)

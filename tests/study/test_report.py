@@ -4,6 +4,7 @@ import statistics
 import pytest
 
 from components.study import report
+from components.study.references import ImageReferences
 from components.study.trial import TrialResult, TrialSpec
 
 
@@ -25,9 +26,9 @@ def test_summary_uses_the_best_settings_seeds_and_counts_divergence():
     trials = [_trial("a", 0, 0, 10.0), _trial("a", 1, 0, 5.0), _trial("a", 1, 1, 7.0, search=False),
               _trial("b", 0, 0, None, status="diverged"), _trial("b", 1, 0, 8.0), _trial("b", 1, 1, 8.0, False)]
     rows = report.summarise(trials, {("d", "a"): 1, ("d", "b"): 1})["d"]
-    assert rows["a"]["mean"] == 6.0 and rows["a"]["std"] == pytest.approx(2 ** 0.5) and rows["a"]["best"] == 5.0
-    assert rows["a"]["hp"] == {"lr": 1} and rows["a"]["budget_curve"] == [7.5, 5.0]
-    assert rows["b"]["diverged"] == 1 and rows["b"]["budget_curve"] == [8.0]  # the diverged run has no FID
+    assert rows["a"].mean == 6.0 and rows["a"].std == pytest.approx(2 ** 0.5) and rows["a"].best == 5.0
+    assert rows["a"].overrides == {"lr": 1} and rows["a"].budget_curve == [7.5, 5.0]
+    assert rows["b"].diverged == 1 and rows["b"].budget_curve == [8.0]  # the diverged run has no FID
     assert report.winners({"d": rows}) == {"d": "a"}
     table = report.table_markdown({"d": rows}, ["d"], ["a", "b", "c"])
     assert "| a | 6.00 ± 1.41 (n=2; best 5.00) |" in table and "| c | - |" in table
@@ -39,9 +40,11 @@ def test_table_carries_reference_rows_and_lucic_published_column():
     trials = [_trial("nsgan", 0, 0, 40.0, dataset="mnist"), _trial("nsgan", 0, 1, 44.0, search=False,
                                                                   dataset="mnist")]
     rows = report.summarise(trials, {("mnist", "nsgan"): 0})
-    refs = {"mnist": {"floor": 0.51, "untrained": 912.3}}
+    refs = {"mnist": ImageReferences(floor=0.51, floor_seed_std=None, untrained=912.3, num_samples=100,
+                                     untrained_family="nsgan")}
     lines = report.table_markdown(rows, ["mnist"], ["nsgan", "mlgan"], refs).splitlines()
     assert lines[0] == "| family | mnist | mnist: Lucic et al. (Inception FID) |"
     assert lines[2] == "| nsgan | 42.00 ± 2.83 (n=2; best 40.00) | 6.8 ± 0.5 |"
     assert lines[3] == "| mlgan | - | - |"  # not in their study
-    assert lines[4:] == ["| *real training images (floor)* | 0.51 |  |", "| *untrained generator (noise)* | 912.30 |  |"]
+    assert lines[4:] == ["| *real training images (floor)* | 0.51 |  |",
+                         "| *untrained generator (noise)* | 912.30 |  |"]

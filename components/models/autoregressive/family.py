@@ -79,8 +79,7 @@ class Autoregressive(lik.LikelihoodScored, GenerativeModel):
         return {"loss": loss.detach(), "nll_bits_per_dim": loss.detach() / lik.LN2}
 
     def configure_optimizers(self, fused: bool = False):
-        kw = {"fused": True} if fused else {}
-        return {"model": torch.optim.Adam(self.parameters(), lr=self.hp.lr, **kw)}
+        return {"model": torch.optim.Adam(self.parameters(), lr=self.hp.lr, fused=fused or None)}
 
     @torch.no_grad()
     def likelihood_metrics(self, images, labels, k: int, batch_size: int, seed: int = 0) -> dict[str, float]:

@@ -14,6 +14,8 @@ class MaskedConv2d(nn.Conv2d):
     """Type A hides the current pixel's own channel and later ones (first layer); type B lets a channel see
     itself. With `groups_of` image channels, feature maps are split into that many ordered groups."""
 
+    mask: torch.Tensor
+
     def __init__(self, in_ch: int, out_ch: int, kernel: int, mask_type: str, image_channels: int = 1):
         super().__init__(in_ch, out_ch, kernel, padding=kernel // 2)
         if mask_type not in "AB" or len(mask_type) != 1:

@@ -15,6 +15,7 @@ from components.errors import ConfigError
 from components.models.base import StepContext
 from components.models.gan.family import GAN, GanHp
 from components.models.gan.games import NS
+from components.models.gan.networks import Discriminator
 from components.models.ranges import AtLeastOne, Fraction, LearningRate, NonNegative
 from components.models.registry import Family, hyperparameters, register
 
@@ -35,7 +36,7 @@ class BeganHp(GanHp):
 
 
 class AutoencoderDiscriminator(nn.Module):
-    def __init__(self, encoder: nn.Module, decoder: nn.Module, code_dim: int):
+    def __init__(self, encoder: Discriminator, decoder: nn.Module, code_dim: int):
         super().__init__()
         self.encoder = encoder
         self.to_code = nn.Linear(encoder.feature_dim, code_dim)
@@ -47,6 +48,8 @@ class AutoencoderDiscriminator(nn.Module):
 
 
 class BEGAN(GAN):
+    k: torch.Tensor  # the balance term: a buffer
+
     def __init__(self, image_shape, num_classes, hp):
         if hp.minibatch_kernels or hp.unrolled_steps:
             raise ConfigError("began: minibatch discrimination and unrolling apply to games with a scalar "

@@ -138,6 +138,8 @@ class GAN(GenerativeModel):
         return self.game.g_loss(fake)
 
     def penalty_points(self, real: torch.Tensor, fake: torch.Tensor, rng) -> torch.Tensor:
+        if self.game.penalty_points is None:  # train_step asks only a penalised game
+            raise TypeError("this game takes no gradient penalty")
         return self.game.penalty_points(real, fake, rng)
 
     def gradient_penalty(self, points: torch.Tensor) -> torch.Tensor:

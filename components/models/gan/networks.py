@@ -49,7 +49,19 @@ class InfoGANGenerator(nn.Module):
         return self.deconv(self.fc(z).view(-1, self.c128, self.h4, self.w4))
 
 
-class InfoGANDiscriminator(nn.Module):
+class Discriminator(nn.Module):
+    """What every architecture's discriminator exposes: its features (the hybrids' encoders reuse them), their
+    width and a head on them. Declared so the type checker sees these attributes, which nn.Module hides."""
+
+    features: nn.Module
+    feature_dim: int
+    head: nn.Module
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x)).squeeze(1)
+
+
+class InfoGANDiscriminator(Discriminator):
     """Returns logits (N,); `batch_norm=False` drops its BN layers (a Lucic et al. search dimension)."""
 
     def __init__(self, image_shape, batch_norm: bool = True, width: float = 1.0):
@@ -66,9 +78,6 @@ class InfoGANDiscriminator(nn.Module):
         )
         self.feature_dim = fc
         self.head = nn.Linear(fc, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x)).squeeze(1)
 
 
 def _dcgan_plan(image_shape, width: float) -> tuple[int, int, list[int]]:
@@ -101,7 +110,7 @@ class DCGANGenerator(nn.Module):
         return (self.net(z[:, :, None, None]) + 1) / 2  # tanh range -> the pipeline's [0, 1]
 
 
-class DCGANDiscriminator(nn.Module):
+class DCGANDiscriminator(Discriminator):
     def __init__(self, image_shape, batch_norm: bool = True, width: float = 1.0):
         super().__init__()
         c, base, widths = _dcgan_plan(image_shape, width)
@@ -113,9 +122,6 @@ class DCGANDiscriminator(nn.Module):
         self.features = nn.Sequential(*layers, nn.Flatten())
         self.feature_dim = widths[-1] * base * base
         self.head = nn.Linear(self.feature_dim, 1)  # = a base x base convolution to one output
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x)).squeeze(1)
 
 
 class MLPGenerator(nn.Module):
@@ -130,7 +136,7 @@ class MLPGenerator(nn.Module):
         return self.net(z).view(-1, *self.image_shape)
 
 
-class MLPDiscriminator(nn.Module):
+class MLPDiscriminator(Discriminator):
     def __init__(self, image_shape, batch_norm: bool = True, width: float = 1.0):
         super().__init__()
         hidden = max(1, round(128 * width))
@@ -140,9 +146,6 @@ class MLPDiscriminator(nn.Module):
                                       nn.ReLU(True))
         self.feature_dim = hidden
         self.head = nn.Linear(hidden, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x)).squeeze(1)
 
 
 class MinibatchDiscrimination(nn.Module):
@@ -163,12 +166,12 @@ class MinibatchDiscrimination(nn.Module):
         return torch.cat([x, closeness.transpose(0, 1)], 1)
 
 
-def add_minibatch_discrimination(disc: nn.Module, kernels: int, kernel_dim: int) -> None:
+def add_minibatch_discrimination(disc: Discriminator, kernels: int, kernel_dim: int) -> None:
     mbd = MinibatchDiscrimination(disc.feature_dim, kernels, kernel_dim)
     disc.head = nn.Sequential(mbd, nn.Linear(mbd.out_features, 1))
 
 
-ARCHITECTURES = {
+ARCHITECTURES: dict[str, tuple[type[nn.Module], type[Discriminator]]] = {
     "infogan": (InfoGANGenerator, InfoGANDiscriminator),
     "dcgan": (DCGANGenerator, DCGANDiscriminator),
     "mlp": (MLPGenerator, MLPDiscriminator),

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import functools
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -101,8 +101,20 @@ class BatchedAdam(torch.optim.Optimizer):
                 p.addcdiv_(exp_avg, denom.div_(-step_size))  # p - step_size * exp_avg / denom
 
 
-class PopulationMixin:
-    """Put in front of a GAN class (see `population`): the same step on stacked members."""
+if TYPE_CHECKING:  # the mixin always comes before a GAN class (see `population`): the checker reads it as one
+    _Base = GAN
+else:
+    _Base = object
+
+
+class PopulationMixin(_Base):
+    """Put in front of a GAN class (see `population`): the same step on stacked members. Its step draws from one
+    generator per member (StepContext.rng holds their list): the methods that draw take that list."""
+
+    member_seeds: list[int]
+    G: Stacked
+    D: Stacked
+    _hp_lr: torch.Tensor
 
     def __init__(self, members: list[GAN], seeds: list[int]):
         first = members[0]
@@ -132,7 +144,7 @@ class PopulationMixin:
     def member_hp(self, name: str) -> torch.Tensor:
         return getattr(self, f"_hp_{name}")
 
-    def noise(self, n: int, rngs: list[torch.Generator]) -> torch.Tensor:
+    def noise(self, n: int, rngs: list[torch.Generator]) -> torch.Tensor:  # type: ignore[override]
         return torch.stack([GAN.noise(self, n, rng) for rng in rngs])
 
     def d_loss(self, real, fake):
@@ -143,7 +155,7 @@ class PopulationMixin:
 
     def penalty_points(self, real, fake, rngs):
         """Drawn member by member from each member's generator: the draws of its single trial."""
-        return torch.stack([self.game.penalty_points(r, f, g) for r, f, g in zip(real, fake, rngs)])
+        return torch.stack([GAN.penalty_points(self, r, f, g) for r, f, g in zip(real, fake, rngs)])
 
     def configure_optimizers(self, fused: bool = False):
         lr, b1, b2 = ([float(getattr(h, k)) for h in self.member_hps] for k in ("lr", "beta1", "beta2"))
@@ -164,11 +176,17 @@ class PopulationMixin:
         raise TypeError("a population does not sample: take a member (population.member(k))")
 
 
-@functools.cache
-def _population_class(cls: type) -> type:
-    return type(f"{cls.__name__}Population", (PopulationMixin, cls), {"__module__": __name__})
+_CLASSES: dict[type[GAN], type[GAN]] = {}
 
 
-def population(members: list[GAN], seeds: list[int]) -> GAN:
+def _population_class(cls: type[GAN]) -> type[GAN]:
+    """One population class per model class (a model's class names what it is, in a checkpoint too)."""
+    if cls not in _CLASSES:
+        _CLASSES[cls] = type(f"{cls.__name__}Population", (PopulationMixin, cls), {"__module__": __name__})
+    return _CLASSES[cls]
+
+
+def population(members: list[GAN], seeds: list[int]) -> PopulationMixin:
     """The members (each built as its single trial builds it) as one population model of their own class."""
-    return _population_class(type(members[0]))(members, seeds)
+    cls: type = _population_class(type(members[0]))  # takes (members, seeds): the mixin's __init__ comes first
+    return cls(members, seeds)

@@ -123,11 +123,14 @@ class Hybrid(GenerativeModel):
         errors = [F.mse_loss(self.reconstruct(x), x.float(), reduction="none").flatten(1).mean(1)
                   for x in images.split(settings.batch_size)]
         out = {"test_reconstruction_mse": torch.cat(errors).mean().item()}
-        return out if self.elbo is None else {**out, **self.test_elbo(images, settings, seed)}
+        return {**out, **self.test_elbo(images, settings, seed)} if self.has_elbo() else out
 
-    # elbo(x, rng) -> the method's ELBO estimate per example, one posterior sample each: AVB and IntroVAE define
-    # one; None where the method has no ELBO
-    elbo = None
+    def elbo(self, x: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
+        """The method's ELBO estimate per example, one posterior sample each: AVB and IntroVAE define one."""
+        raise NotImplementedError(f"{type(self).__name__} has no ELBO")
+
+    def has_elbo(self) -> bool:
+        return type(self).elbo is not Hybrid.elbo
 
     @torch.no_grad()
     def test_elbo(self, images, settings, seed: int) -> dict[str, float]:
@@ -140,8 +143,9 @@ class Hybrid(GenerativeModel):
             e = torch.cat([self.elbo(x, rng) for x in progress.bar(x_all.split(settings.batch_size), "likelihood")])
         finally:
             self.train()
-        e = e.mean().item()
-        return {"test_elbo_nats": e, "test_elbo_bits_per_dim": lik.bits_per_dim(-e, math.prod(self.image_shape))}
+        mean = e.mean().item()
+        return {"test_elbo_nats": mean,
+                "test_elbo_bits_per_dim": lik.bits_per_dim(-mean, math.prod(self.image_shape))}
 
     def artifacts(self, images, labels, out: Path) -> list[Path]:
         """Eight test images over their reconstructions."""

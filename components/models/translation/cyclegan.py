@@ -24,6 +24,9 @@ class ImagePool(nn.Module):
     """Shrivastava et al. 2017's history buffer: once full, each query image is swapped for a stored one with
     probability 1/2 (the stored one is returned, the new one takes its place)."""
 
+    images: torch.Tensor
+    count: torch.Tensor
+
     def __init__(self, size: int, image_shape: tuple[int, int, int]):
         super().__init__()
         self.size = size

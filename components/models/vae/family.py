@@ -28,7 +28,7 @@ LOG_2PI = math.log(2 * math.pi)
 
 def gaussian_log_prob(z: torch.Tensor, mean: torch.Tensor | None = None, logvar: torch.Tensor | None = None):
     """log N(z; mean, exp(logvar)) summed over the last dim; standard normal when mean/logvar are None."""
-    if mean is None:
+    if mean is None or logvar is None:
         return -0.5 * (z.pow(2) + LOG_2PI).sum(-1)
     return -0.5 * ((z - mean).pow(2) / logvar.exp() + logvar + LOG_2PI).sum(-1)
 
@@ -79,7 +79,7 @@ class VAE(lik.LikelihoodScored, GenerativeModel):
         if not self.conditional:
             return None
         if labels is None:  # unconditional request of a conditional model: classes drawn uniformly
-            labels = torch.randint(self.num_classes, (n,), generator=rng, device=rng.device)
+            labels = torch.randint(self.num_classes, (n,), generator=rng, device=None if rng is None else rng.device)
         return F.one_hot(labels.long(), self.num_classes).float()
 
     def observe(self, images: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
@@ -133,8 +133,7 @@ class VAE(lik.LikelihoodScored, GenerativeModel):
         return {"loss": loss.detach(), "rec_nats": -rec.mean().detach(), "kl_nats": kl.mean().detach()}
 
     def configure_optimizers(self, fused: bool = False):
-        kw = {"fused": True} if fused else {}
-        return {"model": torch.optim.Adam(self.parameters(), lr=self.hp.lr, **kw)}
+        return {"model": torch.optim.Adam(self.parameters(), lr=self.hp.lr, fused=fused or None)}
 
     @torch.no_grad()
     def likelihood_metrics(self, images: torch.Tensor, labels: torch.Tensor, k: int, batch_size: int,

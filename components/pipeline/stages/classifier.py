@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING
 from components.pipeline.results import ClassifierReady
 
 if TYPE_CHECKING:
+    from components.data.tensors import Tensors
     from components.pipeline.context import Context
-    from components.pipeline.stage import Inputs, Node
+    from components.pipeline.stage import Node
 
 
-def run(ctx: Context, node: Node, out: Path, inputs: Inputs) -> ClassifierReady:
+def run(ctx: Context, node: Node, out: Path) -> ClassifierReady:
     import mlflow
     import torch
 
@@ -56,13 +57,13 @@ def run(ctx: Context, node: Node, out: Path, inputs: Inputs) -> ClassifierReady:
                            run_id=run.info.run_id, files=(str(out / "model.pt"), str(out / "test_features.pt")))
 
 
-def _mixture(ctx: Context, dataset: str, ds, out: Path) -> ClassifierReady:
+def _mixture(ctx: Context, dataset: str, ds: Tensors, out: Path) -> ClassifierReady:
     import mlflow
 
     from components.evaluation import classifier as ref
     from components.evaluation import floors, modes
 
-    mix, ecfg = ds.mixture, ctx.cfg.eval
+    mix, ecfg = ds.points_mixture, ctx.cfg.eval
     with mlflow.start_run(run_name=f"classifier@{dataset}",
                           tags=ctx.runs.run_tags(dataset, None, "classifier")) as run:
         acc = float((modes.nearest(ds.test_x, mix)[0] == ds.test_y.numpy()).mean())

@@ -12,12 +12,12 @@ from components.pipeline.results import Prepared
 
 if TYPE_CHECKING:
     from components.pipeline.context import Context
-    from components.pipeline.stage import Inputs, Node
+    from components.pipeline.stage import Node
 
 log = logging.getLogger(__name__)
 
 
-def run(ctx: Context, node: Node, out: Path, inputs: Inputs) -> Prepared:
+def run(ctx: Context, node: Node, out: Path) -> Prepared:
     """Asking for one embedded dataset materialises all of them: together they are the data/ data.dvc pins."""
     from components.files import locked, project_lock
     from components.versioning import sync_data_pin

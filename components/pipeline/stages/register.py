@@ -9,37 +9,24 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from components.pipeline.results import ClassifierReady, Evaluated
 from components.tracking.registration import Registration
 
 if TYPE_CHECKING:
     from components.pipeline.context import Context
-    from components.pipeline.stage import Inputs, Node
+    from components.pipeline.stage import Node
 
 
-def run(ctx: Context, node: Node, out: Path, inputs: Inputs) -> Registration:
-    from components.evaluation import scoring
+def run(ctx: Context, node: Node, out: Path, *, classifiers: tuple[ClassifierReady, ...],
+        evaluated: Evaluated) -> Registration:
     from components.hardware import pick_device
-    from components.tracking.registration import register_model, registered_model
+    from components.tracking.registration import register_scored
 
-    ev = inputs["evaluate"][node.target]
-    device = pick_device(ctx.cfg.train.device)
-
-    def rescore(version) -> float:
-        """registry.metric of the champion `version`, measured under this run's protocol."""
-        reference = ctx.reference(node.target, inputs["classifier"].values(), device)
-        with registered_model(version, device) as model:
-            return scoring.rescore(model, reference, device)
-
-    def noise() -> scoring.Noise:
-        """registry.metric of an untrained model like this one (its family and hyperparameters), same protocol."""
-        from components.models import stored
-
-        reference = ctx.reference(node.target, inputs["classifier"].values(), device)
-        return scoring.noise_level(node.family, stored.load(Path(ev.model_dir), str(device)).hp, reference, device)
-
-    registration = register_model(ctx.root, node.target, node.family, Path(ev.model_dir), ev.metrics,
-                                  ev.protocol_fields, ev.run_id, ctx.cfg.champion_rule(),
-                                  ctx.runs.tags(node.target, node.family, "register"), rescore=rescore, noise=noise)
+    family, device = node.family_name, pick_device(ctx.cfg.train.device)
+    registration = register_scored(ctx.root, node.target, family, Path(evaluated.model_dir), evaluated.metrics,
+                                   evaluated.protocol_fields, evaluated.tracked_run, ctx.cfg.champion_rule(),
+                                   ctx.runs.tags(node.target, family, "register"),
+                                   ctx.reference(node.target, classifiers, device), device)
     (out / "registration.json").write_text(json.dumps(dataclasses.asdict(registration), indent=2, sort_keys=True)
                                            + "\n")
     return registration

@@ -9,10 +9,10 @@ from components.pipeline.results import Trained
 
 if TYPE_CHECKING:
     from components.pipeline.context import Context
-    from components.pipeline.stage import Inputs, Node
+    from components.pipeline.stage import Node
 
 
-def run(ctx: Context, node: Node, out: Path, inputs: Inputs) -> Trained:
+def run(ctx: Context, node: Node, out: Path) -> Trained:
     from components import defaults
     from components.models import shapes
     from components.pipeline.targets import members
@@ -20,19 +20,19 @@ def run(ctx: Context, node: Node, out: Path, inputs: Inputs) -> Trained:
     from components.training.loop import LoopConfig
     from components.training.tracked import train_and_log
 
-    data = ctx.tensors(node.target)
+    data, family = ctx.tensors(node.target), node.family_name
     if not members(ctx.cfg, node.target):  # a family added after validate ran: still checked before training
-        shapes.check(node.family, tuple(data.train_x.shape[1:]), len(data.classes), ctx.cfg.hp(node.family),
+        shapes.check(family, tuple(data.train_x.shape[1:]), len(data.classes), ctx.cfg.hp(family),
                      str(ctx.data_dir / node.target / "train_images.npy"))
-    tags = ctx.runs.run_tags(node.target, node.family, "train")
-    trained = train_and_log(ctx.root, node.family, node.target, data, ctx.cfg.hp(node.family),
+    tags = ctx.runs.run_tags(node.target, family, "train")
+    trained = train_and_log(ctx.root, family, node.target, data, ctx.cfg.hp(family),
                             LoopConfig.from_cfg(ctx.cfg.train, ctx.cfg.seed), ctx.checkpoint_dir(node),
                             tags=tags, params={"profile": ctx.cfg.profile},
-                            run_name=f"{node.family}@{node.target}-{ctx.key(node)[:6]}", save_to=out)
+                            run_name=f"{family}@{node.target}-{ctx.key(node)[:6]}", save_to=out)
     if trained.run_id is None:  # another torchrun rank: it trained its share and stores nothing
-        return Trained(steps=trained.loop.steps, resumed_from=trained.loop.resumed_from)
+        return Trained(steps=trained.completed.steps, resumed_from=trained.completed.resumed_from)
     tstore.log_dataset(tstore.client(ctx.root), trained.run_id, node.target, tags[defaults.TAG_DATA_VERSION],
                        data.split_sizes())
-    return Trained(run_id=trained.run_id, steps=trained.loop.steps, resumed_from=trained.loop.resumed_from,
+    return Trained(run_id=trained.run_id, steps=trained.completed.steps, resumed_from=trained.completed.resumed_from,
                    world_size=len(trained.digests), rank_digests=tuple(trained.digests), model_dir=str(out),
                    files=(str(out / "model.pt"), str(out / "model.json")))

@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING
 from components.pipeline.results import Validated
 
 if TYPE_CHECKING:
+    from components.data.store import Dataset
     from components.pipeline.context import Context
-    from components.pipeline.stage import Inputs, Node
+    from components.pipeline.stage import Node
 
 
-def run(ctx: Context, node: Node, out: Path, inputs: Inputs) -> Validated:
+def run(ctx: Context, node: Node, out: Path) -> Validated:
     import mlflow
 
     from components.data import store
@@ -47,7 +48,7 @@ def run(ctx: Context, node: Node, out: Path, inputs: Inputs) -> Validated:
                      run_id=run.info.run_id, files=(summary["result_json"], summary["report"]))
 
 
-def check_families(ctx: Context, dataset: str, ds) -> None:
+def check_families(ctx: Context, dataset: str, ds: Dataset) -> None:
     """Every family this run trains on `dataset` can take its image shape: checked here, before the classifier
     trains. (Not part of the stage key, which must not change with the families: a family added later is checked
     by its own train stage.)"""
