@@ -31,7 +31,8 @@ VARIANTS = {  # stabilisers, measured on the NS game
 
 def rate(family: str, hp: dict, images, steps: int, precision: str, tmp: Path) -> float:
     torch.manual_seed(0)
-    model = get_family(family).build((1, 28, 28), 10, hp)
+    fam = get_family(family)
+    model = fam.build((1, 28, 28), 10, fam.hyperparameters(hp))
     cfg = LoopConfig(steps=steps + 2, batch_size=64, checkpoint_every=10**9, log_every=25, precision=precision,
                      progress=False)
     labels = torch.zeros(len(images), dtype=torch.long)

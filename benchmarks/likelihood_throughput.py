@@ -33,7 +33,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.families.split(","):
             torch.manual_seed(0)
-            model = get_family(name).build((1, 28, 28), 10, {})
+            model = get_family(name).build((1, 28, 28), 10, get_family(name).hyperparameters())
             params = sum(p.numel() for p in model.parameters())
             ckpt = Path(tmp) / name
             warm = LoopConfig(steps=2, batch_size=64, checkpoint_every=10**9, progress=False)

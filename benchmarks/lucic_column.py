@@ -77,7 +77,8 @@ def train_game(job: dict) -> dict:
     members = []
     for seed in seeds:
         torch.manual_seed(seed)
-        members.append(get_family(job["game"]).build((1, 28, 28), 10, {"width": a.width} if a.width != 1 else {}))
+        fam = get_family(job["game"])
+        members.append(fam.build((1, 28, 28), 10, fam.hyperparameters({"width": a.width} if a.width != 1 else {})))
     pop = population(members, seeds)
     steps = round(a.epochs * len(ds["train_images"]) / 64)
     every = max(1, math.ceil(steps / a.checkpoints))

@@ -88,7 +88,7 @@ def main() -> None:
 
     fam = get_family("nsgan")
     torch.manual_seed(args.seed)
-    model = fam.build((1, 28, 28), 10, {})
+    model = fam.build((1, 28, 28), 10, fam.hyperparameters())
     steps = round(args.epochs * len(train_x) / 64)
     every = math.ceil(steps / args.checkpoints)
     loop = LoopConfig(steps=steps, batch_size=64, checkpoint_every=every, log_every=100, precision="fp32",

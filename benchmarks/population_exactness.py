@@ -30,7 +30,8 @@ SEEDS, LRS, BETA1 = [3, 4, 5], [1e-4, 2e-4, 5e-4], [0.5, 0.0, 0.3]
 
 def _member(game: str, k: int):
     torch.manual_seed(SEEDS[k])
-    return get_family(game).build((1, 8, 8), 1, {"width": 0.125, "lr": LRS[k], "beta1": BETA1[k]})
+    fam = get_family(game)
+    return fam.build((1, 8, 8), 1, fam.hyperparameters({"width": 0.125, "lr": LRS[k], "beta1": BETA1[k]}))
 
 
 def _fit(model, steps: int, seed: int) -> None:

@@ -35,7 +35,8 @@ def _members(k: int, width: float) -> list:
     out = []
     for seed in range(k):
         torch.manual_seed(seed)
-        out.append(get_family("nsgan").build((1, 28, 28), 10, {"width": width, "lr": 2e-4 * (1 + 0.1 * seed)}))
+        fam = get_family("nsgan")
+        out.append(fam.build((1, 28, 28), 10, fam.hyperparameters({"width": width, "lr": 2e-4 * (1 + 0.1 * seed)})))
     return out
 
 

@@ -50,7 +50,7 @@ def matmul_peak(dtype: torch.dtype, n: int = 2048, seconds: float = 2.0) -> floa
 
 def build(fused: bool = False, channels_last: bool = False, compiled: bool = False):
     torch.manual_seed(0)
-    model = get_family("nsgan").build((1, 28, 28), 10, {})
+    model = get_family("nsgan").build((1, 28, 28), 10, get_family("nsgan").hyperparameters())
     if channels_last:
         model.to(memory_format=torch.channels_last)
     if compiled:

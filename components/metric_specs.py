@@ -1,6 +1,7 @@
-"""What every logged metric is: its direction, unit and scale, the feature space it is measured in, and what it
-measures. Declared once; every comparison (the champion rule, a trial's best checkpoint, the study's ranking,
-the summary's "best") asks `spec(name).better(a, b)` instead of assuming lower is better.
+"""What every logged metric is: its direction, unit and scale, the feature space it is measured in, what it
+measures and how reports show it. Declared once; every comparison (the champion rule, a trial's best checkpoint,
+the study's ranking, the summary's "best") asks `spec(name).better(a, b)` instead of assuming lower is better, and
+every name is built by `name(...)` and read back by `spec(name)`, its inverse.
 
 A logged name is a base name with optional parts around it:
     [floor_|checkpoint_|best_checkpoint_|study_]<base>[_<space>][_<ab|ba|a|b>][_given_label][_mean|_best][_<spread>]
@@ -32,58 +33,66 @@ SUBSETS = ("max_prdc_samples",)
 
 @dataclass(frozen=True)
 class Base:
+    """A base name's declaration. Reports show a model's metrics top-down in the order BASES declares them."""
+
     direction: Direction | None  # None: a count or setting, never compared
     unit: str  # "" for a dimensionless number
     what: str
     reads: tuple[str, ...] = ()  # the eval settings its value depends on (all are in the protocol digest)
     scale: float = 1.0  # logged value = library value x scale
+    bound: str = ""  # what a bound bounds, shown beside its row so its sign reads right ("ELBO ≤ log p(x)")
+    headline: bool = False  # one of the few numbers `dvc exp show` puts in its columns (headline())
+    per_sample_count: bool = False  # biased by N: never shown without the N it was measured on
 
 
 BASES: dict[str, Base] = {
     "fid": Base("lower", "", "Frechet distance between Gaussian fits of real and generated features (Heusel et al. "
-                "2017); biased by N", SAMPLED),
+                "2017); biased by N", SAMPLED, headline=True, per_sample_count=True),
     "kid_x1e3": Base("lower", "x10^3", "Kernel Inception Distance: unbiased squared MMD with the cubic polynomial "
                      "kernel (Binkowski et al. 2018), mean over subsets, reported x10^3 as papers do",
-                     (*SAMPLED, "kid_subset_size", "kid_subsets"), 1e3),
+                     (*SAMPLED, "kid_subset_size", "kid_subsets"), 1e3, headline=True, per_sample_count=True),
     "is": Base("higher", "", "Inception Score (Salimans et al. 2016) from the space's class logits, 10 splits",
                SAMPLED),
     "precision": Base("higher", "fraction", "share of samples inside the real k-NN manifold (Kynkaanniemi et al. "
-                      "2019)", (*SAMPLED, *SUBSETS, "prc_k")),
+                      "2019)", (*SAMPLED, *SUBSETS, "prc_k"), headline=True),
     "recall": Base("higher", "fraction", "share of real images inside the samples' k-NN manifold (Kynkaanniemi et "
-                   "al. 2019)", (*SAMPLED, *SUBSETS, "prc_k")),
+                   "al. 2019)", (*SAMPLED, *SUBSETS, "prc_k"), headline=True),
     "f1": Base("higher", "fraction", "harmonic mean of precision and recall", (*SAMPLED, *SUBSETS, "prc_k")),
     "density": Base("higher", "", "expected real k-NN balls per sample (Naeem et al. 2020); 1 for matching sets",
                     (*SAMPLED, *SUBSETS, "prdc_k")),
     "coverage": Base("higher", "fraction", "share of real images whose k-NN ball holds a sample (Naeem et al. 2020)",
                      (*SAMPLED, *SUBSETS, "prdc_k")),
-    "num_samples": Base(None, "images", "generated images the sample metrics are measured on", SAMPLED),
-    "sample_seconds_per_image": Base("lower", "s/image", "sampling time on the run's device (a timing, not a "
-                                     "score of the model)", SAMPLED),
-    "cycle_l1": Base("lower", "pixel", "mean |x - F(G(x))| with pixels in [0, 1]", ("num_samples", "batch_size")),
+    "modes_covered": Base("higher", "modes", "2-D points: mixture modes holding at least eval.mode_min_share of an "
+                          "even share of high-quality samples (VEEGAN; PacGAN)", (*SAMPLED, "mode_min_share"),
+                          headline=True),
+    "high_quality": Base("higher", "fraction", "2-D points: share of samples within 3 sigma of the nearest mode's "
+                         "centre (VEEGAN; PacGAN)", SAMPLED, headline=True),
+    "reverse_kl": Base("lower", "nats", "2-D points: KL(q‖p) of the samples' nearest-mode histogram q against "
+                       "the mixture's mode weights p (PacGAN)", SAMPLED, headline=True),
+    "cycle_l1": Base("lower", "pixel", "mean |x - F(G(x))| with pixels in [0, 1]", ("num_samples", "batch_size"),
+                     headline=True),
     "label_preservation": Base("higher", "fraction", "translations the target domain's classifier labels as the "
-                               "source image", ("num_samples", "batch_size")),
-    "num_translated": Base(None, "images", "test images translated", ("num_samples",)),
+                               "source image", ("num_samples", "batch_size"), headline=True),
     "test_nll_nats": Base("lower", "nats/image", "exact negative log-likelihood of test images",
-                          ("likelihood_images", "batch_size")),
+                          ("likelihood_images", "batch_size"), headline=True),
     "test_nll_bits_per_dim": Base("lower", "bits/dim", "exact negative log-likelihood of test images",
                                   ("likelihood_images", "batch_size")),
     "test_nll_iwae_nats": Base("lower", "nats/image", "IWAE-k upper bound on the negative log-likelihood",
-                               ("likelihood_images", "iwae_k", "batch_size")),
+                               ("likelihood_images", "iwae_k", "batch_size"), bound="≥ NLL", headline=True),
     "test_nll_iwae_bits_per_dim": Base("lower", "bits/dim", "IWAE-k upper bound on the negative log-likelihood",
-                                       ("likelihood_images", "iwae_k", "batch_size")),
+                                       ("likelihood_images", "iwae_k", "batch_size"), bound="≥ NLL"),
     "test_elbo_nats": Base("higher", "nats/image", "evidence lower bound on log p(x)",
-                           ("likelihood_images", "batch_size")),
+                           ("likelihood_images", "batch_size"), bound="ELBO ≤ log p(x)"),
     "test_elbo_bits_per_dim": Base("lower", "bits/dim", "negative ELBO: an upper bound on the NLL",
-                                   ("likelihood_images", "batch_size")),
-    "iwae_k": Base(None, "", "importance samples of the IWAE bound", ("iwae_k",)),
+                                   ("likelihood_images", "batch_size"), bound="-ELBO ≥ NLL"),
     "test_reconstruction_mse": Base("lower", "pixel^2", "mean squared error per pixel of G(E(x)) on test images, "
                                     "pixels in [0, 1] (families with an encoder)", ("likelihood_images", "batch_size")),
-    "modes_covered": Base("higher", "modes", "2-D points: mixture modes holding at least eval.mode_min_share of an "
-                          "even share of high-quality samples (VEEGAN; PacGAN)", (*SAMPLED, "mode_min_share")),
-    "high_quality": Base("higher", "fraction", "2-D points: share of samples within 3 sigma of the nearest mode's "
-                         "centre (VEEGAN; PacGAN)", SAMPLED),
-    "reverse_kl": Base("lower", "nats", "2-D points: KL(q‖p) of the samples' nearest-mode histogram q against "
-                       "the mixture's mode weights p (PacGAN)", SAMPLED),
+    "sample_seconds_per_image": Base("lower", "s/image", "sampling time on the run's device (a timing, not a "
+                                     "score of the model)", SAMPLED),
+    # counts and settings: beside the scores, never compared
+    "num_samples": Base(None, "images", "generated images the sample metrics are measured on", SAMPLED),
+    "num_translated": Base(None, "images", "test images translated", ("num_samples",)),
+    "iwae_k": Base(None, "", "importance samples of the IWAE bound", ("iwae_k",)),
     "likelihood_images": Base(None, "images", "test images the likelihoods are measured on", ("likelihood_images",)),
 }
 POINT_BASES = ("modes_covered", "high_quality", "reverse_kl")  # measured on 2-D points (evaluation/modes.py)
@@ -94,10 +103,27 @@ def measures_points(name: str) -> bool:
     return spec(name).base in POINT_BASES
 
 
-_PATTERNS = [(base, re.compile(rf"^(?:(?P<floor>floor_)|checkpoint_|best_checkpoint_|study_)?{re.escape(base)}"
-                               rf"(?:_(?P<space>{'|'.join(SPACES)}))?(?:_(?P<side>ab|ba|a|b))?(?P<given>_given_label)?"
-                               rf"(?:_mean|_best)?(?:_(?P<spread>{'|'.join(SPREADS)}))?$"))
+PREFIXES = ("floor", "checkpoint", "best_checkpoint", "study")  # see the module's docstring
+SIDES = ("ab", "ba", "a", "b")
+AGGREGATES = ("mean", "best")
+_PATTERNS = [(base, re.compile(rf"^(?:(?P<prefix>{'|'.join(PREFIXES)})_)?{re.escape(base)}"
+                               rf"(?:_(?P<space>{'|'.join(SPACES)}))?(?:_(?P<side>{'|'.join(SIDES)}))?"
+                               rf"(?P<given>_given_label)?(?:_(?P<aggregate>{'|'.join(AGGREGATES)}))?"
+                               rf"(?:_(?P<spread>{'|'.join(SPREADS)}))?$"))
              for base in sorted(BASES, key=len, reverse=True)]
+
+
+def name(base: str, space: str | None = None, *, prefix: str | None = None, side: str | None = None,
+         given_label: bool = False, aggregate: str | None = None, spread: str | None = None) -> str:
+    """The logged name of `base` with its parts (the module's docstring says what each means); `spec(name)` reads
+    it back. A part that is not declared raises, so no module makes up a name the specs cannot read."""
+    for value, allowed, what in ((base, BASES, "metric"), (space, SPACES, "space"), (prefix, PREFIXES, "prefix"),
+                                 (side, SIDES, "side"), (aggregate, AGGREGATES, "aggregate"),
+                                 (spread, SPREADS, "spread")):
+        if value is not None and value not in allowed:
+            raise KeyError(f"{value!r} is not a declared {what} (components/metric_specs.py: {', '.join(allowed)})")
+    parts = [prefix, base, space, side, "given_label" if given_label else None, aggregate, spread]
+    return "_".join(p for p in parts if p)
 
 
 @dataclass(frozen=True)
@@ -111,6 +137,26 @@ class MetricSpec:
     floor: bool  # real training images in place of samples
     spread: str | None  # what the spread is over, for a *_std metric (then it is never compared)
     what: str
+    prefix: str | None = None  # floor | checkpoint | best_checkpoint | study
+    side: str | None = None  # a translation direction or domain
+    given_label: bool = False
+    aggregate: str | None = None  # a study's mean or best over seeds
+    spread_key: str | None = None  # the spread's suffix (SPREADS' key)
+
+    def named(self, **changes: object) -> str:
+        """This metric's name with some parts changed (prefix="floor": its floor; spread="seed_std": its spread)."""
+        parts: dict = {"space": self.space, "prefix": self.prefix, "side": self.side, "given_label": self.given_label,
+                       "aggregate": self.aggregate, "spread": self.spread_key}
+        return name(self.base, **{**parts, **changes})
+
+    @property
+    def shown_with_n(self) -> bool:
+        """Biased by the sample count: a report shows N beside it."""
+        return BASES[self.base].per_sample_count
+
+    @property
+    def bound(self) -> str:
+        return BASES[self.base].bound
 
     @property
     def comparable(self) -> bool:
@@ -144,32 +190,35 @@ class MetricSpec:
         return f"{self.name}: {arrow}{unit}"
 
 
-def spec(name: str) -> MetricSpec:
+def spec(metric: str) -> MetricSpec:
     """The spec of a logged metric name; KeyError naming the name when it is not one genzoo logs."""
     for base, pattern in _PATTERNS:
-        m = pattern.match(name)
+        m = pattern.match(metric)
         if m:
             b = BASES[base]
             spread = m["spread"]
-            return MetricSpec(name, base, None if spread else b.direction, b.unit, b.scale, m["space"],
-                              bool(m["floor"]), SPREADS.get(spread) if spread else None, b.what)
-    raise KeyError(f"{name!r} is not a metric genzoo logs (components/metric_specs.py lists them)")
-
-
-# what `dvc exp show` puts in its columns (evaluation/<family>/metrics.json): one or two numbers per question, so a
-# family's experiments fit a 160-column terminal; every metric stays in MLflow and the stage's own metrics.json
-HEADLINE = ("fid", "kid_x1e3", "precision", "recall", "test_nll_nats", "test_nll_iwae_nats", "modes_covered",
-            "high_quality", "reverse_kl", "cycle_l1", "label_preservation")
+            return MetricSpec(metric, base, None if spread else b.direction, b.unit, b.scale, m["space"],
+                              m["prefix"] == "floor", SPREADS.get(spread) if spread else None, b.what,
+                              m["prefix"], m["side"], bool(m["given"]), m["aggregate"], spread)
+    raise KeyError(f"{metric!r} is not a metric genzoo logs (components/metric_specs.py lists them)")
 
 
 def headline(metrics: dict[str, float]) -> dict[str, float]:
-    """The HEADLINE metrics of `metrics` (no floors, no spreads) and the sample count N they were measured on."""
+    """What `dvc exp show` puts in its columns (evaluation/<family>/metrics.json): the headline metrics of `metrics`
+    (a model's own: no prefix, no spread) and the sample count N they were measured on, one or two numbers per
+    question so a family's experiments fit a 160-column terminal; every metric stays in MLflow and the stage's own
+    metrics.json."""
     out = {k: v for k, v in metrics.items() if k in SAMPLED[:1]}
     for k, v in metrics.items():
         s = spec(k)
-        if s.base in HEADLINE and not s.floor and s.spread is None and not k.startswith(("checkpoint_", "study_")):
+        if BASES[s.base].headline and s.prefix is None and s.spread is None:
             out[k] = v
     return out
+
+
+def display_rank(metric: str) -> tuple[int, str]:
+    """Where a report's row goes: top-down in BASES' declaration order, then by name."""
+    return list(BASES).index(spec(metric).base), metric
 
 
 def markdown_table() -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from components import defaults
+from components.metric_specs import name
 from components.pipeline import cache, keys
 from components.pipeline.context import Context
 from components.study import report, search
@@ -99,9 +100,11 @@ def publish(study: StudyData, result: SearchReport, best_index: dict[tuple[str, 
         study_runs.log_report(root, runs, result.files)
         for fam, row in result.rows.get(ds, {}).items():
             if row.mean is not None:
-                for stat, value in (("mean", row.mean), ("seed_std", row.std), ("best", row.best)):
+                for metric, value in ((name("fid", "classifier", prefix="study", aggregate="mean"), row.mean),
+                                      (name("fid", "classifier", prefix="study", spread="seed_std"), row.std),
+                                      (name("fid", "classifier", prefix="study", aggregate="best"), row.best)):
                     if value is not None:
-                        client.log_metric(runs.families[fam], f"study_fid_classifier_{stat}", value)
+                        client.log_metric(runs.families[fam], metric, value)
         winner = result.winners.get(ds)
         if winner:
             client.set_tag(runs.study, "genzoo.winner", winner)

@@ -8,12 +8,12 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from components.metric_specs import SPREADS, spec
+from components.metric_specs import SPREADS, display_rank, spec
+from components.metric_specs import name as metric_name
 from components.pipeline.results import ClassifierReady, Evaluated, Prepared, Stored, Trained, Validated
 from components.pipeline.stage import Node
 from components.tracking.registration import Registration
 
-SAMPLE_COUNTED = ("fid_", "kid_", "floor_fid_", "floor_kid_")  # measured on N samples: never shown without it
 
 
 @dataclass
@@ -92,29 +92,14 @@ def _cell(value: object) -> str:
     return f"{value:,.0f}" if float(value).is_integer() and abs(value) >= 1 else f"{value:.4g}"
 
 
-# the model's rows top-down: sample quality as papers report it, then mode counts, translations, likelihoods, timing
-ORDER = ("fid", "kid_x1e3", "is", "precision", "recall", "f1", "density", "coverage", "modes_covered",
-         "high_quality", "reverse_kl", "cycle_l1", "label_preservation", "test_nll_nats", "test_nll_bits_per_dim",
-         "test_nll_iwae_nats", "test_nll_iwae_bits_per_dim", "test_elbo_nats", "test_elbo_bits_per_dim",
-         "sample_seconds_per_image")
-# what a likelihood row is, so its sign reads right beside the others
-BOUNDS = {"test_elbo_nats": "ELBO ≤ log p(x)", "test_elbo_bits_per_dim": "-ELBO ≥ NLL",
-          "test_nll_iwae_nats": "≥ NLL", "test_nll_iwae_bits_per_dim": "≥ NLL"}
-
-
 def _label(name: str) -> str:
     """The row's name with its direction, unit and scale (components/metric_specs.py), and for a bound what it
     bounds."""
     s = spec(name)
     arrow = {"lower": "↓", "higher": "↑", None: ""}[s.direction]
     unit = f" [{s.unit}]" if s.unit and s.unit != "fraction" else ""
-    bound = f" ({BOUNDS[s.base]})" if s.base in BOUNDS else ""
+    bound = f" ({s.bound})" if s.bound else ""
     return f"{name} {arrow}".rstrip() + unit + bound
-
-
-def _rank(name: str) -> tuple:
-    s = spec(name)
-    return (ORDER.index(s.base) if s.base in ORDER else len(ORDER), name)
 
 
 def _with_spread(metrics: dict, name: str) -> str:
@@ -122,12 +107,14 @@ def _with_spread(metrics: dict, name: str) -> str:
     if value is None:
         return ""
     cell = _cell(value)
-    spread = next(((k, metrics[f"{name}_{k}"]) for k in SPREADS if f"{name}_{k}" in metrics), None)
+    s = spec(name)
+    spread = next(((k, metrics[s.named(spread=k)]) for k in SPREADS if s.named(spread=k) in metrics), None)
     if spread is not None:
         cell += f" ± {_cell(spread[1])} ({spread[0].replace('_', ' ')})"
     # a floor has its own N: smaller than the samples' when the training split is (evaluation/floors.py)
-    n = metrics.get("floor_num_samples" if spec(name).floor else "num_samples", metrics.get("num_samples"))
-    if n and name.startswith(SAMPLE_COUNTED):
+    n = metrics.get(metric_name("num_samples", prefix=s.prefix) if s.floor else "num_samples",
+                    metrics.get("num_samples"))
+    if n and s.shown_with_n:
         cell += f" (N={int(n):,})"
     return cell
 
@@ -135,7 +122,7 @@ def _with_spread(metrics: dict, name: str) -> str:
 @dataclass
 class Table:
     """The comparison's table, before it is written as markdown or HTML: families (and floors, and the untrained
-    level) as columns, metrics as rows in ORDER."""
+    level) as columns, metrics as rows in the order metric_specs declares them."""
 
     header: list[str]
     rows: list[tuple[str, list[str]]]  # (row label, cells)
@@ -146,13 +133,13 @@ class Table:
 
 
 def model_metrics(metrics: dict[str, float]) -> list[str]:
-    """The names of a family's own metrics (no spreads, no floors), top-down in ORDER."""
+    """The names of a family's own metrics (no spreads, no floors), top-down in the specs' order."""
     return sorted((k for k in metrics if spec(k).direction is not None and spec(k).spread is None
-                   and not spec(k).floor), key=_rank)
+                   and not spec(k).floor), key=display_rank)
 
 
 def table(summary: RunSummary) -> Table | None:
-    """Families as columns, the model's metrics as rows in a fixed order (ORDER; ↓ lower is better, ↑ higher),
+    """Families as columns, the model's metrics as rows in metric_specs' order (↓ lower is better, ↑ higher),
     then one column of floors per target (real training images scored the same way) and one of the untrained
     level the champion rule held each family to. A FID/KID cell carries its N, a spread is named."""
     families = summary.families
@@ -160,7 +147,7 @@ def table(summary: RunSummary) -> Table | None:
     if not metrics:
         return None
     cols = list(metrics)
-    names = sorted({k for m in metrics.values() for k in model_metrics(m)}, key=_rank)
+    names = sorted({k for m in metrics.values() for k in model_metrics(m)}, key=display_rank)
     targets = list(dict.fromkeys(run.target for run in families.values()))
     floors = {t: next(metrics[f] for f in cols if families[f].target == t) for t in targets}
     noise = {f: r for f, r in summary.registered().items() if r.noise is not None}
@@ -169,7 +156,7 @@ def table(summary: RunSummary) -> Table | None:
     rows = []
     for name in names:
         cells = [_with_spread(metrics[f], name) for f in cols]
-        cells += [_with_spread(floors[t], f"floor_{name}") for t in targets]
+        cells += [_with_spread(floors[t], spec(name).named(prefix="floor")) for t in targets]
         if noise:  # the registry metric's row: each family's untrained level
             cells.append("; ".join(f"{f} {_cell(r.noise)}" for f, r in noise.items() if r.metric == name))
         rows.append((_label(name), cells))

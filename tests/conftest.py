@@ -16,6 +16,14 @@ apply_env_defaults()
 # Prefect reads PREFECT_HOME when first imported: give the session its own, before any test module imports it.
 os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="genzoo-prefect-")
 
+def model_of(family: str, image_shape: tuple[int, int, int], num_classes: int, overrides: dict | None = None):
+    """`family`'s model with `overrides` laid over its typed defaults, as a configured family's are."""
+    from components.models.registry import get_family
+
+    fam = get_family(family)
+    return fam.build(image_shape, num_classes, fam.hyperparameters(overrides))
+
+
 TINY_PARAMS = {
     "profile": "quick",
     "dataset": "mnist5k",

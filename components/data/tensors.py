@@ -47,11 +47,6 @@ class Tensors:
             raise TypeError("images have no mixture: only 2-D points have")
         return self.mixture
 
-    @property
-    def hp_overrides(self) -> dict:
-        """What the data fixes in a model's hyperparameters: a pair's channel split between its domains."""
-        return {"channels_a": int(self.a.train_x.shape[-1])} if self.a is not None else {}
-
     def split_sizes(self) -> dict[str, int]:
         return {"train": len(self.train_x), **({"test": len(self.test_x)} if self.members is None else {})}
 

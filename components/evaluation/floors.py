@@ -43,13 +43,14 @@ def measure(score: Callable[[torch.Tensor], dict[str, float]], train_x: torch.Te
         n, draws = len(train_x), 1  # the whole split: every draw would be the same images
     per_draw = [score(draw(train_x, n, seed + i)) for i in range(draws)]
     out: dict[str, float] = {"floor_num_samples": float(n)}
-    for name in per_draw[0]:
-        if spec(name).spread is not None:
+    for metric in per_draw[0]:
+        s = spec(metric)
+        if s.spread is not None:
             continue
-        values = [m[name] for m in per_draw]
-        out[f"floor_{name}"] = statistics.fmean(values)
+        values = [m[metric] for m in per_draw]
+        out[s.named(prefix="floor")] = statistics.fmean(values)
         if draws > 1:
-            out[f"floor_{name}_seed_std"] = statistics.stdev(values)
+            out[s.named(prefix="floor", spread="seed_std")] = statistics.stdev(values)
     return out
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from components import progress
+from components.metric_specs import name
 
 
 def fid_statistics(features: torch.Tensor) -> dict[str, np.ndarray]:
@@ -109,9 +110,10 @@ def sample_quality(real_feats: torch.Tensor, fake_feats: torch.Tensor, space: st
     `<metric>_<space>` (components/metric_specs.py says what each is)."""
     real_stats = real_stats or fid_statistics(real_feats)
     k = kid(fake_feats, real_feats, kid_subset_size, kid_subsets)
-    m = {f"fid_{space}": fid(real_stats, fid_statistics(fake_feats)),
-         f"kid_x1e3_{space}": k["kid"] * KID_SCALE, f"kid_x1e3_{space}_subset_std": k["kid_subset_std"] * KID_SCALE}
+    m = {name("fid", space): fid(real_stats, fid_statistics(fake_feats)),
+         name("kid_x1e3", space): k["kid"] * KID_SCALE,
+         name("kid_x1e3", space, spread="subset_std"): k["kid_subset_std"] * KID_SCALE}
     r, f = real_feats[:max_prdc], fake_feats[:max_prdc]
-    m.update({f"{name}_{space}": v for name, v in precision_recall(f, r, prc_k).items()})
-    m.update({f"{name}_{space}": v for name, v in density_coverage(f, r, prdc_k).items()})
-    return {name: float(v) for name, v in m.items()}
+    m.update({name(base, space): v for base, v in precision_recall(f, r, prc_k).items()})
+    m.update({name(base, space): v for base, v in density_coverage(f, r, prdc_k).items()})
+    return {k: float(v) for k, v in m.items()}

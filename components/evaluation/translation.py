@@ -12,6 +12,7 @@ from components.data.tensors import Tensors
 from components.evaluation import metrics, plots
 from components.evaluation.classifier import Space
 from components.images import to_float_images, to_uint8_images
+from components.metric_specs import name
 
 
 @torch.no_grad()
@@ -30,7 +31,8 @@ def evaluate_translator(model, ds: Tensors, spaces: list[Space], settings, devic
     a, b = ds.domains
     labelled = a.classes == b.classes and len(a.classes) > 1
     m = translation_metrics(model, ds, loaded, settings, device, labelled)
-    m.update({f"floor_fid_classifier_{side}": s.floor["floor_fid_classifier"] for side, s in zip("ab", spaces)})
+    floor = name("fid", "classifier", prefix="floor")
+    m.update({name("fid", "classifier", prefix="floor", side=side): s.floor[floor] for side, s in zip("ab", spaces)})
     grid = translation_grid(model, ds, device, out / "translations.png")
     return m, [grid], "+".join(s.name for s in spaces)
 
@@ -47,15 +49,17 @@ def translation_metrics(model, ds: Tensors, spaces: dict, settings, device, labe
         back = _translate(model, fake, "BtoA" if direction == "AtoB" else "AtoB", bs, device)
         clf, real = spaces[dst]
         f, logits = metrics.extract(lambda t: (clf.features(t), clf(t)), fake, bs, device)
-        m[f"fid_classifier_{tag}"] = metrics.fid(metrics.fid_statistics(real["features"]), metrics.fid_statistics(f))
-        fids.append(m[f"fid_classifier_{tag}"])
-        m[f"cycle_l1_{src}"] = float((back - to_float_images(x)).abs().mean())  # pixels in [0, 1]
+        fids.append(metrics.fid(metrics.fid_statistics(real["features"]), metrics.fid_statistics(f)))
+        m[name("fid", "classifier", side=tag)] = fids[-1]
+        m[name("cycle_l1", side=src)] = float((back - to_float_images(x)).abs().mean())  # pixels in [0, 1]
         if labelled:
-            m[f"label_preservation_{tag}"] = float((logits.argmax(1) == domain.test_y[: len(x)]).float().mean())
-        m[f"num_translated_{tag}"] = float(len(x))
-    m["fid_classifier"] = sum(fids) / 2  # the registry's metric: both directions count
+            kept = (logits.argmax(1) == domain.test_y[: len(x)]).float().mean()
+            m[name("label_preservation", side=tag)] = float(kept)
+        m[name("num_translated", side=tag)] = float(len(x))
+    m[name("fid", "classifier")] = sum(fids) / 2  # the registry's metric: both directions count
     if labelled:
-        m["label_preservation"] = (m["label_preservation_ab"] + m["label_preservation_ba"]) / 2
+        m[name("label_preservation")] = (m[name("label_preservation", side="ab")]
+                                         + m[name("label_preservation", side="ba")]) / 2
     return m
 
 

@@ -8,10 +8,13 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Callable, Protocol, runtime_checkable
 
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from components.data.tensors import Tensors
 
 
 @dataclass
@@ -59,6 +62,9 @@ class Translator(Protocol):
     def translate(self, x: torch.Tensor, direction: str = "AtoB") -> torch.Tensor:
         """Images of one domain (float NCHW in [0, 1]) -> the other domain's, same shape convention."""
 
+    def domain_channels(self) -> tuple[int, int]:
+        """Channels of domain A's images and of domain B's."""
+
 
 @runtime_checkable
 class Encoding(Protocol):
@@ -72,13 +78,20 @@ class GenerativeModel(nn.Module):
     kind: str = "?"  # declared once per model class: gan | vae | autoregressive | translation
     pixel_by_pixel: bool = False  # sampling is slow (one forward pass per pixel): evaluation caps the count
     member_seeds: list[int] | None = None  # a population (models/gan/population.py): one seed per member
+    conditional: bool = False  # takes class labels: serving accepts `label`, likelihoods are given the label
 
     def __init__(self, image_shape: tuple[int, int, int], num_classes: int, hp):
         """`hp`: the family's typed hyperparameters (an instance of its @hyperparameters class)."""
         super().__init__()
-        self.image_shape = tuple(image_shape)  # (C, H, W)
+        c, h, w = image_shape
+        self.image_shape = (int(c), int(h), int(w))  # (C, H, W)
         self.num_classes = num_classes
         self.hp = hp
+
+    @classmethod
+    def fitted_to(cls, hp, data: Tensors):
+        """`hp` with what the training data fixes in it (a domain pair's channel split); most families: none."""
+        return hp
 
     def configure_optimizers(self, fused: bool = False) -> dict[str, torch.optim.Optimizer]:
         raise NotImplementedError

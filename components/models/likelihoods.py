@@ -12,6 +12,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from components.metric_specs import spec
+
 LN2 = math.log(2.0)
 
 
@@ -52,6 +54,8 @@ def bits_per_dim(nats_per_image: torch.Tensor | float, dims: int) -> float:
 class LikelihoodScored:
     """Mixin for families with a likelihood: their test bound or exact NLL joins the evaluation's metrics."""
 
+    conditional: bool  # GenerativeModel's: whether the likelihoods are given the label
+
     def likelihood_metrics(self, images: torch.Tensor, labels: torch.Tensor, k: int, batch_size: int,
                            seed: int = 0) -> dict[str, float]:
         raise NotImplementedError
@@ -60,6 +64,6 @@ class LikelihoodScored:
         """The likelihoods on `images` (their count logged beside them); a class-conditional model's are
         log p(x | y), named `..._given_label` so they never sit in a column of unconditional ones."""
         m = self.likelihood_metrics(images, labels, settings.iwae_k, max(1, settings.batch_size // 5), seed=seed)
-        if getattr(self, "conditional", False):
-            m = {(k if k == "iwae_k" else f"{k}_given_label"): v for k, v in m.items()}
+        if self.conditional:
+            m = {(k if k == "iwae_k" else spec(k).named(given_label=True)): v for k, v in m.items()}
         return {**m, "likelihood_images": float(len(images))}

@@ -75,11 +75,12 @@ class Family:
             raise ConfigError(f"{key}={err.get('input')!r}: {problem}", key=key) from None
         return hp
 
-    def build(self, image_shape, num_classes: int, hp=None):
-        """The model; `hp`: an instance of this family's hp class, or overrides of its defaults (a dict)."""
+    def build(self, image_shape: tuple[int, int, int], num_classes: int, hp: Any) -> GenerativeModel:
+        """The model; `hp`: an instance of this family's hp class (`hyperparameters(overrides)` makes one)."""
         if type(hp) is not type(self.hp):
-            hp = self.hyperparameters(hp)
-        return self.model(tuple(image_shape), num_classes, hp, **self.options)
+            raise TypeError(f"family {self.name} is built from its typed hyperparameters ({type(self.hp).__name__}), "
+                            f"not a {type(hp).__name__}: pass family.hyperparameters(overrides)")
+        return self.model(image_shape, num_classes, hp, **self.options)
 
 
 _FAMILIES: dict[str, Family] = {}

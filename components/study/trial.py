@@ -261,10 +261,9 @@ class TrialKind(Generic[C]):
 
     def measure(self, model: GenerativeModel) -> tuple[dict[str, float], Path]:
         """The kept checkpoint measured in full under the trial's evaluation protocol (scoring.score, as the
-        evaluate stage measures), saved, and logged into the trial's run: (metrics, the samples picture)."""
+        evaluate stage measures) and saved beside its metrics: (metrics, the samples picture)."""
         from components.evaluation import scoring
         from components.models import stored as stored_model
-        from components.tracking import store as tstore
 
         reference = self.ctx.reference(self.spec.dataset, [self.classifier], self.device)
         scored = scoring.score(model, reference, self.device, self.out)
@@ -278,9 +277,10 @@ class TrialKind(Generic[C]):
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        client.log_batch(trained.tracked_run, metrics=[Metric(f"checkpoint_{name}", float(value), now, c.step)
-                                                  for c in self.curve for name, value in c.model_dump().items()
-                                                  if name != "step"])
+        client.log_batch(trained.tracked_run, metrics=[Metric(spec(field).named(prefix="checkpoint"), float(value),
+                                                                  now, c.step)
+                                                  for c in self.curve for field, value in c.model_dump().items()
+                                                  if field != "step"])
         status = "diverged" if trained.diverged else "completed"
         client.set_tag(trained.tracked_run, "genzoo.trial_status", status)
         client.set_terminated(trained.tracked_run, "FINISHED" if status == "completed" else "FAILED")

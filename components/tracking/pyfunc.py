@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import mlflow
 import numpy as np
 import pandas as pd
 import torch
@@ -23,7 +22,7 @@ from mlflow.pyfunc.model import PythonModel
 from components.data.mixtures import is_points
 from components.images import to_float_images, to_uint8_images
 from components.models.base import Encoding, Translator
-from components.models.stored import build as build_model
+from components.models.stored import ModelCard
 
 MAX_IMAGES = 1024  # per request, all rows together
 MAX_SEED = 2**63 - 1
@@ -60,8 +59,9 @@ def generate(model, n: int, seed: int, label: int | None = None) -> np.ndarray:
 
 class GeneratorPyfunc(PythonModel):
     def load_context(self, context):
-        self.spec = json.loads(Path(context.artifacts["spec"]).read_text())
-        self.model = build_model(self.spec, Path(context.artifacts["weights"]))
+        spec = Path(context.artifacts["spec"])  # the model's model.json
+        self.card = ModelCard.load(json.loads(spec.read_text()), str(spec))
+        self.model = self.card.build(Path(context.artifacts["weights"]))
 
     def predict(self, context, model_input: pd.DataFrame, params=None):
         """Generators: rows {n, seed[, label]} -> uint8 NHWC. Translation models: a uint8 NHWC batch ->
@@ -70,12 +70,12 @@ class GeneratorPyfunc(PythonModel):
         fmt = params.get("format") or "array"
         if fmt not in FORMATS:
             raise _bad(f"params.format={fmt!r}: expected one of {FORMATS}")
-        if fmt == "png" and is_points(self.spec["image_shape"]):
+        if fmt == "png" and is_points(self.card.image_shape):
             raise _bad("a model of 2-D points returns (x, y) rows, not pictures: drop params.format=png")
         if isinstance(self.model, Translator):
-            images = self._translate(model_input, params.get("direction") or "AtoB")
+            images = self._translate(self.model, model_input, params.get("direction") or "AtoB")
         elif isinstance(self.model, Encoding) and _asks_codes(model_input):
-            return self._encode(model_input)
+            return self._encode(self.model, model_input)
         else:
             images = self._generate(_rows(model_input))
         return images if fmt == "array" else [to_png_base64(im) for im in images]
@@ -84,21 +84,20 @@ class GeneratorPyfunc(PythonModel):
         total = sum(r["n"] for r in rows)
         if total > MAX_IMAGES:
             raise _bad(f"asked for {total} images in one request; the limit is {MAX_IMAGES}")
-        num_classes = int(self.spec["num_classes"])
-        conditional = bool(self.spec["hp"].get("conditional"))
+        num_classes, conditional = self.card.num_classes, self.model.conditional
         out = []
         for r in rows:
             label = r.get("label")
             if label is not None and not conditional:
-                raise _bad(f"family {self.spec['family']} is not class-conditional: drop 'label'")
+                raise _bad(f"family {self.card.family} is not class-conditional: drop 'label'")
             if label is not None and not 0 <= label < num_classes:
                 raise _bad(f"label={label} is outside 0..{num_classes - 1}")
             out.append(generate(self.model, r["n"], r["seed"], label))
         return np.concatenate(out)
 
-    def _encode(self, model_input) -> np.ndarray:
+    def _encode(self, model: Encoding, model_input) -> np.ndarray:
         """Rows {images: one uint8 HWC image each} (or {"images": an NHWC batch}) -> float32 codes (N, z_dim)."""
-        c, h, w = self.spec["image_shape"]
+        c, h, w = self.card.image_shape
         images = model_input["images"]
         rows = list(images) if isinstance(images, pd.Series) else images
         try:
@@ -109,18 +108,18 @@ class GeneratorPyfunc(PythonModel):
             t = torch.from_numpy(_points_batch(x)).reshape(-1, 2, 1, 1)
         else:
             t = to_float_images(torch.from_numpy(np.ascontiguousarray(_uint8_batch(x, (h, w, c), "images"))))
-        return self.model.encode(t.to(next(self.model.parameters()).device)).float().cpu().numpy()
+        return model.encode(t.to(next(self.model.parameters()).device)).float().cpu().numpy()
 
-    def _translate(self, images, direction: str) -> np.ndarray:
+    def _translate(self, model: Translator, images, direction: str) -> np.ndarray:
         """uint8 NHWC images of the source domain -> uint8 NHWC translations, same N, H, W."""
         if direction not in ("AtoB", "BtoA"):
             raise _bad(f"params.direction={direction!r}: expected 'AtoB' or 'BtoA'")
-        c, h, w = self.spec["image_shape"]
-        ca = int(self.spec["hp"]["channels_a"])
-        want = (h, w, ca if direction == "AtoB" else c - ca)
+        _, h, w = self.card.image_shape
+        ca, cb = model.domain_channels()
+        want = (h, w, ca if direction == "AtoB" else cb)
         x = _uint8_batch(np.asarray(images), want, direction)
         t = to_float_images(torch.from_numpy(np.ascontiguousarray(x)))
-        y = self.model.translate(t.to(next(self.model.parameters()).device), direction)
+        y = model.translate(t.to(next(self.model.parameters()).device), direction)
         return to_uint8_images(y).numpy()
 
 
@@ -204,7 +203,7 @@ def _required(value: int | None) -> int:
     return value
 
 
-def signature_and_example(spec: dict):
+def signature_and_example(spec: ModelCard):
     """What the registered model takes and an example of it: {n, seed[, label]} rows for generators, a uint8
     image batch (and params.direction) for translation models."""
     from mlflow.models import ModelSignature
@@ -212,14 +211,14 @@ def signature_and_example(spec: dict):
 
     from components.models.registry import get_family
 
-    c, h, w = spec["image_shape"]
+    c, h, w = spec.image_shape
     fmt = ParamSpec("format", "string", "array")
-    model_cls = get_family(spec["family"]).model
+    model_cls = get_family(spec.family).model
     if not issubclass(model_cls, Translator):
         sig = signature((h, w, c), encodes=issubclass(model_cls, Encoding))
         return ModelSignature(inputs=sig.inputs, outputs=sig.outputs, params=ParamSchema([fmt])), {"n": 2, "seed": 0}
 
-    ca = int(spec["hp"]["channels_a"])
+    ca = spec.hp.channels_a  # a Translator's hyperparameters split the channels between its domains
     channels = ca if ca == c - ca else -1  # domains with different channel counts share one loose spec
     image = Schema([TensorSpec(np.dtype(np.uint8), (-1, h, w, channels))])
     sig = ModelSignature(inputs=image, outputs=image,

@@ -4,7 +4,6 @@ the champion rule. Shared by the pipeline's register stage and the study's winne
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import tempfile
 from collections.abc import Callable, Iterator
@@ -159,9 +158,10 @@ def _log_model(name: str, model_dir: Path) -> str:
     """Log the pyfunc (code + weights, never a pickle) into the active run and register it; the new version."""
     import mlflow
 
+    from components.models import stored
     from components.tracking import pyfunc
 
-    sig, example = pyfunc.signature_and_example(json.loads((model_dir / "model.json").read_text()))
+    sig, example = pyfunc.signature_and_example(stored.card(model_dir))
     info = mlflow.pyfunc.log_model(
         name="generator",
         python_model=str(PACKAGE / "tracking" / "pyfunc_model.py"),
@@ -191,4 +191,4 @@ def registered_model(version: ModelVersion, device: torch.device | str) -> Itera
         where = mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{version.name}/{version.version}",
                                                     dst_path=tmp)
         (spec_file,) = Path(where).rglob("model.json")
-        yield stored.build(json.loads(spec_file.read_text()), spec_file.with_name("model.pt"), str(device))
+        yield stored.card(spec_file.parent).build(spec_file.with_name("model.pt"), str(device))

@@ -88,9 +88,9 @@ def build_model(family: str, data: Tensors, hp, seed: int):
     """The family's model as every trial builds it: the weights drawn from `seed`."""
     from components.models.registry import get_family
 
-    hp = dataclasses.replace(hp, **data.hp_overrides)  # a pair adds its domains' channel split
+    fam = get_family(family)
     torch.manual_seed(seed)
-    return get_family(family).build(data.image_shape, len(data.classes), hp)
+    return fam.build(data.image_shape, len(data.classes), fam.model.fitted_to(hp, data))
 
 
 def run_params(family: str, dataset: str, model, loop: LoopConfig, world_size: int, params: dict | None) -> dict:

@@ -12,7 +12,7 @@ from components.data.tensors import Tensors
 from components.evaluation import classifier as ref
 from components.evaluation import protocol, scoring
 from components.evaluation.classifier import Space
-from components.models.registry import get_family
+from tests.conftest import model_of
 
 BASE = protocol.Protocol("classifier:abc", 5000, 1, "test split of mnist-0123 (all 1000 images)", "cpu",
                          json.dumps({"prc_k": 3}))
@@ -51,7 +51,7 @@ def scored_setup(mnist5k_data, tmp_path_factory):
     torch.save(ref.features(clf, data.test_x, 100), tmp / "real.pt")
     space = Space("classifier:test", tmp / "clf.pt", tmp / "real.pt", {})
     torch.manual_seed(0)
-    model = get_family("vae").build((1, 28, 28), 10, {"z_dim": 4, "width": 0.125}).eval()  # samples + likelihoods
+    model = model_of("vae", (1, 28, 28), 10, {"z_dim": 4, "width": 0.125}).eval()  # samples + likelihoods
     return data, space, model, tmp
 
 

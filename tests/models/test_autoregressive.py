@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from components.models.base import StepContext
-from components.models.registry import get_family
+from tests.conftest import model_of
 
 AR = ["pixelcnn", "gatedpixelcnn", "pixelrnn"]
 TINY = {"hidden": 8, "layers": 2}
@@ -15,7 +15,7 @@ TINY = {"hidden": 8, "layers": 2}
 
 def _build(family, shape=(1, 5, 5), **hp):
     torch.manual_seed(0)
-    return get_family(family).build(shape, 10, {**TINY, **hp})
+    return model_of(family, shape, 10, {**TINY, **hp})
 
 
 def _dependence(model, shape, labels=None):

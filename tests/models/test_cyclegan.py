@@ -3,16 +3,16 @@
 import torch
 from torch import nn
 
-from components.models.registry import get_family
 from components.models.translation.cyclegan import ImagePool, cycle_loss
 from components.training.loop import LoopConfig, fit
+from tests.conftest import model_of
 
 TINY = {"gen_width": 4, "disc_width": 4, "blocks": 1, "pool_size": 4, "channels_a": 1}
 
 
 def build(**hp):
     torch.manual_seed(0)
-    return get_family("cyclegan").build((2, 28, 28), 10, {**TINY, **hp})
+    return model_of("cyclegan", (2, 28, 28), 10, {**TINY, **hp})
 
 
 def test_cycle_loss_of_an_identity_pair_is_zero_and_of_a_real_pair_is_not():

@@ -12,6 +12,7 @@ from components.models.base import StepContext
 from components.models.gan import games
 from components.models.gan.networks import DCGANDiscriminator, DCGANGenerator, MinibatchDiscrimination
 from components.models.registry import families, get_family
+from tests.conftest import model_of
 
 GAMES = ["mmgan", "nsgan", "mlgan", "lsgan", "wgan", "wgangp", "dragan", "began"]
 TINY = {"z_dim": 8, "width": 0.125}
@@ -66,7 +67,7 @@ def test_ml_ls_and_wasserstein_losses_on_known_outputs():
 @pytest.mark.parametrize("family", GAMES)
 def test_one_discriminator_and_one_generator_step_change_the_parameters(family):
     torch.manual_seed(0)
-    model = get_family(family).build((1, 28, 28), 10, {**TINY, "disc_iters": 1})
+    model = model_of(family, (1, 28, 28), 10, {**TINY, "disc_iters": 1})
     g0, d0 = _params(model.G), _params(model.D)
     losses = model.train_step(torch.rand(8, 1, 28, 28), torch.zeros(8, dtype=torch.long), _ctx(model))
     assert {"d_loss", "g_loss"} <= set(losses) and all(torch.isfinite(v) for v in losses.values())
@@ -77,7 +78,7 @@ def test_one_discriminator_and_one_generator_step_change_the_parameters(family):
 
 
 def test_disc_iters_skips_generator_steps():
-    model = get_family("nsgan").build((3, 32, 32), 10, {**TINY, "disc_iters": 2})
+    model = model_of("nsgan", (3, 32, 32), 10, {**TINY, "disc_iters": 2})
     g0 = _params(model.G)
     losses = model.train_step(torch.rand(4, 3, 32, 32), None, _ctx(model, step=1))
     assert set(losses) == {"d_loss"} and not _moved(g0, model.G)
@@ -115,7 +116,7 @@ def test_dragan_points_stay_near_the_data_and_wgangp_points_between():
 
 
 def test_wgan_clipping_keeps_every_critic_weight_within_c():
-    model = get_family("wgan").build((1, 28, 28), 10, {**TINY, "clip": 0.01, "lr": 0.5})  # a huge step
+    model = model_of("wgan", (1, 28, 28), 10, {**TINY, "clip": 0.01, "lr": 0.5})  # a huge step
     for step in range(3):
         model.train_step(torch.rand(8, 1, 28, 28), None, _ctx(model, step=step))
     assert all(p.abs().max().item() <= 0.01 for p in model.D.parameters())
@@ -124,7 +125,7 @@ def test_wgan_clipping_keeps_every_critic_weight_within_c():
 
 def test_began_k_stays_in_unit_interval_and_follows_its_update_rule():
     torch.manual_seed(0)
-    model = get_family("began").build((1, 28, 28), 10, {**TINY, "lambda_k": 0.001, "gamma": 0.75})
+    model = model_of("began", (1, 28, 28), 10, {**TINY, "lambda_k": 0.001, "gamma": 0.75})
     images = torch.rand(8, 1, 28, 28)
     ctx = _ctx(model)
     # recompute the step's L(x) and L(G(z)) with the same noise before D moves
@@ -146,8 +147,8 @@ def test_began_k_stays_in_unit_interval_and_follows_its_update_rule():
 def test_unrolled_generator_gradient_differs_and_flows_through_the_unrolled_steps():
     def g_grad(k, backprop=True):
         torch.manual_seed(0)
-        model = get_family("nsgan").build((1, 28, 28), 10, {**TINY, "unrolled_steps": k, "lr": 0.05,
-                                                            "disc_batch_norm": False})
+        model = model_of("nsgan", (1, 28, 28), 10, {**TINY, "unrolled_steps": k, "lr": 0.05,
+                                                    "disc_batch_norm": False})
         images = torch.rand(8, 1, 28, 28, generator=torch.Generator().manual_seed(1))
         fake = model.G(model.noise(8, torch.Generator().manual_seed(2)))
         logits = model.unrolled_logits(images, fake, backprop) if k else model.D(fake)
@@ -166,8 +167,8 @@ def test_the_unrolled_discriminator_is_k_of_its_own_adam_steps_from_its_current_
     """Metz et al.'s demo (poolio/unrolled_gan) unrolls D's optimiser update; the look ahead must be exactly
     the steps D's Adam then takes, at D's learning rate (lr x d_lr_scale), and leave D and its moments alone."""
     torch.manual_seed(0)
-    model = get_family("nsgan").build((1, 28, 28), 10, {**TINY, "unrolled_steps": 2, "lr": 0.01,
-                                                        "d_lr_scale": 0.5, "disc_batch_norm": False})
+    model = model_of("nsgan", (1, 28, 28), 10, {**TINY, "unrolled_steps": 2, "lr": 0.01, "d_lr_scale": 0.5,
+                                                "disc_batch_norm": False})
     opt = model.configure_optimizers()["D"]
     assert opt.param_groups[0]["lr"] == pytest.approx(0.005)
     images = torch.rand(8, 1, 28, 28, generator=torch.Generator().manual_seed(1))
@@ -191,12 +192,12 @@ def test_the_unrolled_discriminator_is_k_of_its_own_adam_steps_from_its_current_
 
 
 def test_unrolled_step_trains_and_rejects_penalty_games():
-    model = get_family("nsgan").build((1, 28, 28), 10, {**TINY, "unrolled_steps": 2})
+    model = model_of("nsgan", (1, 28, 28), 10, {**TINY, "unrolled_steps": 2})
     g0 = _params(model.G)
     model.train_step(torch.rand(8, 1, 28, 28), None, _ctx(model))
     assert _moved(g0, model.G)
     with pytest.raises(ConfigError, match="unrolled_steps"):
-        get_family("wgangp").build((1, 28, 28), 10, {**TINY, "unrolled_steps": 2})
+        model_of("wgangp", (1, 28, 28), 10, {**TINY, "unrolled_steps": 2})
 
 
 def test_minibatch_discrimination_sees_a_collapsed_batch():
@@ -206,7 +207,7 @@ def test_minibatch_discrimination_sees_a_collapsed_batch():
     # identical samples are at distance 0 from the other 4: closeness = 4 per kernel; spread samples: ~0
     assert torch.allclose(mbd(same)[:, 6:], torch.full((5, 4), 4.0))
     assert mbd(varied)[:, 6:].max() < 1
-    model = get_family("lsgan").build((1, 28, 28), 10, {**TINY, "minibatch_kernels": 4})
+    model = model_of("lsgan", (1, 28, 28), 10, {**TINY, "minibatch_kernels": 4})
     assert isinstance(model.D.head[0], MinibatchDiscrimination)
     d0 = _params(model.D)
     model.train_step(torch.rand(8, 1, 28, 28), None, _ctx(model))
@@ -219,7 +220,7 @@ def test_dcgan_networks_fit_mnist_and_colour_sizes(shape):
     x = g(torch.rand(3, 8) * 2 - 1)
     assert x.shape == (3, *shape) and 0 <= x.min() and x.max() <= 1
     assert d(x).shape == (3,)
-    model = get_family("wgangp").build(shape, 10, {**TINY, "arch": "dcgan"})
+    model = model_of("wgangp", shape, 10, {**TINY, "arch": "dcgan"})
     model.train_step(torch.rand(4, *shape), None, _ctx(model))
     with pytest.raises(ValueError, match="DCGAN networks need"):
         DCGANGenerator((1, 36, 36), 8)

@@ -9,6 +9,7 @@ import torch
 from components.models.base import Encoding, StepContext
 from components.models.hybrid import aae, ali, alphagan, avb, introvae, veegan
 from components.models.registry import families, get_family
+from tests.conftest import model_of
 
 HYBRIDS = ["aae", "ali", "alphagan", "avb", "introvae", "veegan"]
 DIGITS = ((1, 28, 28), {"z_dim": 8, "width": 0.125})
@@ -93,7 +94,7 @@ def test_alpha_gan_losses_are_algorithm_1():
 def test_a_few_steps_move_every_network_and_give_samples_and_codes_of_the_right_shape(family, data):
     shape, hp = data
     torch.manual_seed(0)
-    model = get_family(family).build(shape, 10, hp)
+    model = model_of(family, shape, 10, hp)
     before, ctx = _snapshot(model), _ctx(model)
     x = torch.rand(16, *shape) if shape[0] == 1 else torch.randn(16, *shape)
     for step in range(2):
@@ -117,7 +118,8 @@ def test_test_metrics_have_a_reconstruction_error_and_an_elbo_where_the_method_d
     from components.config.schema import Eval
 
     torch.manual_seed(0)
-    model = get_family(family).build(*DIGITS)
+    fam = get_family(family)
+    model = fam.build(DIGITS[0], 10, fam.hyperparameters(DIGITS[1]))
     x = torch.rand(10, 1, 28, 28)
     m = model.extra_metrics(x, torch.zeros(10, dtype=torch.long), Eval(batch_size=4), seed=0)
     assert 0 < m["test_reconstruction_mse"] < 1  # pixels in [0, 1]

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from components.models.gan.population import population
-from components.models.registry import get_family
 from components.training.loop import LoopConfig, fit
+from tests.conftest import model_of
 
 SEEDS, LRS, BETA1 = [3, 4, 5], [1e-4, 2e-4, 5e-4], [0.5, 0.0, 0.3]
 SHAPE = (1, 8, 8)
@@ -38,7 +38,7 @@ def _loop(seed: int, steps: int) -> LoopConfig:
 
 def _member(family: str, k: int, **hp):
     torch.manual_seed(SEEDS[k])  # as train_and_log builds a trial's model
-    return get_family(family).build(SHAPE, 1, {"width": 0.125, "lr": LRS[k], "beta1": BETA1[k], **hp})
+    return model_of(family, SHAPE, 1, {"width": 0.125, "lr": LRS[k], "beta1": BETA1[k], **hp})
 
 
 def _rel(a: torch.Tensor, b: torch.Tensor) -> float:

@@ -14,6 +14,7 @@ import yaml
 from components.errors import ConfigError
 from components.models.registry import families, get_family
 from tests.conftest import TINY_PARAMS
+from tests.conftest import model_of
 
 REPO = Path(__file__).resolve().parents[2]
 HINGE_GAME = '''"""A hinge-loss game: one Game and one registration line, nothing else."""
@@ -33,7 +34,7 @@ def test_every_family_has_typed_defaults_and_a_kind_declared_by_its_model():
         hp = fam.hyperparameters()
         assert type(hp) is type(fam.hp) and fam.kind == fam.model.kind != "?"
         tiny = {"width": 0.125} if hasattr(hp, "width") else {}
-        model = get_family(name).build((1, 28, 28) if fam.kind != "translation" else (2, 28, 28), 10, tiny)
+        model = model_of(name, (1, 28, 28) if fam.kind != "translation" else (2, 28, 28), 10, tiny)
         assert model.hp == dataclasses.replace(hp, **tiny)
     with pytest.raises(ConfigError, match="unknown key family.vae.clip; known: z_dim"):
         get_family("vae").hyperparameters({"clip": 1})

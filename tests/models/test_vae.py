@@ -7,8 +7,8 @@ import torch
 
 from components.models import likelihoods as lik
 from components.models.base import StepContext
-from components.models.registry import get_family
 from components.models.vae.family import gaussian_log_prob, kl_standard_normal
+from tests.conftest import model_of
 
 TINY = {"z_dim": 4, "width": 0.25}
 VAES = ["vae", "cvae", "betavae", "hvae"]
@@ -50,7 +50,7 @@ def test_discretized_logistic_is_a_distribution_over_the_levels():
 @pytest.mark.parametrize("family", VAES)
 def test_one_step_moves_the_model_and_samples_are_images(family):
     torch.manual_seed(0)
-    model = get_family(family).build((1, 28, 28), 10, TINY)
+    model = model_of(family, (1, 28, 28), 10, TINY)
     x, y = _digits(8)
     before = [p.detach().clone() for p in model.parameters()]
     out = model.train_step(x, y, _ctx(model))
@@ -64,7 +64,7 @@ def test_one_step_moves_the_model_and_samples_are_images(family):
 @pytest.mark.parametrize("family", ["vae", "hvae"])
 def test_iwae_bound_is_at_least_the_elbo_and_grows_with_k(family):
     torch.manual_seed(0)
-    model = get_family(family).build((1, 28, 28), 10, TINY)
+    model = model_of(family, (1, 28, 28), 10, TINY)
     x, y = _digits(32)
     xb = lik.fixed_binarization(x)
     with torch.no_grad():
@@ -85,7 +85,7 @@ def test_iwae_bound_is_at_least_the_elbo_and_grows_with_k(family):
 
 def test_conditional_vae_responds_to_the_label():
     torch.manual_seed(0)
-    model = get_family("cvae").build((1, 28, 28), 10, TINY)
+    model = model_of("cvae", (1, 28, 28), 10, TINY)
     x, _ = _digits(4)
     xb = lik.fixed_binarization(x)
     lw = [model.log_weights(xb, torch.full((4,), c), 1, torch.Generator().manual_seed(0)) for c in (1, 7)]
@@ -99,7 +99,7 @@ def test_beta_weights_the_kl_in_the_objective():
     losses = {}
     for beta in (1.0, 4.0):
         torch.manual_seed(0)
-        model = get_family("betavae").build((1, 28, 28), 10, {**TINY, "beta": beta})
+        model = model_of("betavae", (1, 28, 28), 10, {**TINY, "beta": beta})
         out = model.train_step(x, y, _ctx(model))
         losses[beta] = out
     assert losses[4.0]["loss"].item() == pytest.approx(
@@ -110,7 +110,7 @@ def test_beta_weights_the_kl_in_the_objective():
 
 def test_artifacts_include_manifold_for_a_2d_latent_and_per_class_samples(tmp_path):
     x, y = _digits(8)
-    files = get_family("vae").build((1, 28, 28), 10, {**TINY, "z_dim": 2}).artifacts(x, y, tmp_path / "a")
+    files = model_of("vae", (1, 28, 28), 10, {**TINY, "z_dim": 2}).artifacts(x, y, tmp_path / "a")
     assert {f.name for f in files} == {"reconstructions.png", "traversals.png", "manifold.png"}
-    files = get_family("cvae").build((1, 28, 28), 10, TINY).artifacts(x, y, tmp_path / "b")
+    files = model_of("cvae", (1, 28, 28), 10, TINY).artifacts(x, y, tmp_path / "b")
     assert "samples_per_class.png" in {f.name for f in files}

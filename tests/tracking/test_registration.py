@@ -9,8 +9,8 @@ from components.config.schema import Registry
 from components.data.tensors import Tensors
 from components.evaluation.protocol import Protocol
 from components.models import stored
-from components.models.registry import get_family
 from components.tracking.registration import register_model, version_of_run
+from tests.conftest import model_of
 
 NAME = "toy-nsgan"
 RULE = Registry(metric="fid_classifier")  # the champion rule a run resolves (Config.champion_rule)
@@ -23,7 +23,7 @@ def setup(tmp_path, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
     torch.manual_seed(0)
-    model = get_family("nsgan").build((1, 28, 28), 10, {"z_dim": 4, "width": 0.125})
+    model = model_of("nsgan", (1, 28, 28), 10, {"z_dim": 4, "width": 0.125})
     blank = torch.zeros(1, 28, 28, 1, dtype=torch.uint8)
     data = Tensors(train_x=blank, train_y=torch.zeros(1, dtype=torch.long), classes=[str(i) for i in range(10)])
     model_dir = stored.save(model, "nsgan", "toy", data, tmp_path / "model")

@@ -10,8 +10,8 @@ import torch
 
 from components.data import store
 from components.errors import TrainingDiverged
-from components.models.registry import get_family
 from components.training.loop import CHECKPOINT, BatchOrder, LoopConfig, fit
+from tests.conftest import model_of
 
 STEPS = 12
 
@@ -23,7 +23,7 @@ def _data(data_dir):
 
 def _train(data_dir, ckpt, steps=STEPS, seed=0, **loop):
     torch.manual_seed(seed)
-    model = get_family("nsgan").build((1, 28, 28), 10, {"z_dim": 8, "width": 0.125})
+    model = model_of("nsgan", (1, 28, 28), 10, {"z_dim": 8, "width": 0.125})
     x, y = _data(data_dir)
     res = fit(model, x, y, LoopConfig(steps=steps, batch_size=32, checkpoint_every=3, log_every=3, progress=False,
                                       seed=seed, **loop), ckpt)
@@ -53,7 +53,8 @@ from components.models.registry import get_family
 from components.training.loop import LoopConfig, fit
 ds = store.read("mnist5k", Path(sys.argv[1]))
 torch.manual_seed(0)
-model = get_family("nsgan").build((1, 28, 28), 10, {"z_dim": 8, "width": 0.125})
+fam = get_family("nsgan")
+model = fam.build((1, 28, 28), 10, fam.hyperparameters({"z_dim": 8, "width": 0.125}))
 x, y = torch.from_numpy(ds.arrays["train_images"][:512]), torch.from_numpy(ds.arrays["train_labels"][:512])
 fit(model, x, y, LoopConfig(steps=10_000, batch_size=32, checkpoint_every=3, log_every=3, progress=False), Path(sys.argv[2]))
 """
@@ -82,7 +83,7 @@ def test_sigkill_mid_training_then_resume_matches(mnist5k_data, tmp_path):
 
 def test_nan_loss_stops_the_run(mnist5k_data, tmp_path):
     torch.manual_seed(0)
-    model = get_family("nsgan").build((1, 28, 28), 10, {"z_dim": 8, "width": 0.125, "lr": 1e30})
+    model = model_of("nsgan", (1, 28, 28), 10, {"z_dim": 8, "width": 0.125, "lr": 1e30})
     x, y = _data(mnist5k_data)
     with pytest.raises(TrainingDiverged, match="non-finite loss"):
         fit(model, x, y, LoopConfig(steps=200, batch_size=32, checkpoint_every=100, log_every=2, progress=False),
@@ -100,7 +101,7 @@ def test_batch_order_covers_each_epoch_once_and_splits_ranks():
 
 def test_bf16_autocast_runs_on_cpu(mnist5k_data, tmp_path):
     torch.manual_seed(0)
-    model = get_family("nsgan").build((1, 28, 28), 10, {"z_dim": 8, "width": 0.125})
+    model = model_of("nsgan", (1, 28, 28), 10, {"z_dim": 8, "width": 0.125})
     x, y = _data(mnist5k_data)
     res = fit(model, x[:64], y[:64], LoopConfig(steps=2, batch_size=32, checkpoint_every=2, log_every=1,
                                                 precision="bf16", progress=False), tmp_path)

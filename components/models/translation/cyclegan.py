@@ -8,6 +8,9 @@ slicing work unchanged. Pools are buffers, so a resumed run continues with the s
 
 from __future__ import annotations
 
+import dataclasses
+from typing import TYPE_CHECKING
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -16,6 +19,9 @@ from components.models.base import GenerativeModel, StepContext
 from components.models.ranges import AdamBeta, AtLeastOne, Fraction, LearningRate, NonNegative, NoneOrMore
 from components.models.registry import Family, hyperparameters, register
 from components.models.translation.networks import patch_discriminator, patch_layers, resnet_generator
+
+if TYPE_CHECKING:
+    from components.data.tensors import Tensors
 
 DIRECTIONS = ("AtoB", "BtoA")
 
@@ -129,6 +135,15 @@ class CycleGAN(GenerativeModel):
         ctx.update(loss_d_a + loss_d_b, "d")
         return {"g_loss": loss_g.detach(), "d_loss": (loss_d_a + loss_d_b).detach(), "cycle": cyc.detach(),
                 "identity": idt.detach(), "lr_factor": torch.tensor(factor)}
+
+    @classmethod
+    def fitted_to(cls, hp, data: Tensors):
+        """The pair's data fixes the channel split: the first channels_a channels of a row are domain A's."""
+        a, _ = data.domains
+        return dataclasses.replace(hp, channels_a=a.image_shape[0])
+
+    def domain_channels(self) -> tuple[int, int]:
+        return self.ca, self.cb
 
     @torch.no_grad()
     def translate(self, x: torch.Tensor, direction: str = "AtoB") -> torch.Tensor:
