@@ -210,7 +210,10 @@ def headline(metrics: dict[str, float]) -> dict[str, float]:
     metrics.json."""
     out = {k: v for k, v in metrics.items() if k in SAMPLED[:1]}
     for k, v in metrics.items():
-        s = spec(k)
+        try:
+            s = spec(k)
+        except KeyError:  # a run's training losses and settings beside its scores: never a headline
+            continue
         if BASES[s.base].headline and s.prefix is None and s.spread is None:
             out[k] = v
     return out

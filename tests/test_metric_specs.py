@@ -41,5 +41,5 @@ def test_reports_read_order_bounds_headline_and_counts_off_the_declarations():
     assert spec("floor_kid_x1e3_classifier").shown_with_n and not spec("precision_classifier").shown_with_n
     logged = {"fid_classifier": 3.0, "floor_fid_classifier": 1.0, "checkpoint_fid_classifier": 4.0,
               "study_fid_classifier_mean": 5.0, "kid_x1e3_classifier_subset_std": 0.1, "f1_classifier": 0.5,
-              "num_samples": 100.0}
+              "num_samples": 100.0, "train/d_loss": 0.7}
     assert ms.headline(logged) == {"fid_classifier": 3.0, "num_samples": 100.0}

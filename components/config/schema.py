@@ -72,6 +72,9 @@ class Train(Section):
     # torch.compile the nets: on 2 CPU cores 26 s of compiling for 1.03-1.06x, so it pays after ~3,000 steps
     compile: bool = False
     fused_adam: bool = True  # one kernel per optimiser step: 1.04x fp32, 1.34x under bf16 (docs/benchmarks.md)
+    # NHWC convolutions (the nets and each batch): 1.06-1.09x on an AVX512-BF16 EPYC, 0.96-0.99x on an AMX Xeon
+    # (docs/benchmarks.md): which one pays is the processor's, so it is a setting, not a default
+    channels_last: bool = False
     progress: bool = True
     world_size: int = Field(1, ge=1)  # set by the torchrun entry: more ranks, a different model (in the key)
 

@@ -10,14 +10,13 @@ from dataclasses import dataclass
 
 from components import defaults
 from components.errors import ConfigError
+from components.metric_specs import display_rank, headline
 
 TAG_PREVIOUS = "genzoo.previous_champion"  # on a champion: the version it replaced (what rollback returns to)
 TAG_SINCE = "genzoo.champion_since"
 TAG_REPLACED_BY = "genzoo.replaced_by"
 REPLACED = "replaced"  # the decision of a version after another took champion from it
 TAG_ROLLED_BACK = "genzoo.rolled_back_from"
-SHOWN_METRICS = ("fid_classifier", "fid_inception", "kid_x1e3_classifier", "precision_classifier",
-                 "recall_classifier", "label_preservation", "test_nll_bits_per_dim")
 
 
 @dataclass
@@ -143,7 +142,7 @@ def list_versions(client, name: str | None = None) -> list[VersionRow]:
             rows.append(VersionRow(
                 n, str(v.version), sorted(by_version.get(str(v.version), [])),
                 time.strftime("%Y-%m-%d %H:%M", time.gmtime(v.creation_timestamp / 1000)),
-                {k: run_metrics[k] for k in SHOWN_METRICS if k in run_metrics},
+                dict(sorted(headline(run_metrics).items(), key=lambda kv: display_rank(kv[0]))),
                 tags.get(defaults.TAG_DECISION, ""), tags.get(defaults.TAG_REASON, ""),
                 tags.get(defaults.TAG_UNSCORABLE, "")))
     return rows

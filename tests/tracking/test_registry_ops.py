@@ -25,6 +25,8 @@ def store(tmp_path, monkeypatch):
     for fid in (30.0, 35.0, 20.0):
         run = client.create_run(exp)
         client.log_metric(run.info.run_id, "fid_classifier", fid)
+        client.log_metric(run.info.run_id, "floor_fid_classifier", 0.5)  # beside it: a floor and a training loss
+        client.log_metric(run.info.run_id, "d_loss", 0.7)
         v = client.create_model_version(NAME, source=str(tmp_path), run_id=run.info.run_id).version
         promotion.promote(client, NAME, v, "fid_classifier", fid, "protocol-a")
     return client
@@ -43,6 +45,7 @@ def test_list_shows_every_version_with_metrics_aliases_and_decisions(store):
     assert [r.version for r in rows] == ["3", "2", "1"]
     assert rows[0].aliases == ["champion"] and rows[1].aliases == ["challenger"] and rows[2].aliases == []
     assert [r.metrics["fid_classifier"] for r in rows] == [20.0, 35.0, 30.0]
+    assert all(set(r.metrics) == {"fid_classifier"} for r in rows)  # a model's own headline scores, no floor
     assert "beats champion v1" in rows[0].reason
     with pytest.raises(ConfigError, match="no registered model 'nope'"):
         registry_ops.list_versions(store, "nope")

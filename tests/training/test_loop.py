@@ -34,6 +34,17 @@ def _same(a, b):
     return all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
 
 
+def test_channels_last_trains_the_nets_in_nhwc_and_matches_the_contiguous_run(mnist5k_data, tmp_path):
+    """train.channels_last changes the memory layout, not the model: the same losses up to float rounding."""
+    nhwc, res = _train(mnist5k_data, tmp_path / "nhwc", steps=6, channels_last=True, precision="fp32")
+    plain, ref = _train(mnist5k_data, tmp_path / "plain", steps=6, precision="fp32")
+    conv = next(p for p in nhwc.parameters() if p.dim() == 4 and p.shape[-1] > 1)
+    assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
+    assert [h["step"] for h in res.history] == [3, 6]
+    for a, b in zip(res.history, ref.history):
+        assert a.keys() == b.keys() and all(a[k] == pytest.approx(b[k], rel=1e-3, abs=1e-4) for k in a)
+
+
 @pytest.mark.parametrize("fused", [True, False], ids=["fused-adam", "foreach-adam"])
 def test_resume_after_stop_matches_uninterrupted(mnist5k_data, tmp_path, fused):
     full, res = _train(mnist5k_data, tmp_path / "a", fused_adam=fused)
