@@ -11,6 +11,8 @@ import yaml
 
 from tests.conftest import TINY_PARAMS
 
+pytestmark = pytest.mark.slow  # end to end: `make test ARGS="-m 'not slow'"` leaves these out
+
 
 @pytest.fixture(scope="module")
 def empty_project(tmp_path_factory) -> Path:

@@ -10,9 +10,12 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import mlflow
+import pytest
 
 from tests.conftest import registered_versions
 from tests.flows.conftest import make_project
+
+pytestmark = pytest.mark.slow  # end to end: `make test ARGS="-m 'not slow'"` leaves these out
 
 NAME = "mnist5k-nsgan"
 RATES = (0.0002, 0.001)

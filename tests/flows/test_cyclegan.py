@@ -8,6 +8,8 @@ import pytest
 from components.metric_specs import spec
 from tests.flows.conftest import in_project, make_project
 
+pytestmark = pytest.mark.slow  # end to end: `make test ARGS="-m 'not slow'"` leaves these out
+
 TINY_CYCLEGAN = {"gen_width": 4, "disc_width": 8, "blocks": 1, "pool_size": 8}
 
 

@@ -7,11 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from components.data import sources, store
 from tests.conftest import TINY_PARAMS, registered_versions
 from tests.flows.test_cyclegan import TINY_CYCLEGAN
+
+pytestmark = pytest.mark.slow  # end to end: `make test ARGS="-m 'not slow'"` leaves these out
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

@@ -14,6 +14,8 @@ from components.metric_specs import spec
 from tests.conftest import TINY_PARAMS, registered_versions
 from tests.flows.conftest import make_project, run_pipeline
 
+pytestmark = pytest.mark.slow  # end to end: `make test ARGS="-m 'not slow'"` leaves these out
+
 HYBRIDS = ["aae", "ali", "alphagan", "avb", "introvae", "veegan"]
 TINY = {"z_dim": 4, "width": 0.125}
 

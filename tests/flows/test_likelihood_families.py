@@ -13,6 +13,8 @@ from components.metric_specs import spec
 from tests.conftest import TINY_PARAMS, registered_versions
 from tests.flows.conftest import make_project, run_pipeline
 
+pytestmark = pytest.mark.slow  # end to end: `make test ARGS="-m 'not slow'"` leaves these out
+
 FAMILIES = ["vae", "hvae", "pixelcnn", "gatedpixelcnn"]
 
 

@@ -10,6 +10,8 @@ from components.data import sources, store
 from tests.conftest import TINY_PARAMS
 from tests.flows.conftest import in_project, make_project
 
+pytestmark = pytest.mark.slow  # end to end: `make test ARGS="-m 'not slow'"` leaves these out
+
 MODES = {"steps": 40, "batch_size": 64, "seeds": 1, "checkpoints": 2, "variant_families": ["nsgan", "wgan"]}
 STUDY = {"name": "modes", "datasets": ["ring8"], "families": ["nsgan", "wgan"], "checkpoint_samples": 200,
          "eval": {"num_samples": 400}, "modes": MODES}

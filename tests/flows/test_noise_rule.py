@@ -9,6 +9,8 @@ from components import defaults
 from tests.conftest import TINY_PARAMS, registered_versions
 from tests.flows.conftest import in_project, make_project
 
+pytestmark = pytest.mark.slow  # end to end: `make test ARGS="-m 'not slow'"` leaves these out
+
 
 @pytest.fixture(scope="module")
 def ran(prefect_api, tmp_path_factory, mnist5k_data):

@@ -14,6 +14,8 @@ from flows.pipeline import pipeline
 from tests.conftest import registered_versions
 from tests.flows.conftest import in_project
 
+pytestmark = pytest.mark.slow  # end to end: `make test ARGS="-m 'not slow'"` leaves these out
+
 NAME = "mnist5k-nsgan"
 METRICS = ["fid_classifier", "kid_x1e3_classifier", "kid_x1e3_classifier_subset_std", "is_classifier",
            "precision_classifier", "recall_classifier", "f1_classifier", "density_classifier", "coverage_classifier",

@@ -12,6 +12,8 @@ from components.metric_specs import spec
 from tests.conftest import TINY_PARAMS, registered_versions
 from tests.flows.conftest import make_project, run_pipeline
 
+pytestmark = pytest.mark.slow  # end to end: `make test ARGS="-m 'not slow'"` leaves these out
+
 PARAMS = {**{k: v for k, v in TINY_PARAMS.items() if k not in ("registry", "family")}, "dataset": "ring8",
           "registry": {"check_noise": False},
           "family": {"nsgan": {"width": 0.25}}}

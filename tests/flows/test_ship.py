@@ -11,9 +11,12 @@ import sys
 import urllib.parse
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from tests.servers import free_port, get_json, post_json, post_raw, running
+
+pytestmark = pytest.mark.slow  # end to end: `make test ARGS="-m 'not slow'"` leaves these out
 
 
 def store_env(root):

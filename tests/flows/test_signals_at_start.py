@@ -14,6 +14,8 @@ from tests.conftest import registered_versions
 from tests.flows.conftest import command_env, make_project
 from tests.processes import as_from_a_terminal
 
+pytestmark = pytest.mark.slow  # end to end: `make test ARGS="-m 'not slow'"` leaves these out
+
 
 def test_sigint_as_the_flow_run_begins_stops_the_run_with_nothing_registered(tmp_path, mnist5k_data):
     moment = "Beginning flow run"

@@ -12,6 +12,8 @@ from components import defaults
 from tests.conftest import TINY_PARAMS, registered_versions
 from tests.flows.conftest import in_project, make_project
 
+pytestmark = pytest.mark.slow  # end to end: `make test ARGS="-m 'not slow'"` leaves these out
+
 FAMILIES = ["nsgan", "wgangp", "vae"]  # a VAE joins the table as a row, as in Lucic et al.
 STUDY = {
     "name": "tiny", "datasets": ["mnist5k"], "families": FAMILIES, "budget": 2, "seeds": 2,

@@ -8,6 +8,8 @@ import yaml
 from tests.conftest import TINY_PARAMS
 from tests.flows.conftest import in_project, make_project
 
+pytestmark = pytest.mark.slow  # end to end: `make test ARGS="-m 'not slow'"` leaves these out
+
 pytest.importorskip("prefect_dask")
 
 

@@ -17,6 +17,8 @@ import pytest
 from tests.conftest import TINY_PARAMS
 from tests.flows.conftest import command_env, make_project
 
+pytestmark = pytest.mark.slow  # end to end: `make test ARGS="-m 'not slow'"` leaves these out
+
 STUDY = {"name": "killed", "datasets": ["mnist5k"], "families": ["nsgan"], "budget": 3, "seeds": 1,
          "epochs": 2.5, "checkpoints": 2, "checkpoint_samples": 100, "eval": {"num_samples": 100},
          "task_runner": "threads", "workers": 1}

@@ -18,6 +18,8 @@ from tests.conftest import TINY_PARAMS
 from tests.flows.conftest import command_env, make_project
 from tests.processes import as_from_a_terminal
 
+pytestmark = pytest.mark.slow  # end to end: `make test ARGS="-m 'not slow'"` leaves these out
+
 STEPS = 50_000  # far more than a trial trains in this test's lifetime: a trial that finished was not stopped
 STUDY = {"name": "stop", "datasets": ["mnist5k"], "families": ["nsgan"], "budget": 1, "seeds": 1,
          "epochs": STEPS * 32 / 4000, "checkpoints": 2, "checkpoint_samples": 100, "eval": {"num_samples": 100},

@@ -18,6 +18,8 @@ from components.models.gan.family import GAN
 from components.models.registry import get_family
 from components.training.loop import LoopConfig, fit
 
+pytestmark = pytest.mark.slow  # end to end: `make test ARGS="-m 'not slow'"` leaves these out
+
 RING = MIXTURES["ring8"]
 STEPS = 2500  # loop steps (one D update each) at batch 256, about 14 s per game on one core: NS GAN, the
 # slowest of the four, was at 30-61% high quality there over seeds 0-2, MM GAN at 23-48% by step 2,000

@@ -9,9 +9,12 @@ import subprocess
 import sys
 
 import mlflow
+import pytest
 import yaml
 
 from tests.conftest import TINY_PARAMS
+
+pytestmark = pytest.mark.slow  # end to end: `make test ARGS="-m 'not slow'"` leaves these out
 
 
 def test_two_ranks_train_in_step_and_log_once(tmp_path, mnist5k_data):
