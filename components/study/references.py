@@ -15,6 +15,7 @@ from components.data.tensors import Tensors
 from components.evaluation import samples
 from components.evaluation.classifier import Space
 from components.evaluation.scoring import untrained_model
+from components.metric_specs import name, spec
 from components.study.checkpoints import ImageScorer, PointsCheckpoint, count_points
 from components.study.trial import study_eval
 
@@ -54,8 +55,8 @@ def measure(cfg: Config, ds: Tensors, space: Space, family: str, cache_dir: Path
     floor = samples.classifier_floor(scorer.classifier, scorer.real, ds.train_x, cfg.eval, seed, n, space.name,
                                      data_id, cache_dir)
     untrained, _ = scorer(untrained_model(family, cfg.hp(family), ds, cfg.seed).to(device), 0)
-    return ImageReferences(floor=floor["floor_fid_classifier"],
-                           floor_seed_std=floor.get("floor_fid_classifier_seed_std"),
+    fid = name("fid", "classifier", prefix="floor")
+    return ImageReferences(floor=floor[fid], floor_seed_std=floor.get(spec(fid).named(spread="seed_std")),
                            untrained=untrained.fid_classifier, num_samples=n, untrained_family=family)
 
 
@@ -66,7 +67,8 @@ def measure_modes(cfg: Config, ds: Tensors, floor: dict[str, float], family: str
     n = cfg.study.checkpoint_samples
     untrained, _ = count_points(untrained_model(family, cfg.hp(family), ds, cfg.seed).to(device),
                                 ds.points_mixture, cfg.eval, n, cfg.seed + 1, device, 0)
-    return PointsReferences(floor_modes_covered=floor["floor_modes_covered"],
-                            floor_high_quality=floor["floor_high_quality"], floor_reverse_kl=floor["floor_reverse_kl"],
+    return PointsReferences(floor_modes_covered=floor[name("modes_covered", prefix="floor")],
+                            floor_high_quality=floor[name("high_quality", prefix="floor")],
+                            floor_reverse_kl=floor[name("reverse_kl", prefix="floor")],
                             floor_draws=cfg.eval.floor_seeds, untrained=untrained, untrained_family=family,
                             num_samples=n)

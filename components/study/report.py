@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from components.metric_specs import name
 from components.study.references import ImageReferences
 from components.study.trial import RANKED_BY, TrialResult
 
@@ -239,7 +240,7 @@ def budget_plot(rows: dict[str, dict[str, FamilyRow]], datasets: list[str], fami
 def precision_recall_plot(trials: list[TrialResult], datasets: list[str], families: list[str], path: Path) -> Path:
     def draw(ax: Any, ds: str) -> None:
         for fam in families:
-            pts = [(t.metrics["precision_classifier"], t.metrics["recall_classifier"]) for t in trials
+            pts = [(t.metrics[name("precision", "classifier")], t.metrics[name("recall", "classifier")]) for t in trials
                    if (t.spec.dataset, t.spec.family) == (ds, fam) and t.metrics]
             if pts:
                 ax.scatter([p[1] for p in pts], [p[0] for p in pts], label=fam, s=18)
