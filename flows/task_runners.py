@@ -15,7 +15,7 @@ import time
 
 from prefect.task_runners import ProcessPoolTaskRunner
 
-from components import reaper
+from components import reaper, stop
 from components.processes import start_time
 from components.errors import ConfigError, Interrupted
 
@@ -72,12 +72,13 @@ def interruptible():
         return
     signals = [sig for sig in (signal.SIGTERM, signal.SIGINT) if signal.getsignal(sig) is not signal.SIG_IGN]
 
-    def stop(signum, frame):
+    def on_signal(signum, frame):
         for sig in signals:
             signal.signal(sig, signal.SIG_IGN)
+        stop.record(signal.Signals(signum).name)  # what the loop checks each step if this raise is swallowed
         raise Stopped(signal.Signals(signum).name)
 
-    previous = {sig: signal.signal(sig, stop) for sig in signals}
+    previous = {sig: signal.signal(sig, on_signal) for sig in signals}
     try:
         yield
     except Stopped as exc:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Callable, cast
 
 import torch
 
-from components import progress
+from components import progress, stop
 from components.config.schema import Train
 from components.errors import TrainingDiverged
 from components.files import atomic_write
@@ -224,6 +224,7 @@ def fit(
                    unit="step", mininterval=1.0, dynamic_ncols=True)
     try:
         for step in range(start, cfg.steps):
+            stop.check()  # a stop whose exception was swallowed on the way (components/stop.py)
             ctx.step = step
             losses = model.train_step(*batch(step), ctx)
             for k, v in losses.items():
