@@ -59,11 +59,14 @@ def test_a_workers_stop_that_lands_in_a_garbage_collection_callback_still_stops_
 
     model = model_of("nsgan", (1, 28, 28), 10, {"z_dim": 8, "width": 0.125})
     cfg = LoopConfig(steps=50, batch_size=32, checkpoint_every=50, log_every=2, progress=False, precision="fp32")
+    previous = signal.getsignal(signal.SIGINT)
     try:
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # a worker's, whatever an earlier test left here
         with pytest.raises(Interrupted, match="stopped by SIGINT"), interruptible():
             import torch
 
             fit(model, torch.from_numpy(x), torch.from_numpy(y), cfg, tmp_path / "ckpt", on_log=on_log)
     finally:
+        signal.signal(signal.SIGINT, previous)
         stop._requested = None
     assert steps == [2]  # not one more log: it stopped at the step after the lost stop
