@@ -71,8 +71,10 @@ def save(model: GenerativeModel, family: str, dataset: str, data: Tensors, out: 
     return out
 
 
-def card(model_dir: Path) -> ModelCard:
-    path = Path(model_dir) / "model.json"
+def card(path: Path) -> ModelCard:
+    """The card in `path` (a model.json, or the folder that holds one)."""
+    path = Path(path)
+    path = path / "model.json" if path.is_dir() else path
     return ModelCard.load(json.loads(path.read_text()), str(path))
 
 

@@ -245,8 +245,11 @@ class TrialKind(Generic[C]):
         self.space = classifier.feature_space
         self.seed = spec.seed + 1  # samples are drawn as the evaluation draws them
 
+    row: type[C]  # what a checkpoint of this kind scores (study/checkpoints.py)
+
     def read_curve(self) -> list[C]:
-        raise NotImplementedError
+        rows = json.loads(self.curve_file.read_text()) if self.curve_file.exists() else []
+        return [self.row.model_validate(r) for r in rows]
 
     def scored(self, row: C) -> None:
         """Keep `row` (a resumed trial's later rows are dropped: it scores them again) and store the curve."""
@@ -292,6 +295,8 @@ class TrialKind(Generic[C]):
 class ImagesTrial(TrialKind[ImageCheckpoint]):
     """FID (and KID) in the reference classifier's features at every checkpoint; the best checkpoint is measured."""
 
+    row = ImageCheckpoint
+
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         cfg = self.ctx.cfg
@@ -299,10 +304,6 @@ class ImagesTrial(TrialKind[ImageCheckpoint]):
                                   self.device)
         self.best_file = self.ckpt_dir / "best.pt"
         self.grids: dict[int, object] = {}  # step -> sample grid, logged as an image of that step at the end
-
-    def read_curve(self) -> list[ImageCheckpoint]:
-        rows = json.loads(self.curve_file.read_text()) if self.curve_file.exists() else []
-        return [ImageCheckpoint.model_validate(r) for r in rows]
 
     def on_checkpoint(self, step: int, model: GenerativeModel) -> None:
         """Score this checkpoint; the best weights by FID so far go to best.pt."""
@@ -343,15 +344,13 @@ class PointsTrial(TrialKind[PointsCheckpoint]):
     found again), Metz et al.'s snapshot figure, and the final checkpoint measured in full. The final one, not
     the best: picking the best checkpoint by a mode count would flatter every game."""
 
+    row = PointsCheckpoint
+
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self.shown_file = self.ckpt_dir / "snapshots.json"  # {step: the snapshot panel's points}
         self.shown: dict[int, list] = ({int(k): v for k, v in json.loads(self.shown_file.read_text()).items()}
                                        if self.shown_file.exists() else {})
-
-    def read_curve(self) -> list[PointsCheckpoint]:
-        rows = json.loads(self.curve_file.read_text()) if self.curve_file.exists() else []
-        return [PointsCheckpoint.model_validate(r) for r in rows]
 
     def on_checkpoint(self, step: int, model: GenerativeModel) -> None:
         from components.evaluation import modes

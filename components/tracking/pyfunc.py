@@ -9,7 +9,6 @@ as a 4xx with this message.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,7 @@ from mlflow.pyfunc.model import PythonModel
 from components.data.mixtures import is_points
 from components.images import to_float_images, to_uint8_images
 from components.models.base import Encoding, Translator
-from components.models.stored import ModelCard
+from components.models.stored import ModelCard, card
 
 MAX_IMAGES = 1024  # per request, all rows together
 MAX_SEED = 2**63 - 1
@@ -60,7 +59,7 @@ def generate(model, n: int, seed: int, label: int | None = None) -> np.ndarray:
 class GeneratorPyfunc(PythonModel):
     def load_context(self, context):
         spec = Path(context.artifacts["spec"])  # the model's model.json
-        self.card = ModelCard.load(json.loads(spec.read_text()), str(spec))
+        self.card = card(spec)
         self.model = self.card.build(Path(context.artifacts["weights"]))
 
     def predict(self, context, model_input: pd.DataFrame, params=None):

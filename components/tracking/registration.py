@@ -191,4 +191,4 @@ def registered_model(version: ModelVersion, device: torch.device | str) -> Itera
         where = mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{version.name}/{version.version}",
                                                     dst_path=tmp)
         (spec_file,) = Path(where).rglob("model.json")
-        yield stored.card(spec_file.parent).build(spec_file.with_name("model.pt"), str(device))
+        yield stored.card(spec_file).build(spec_file.with_name("model.pt"), str(device))
