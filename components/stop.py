@@ -33,6 +33,10 @@ def record(name: str) -> None:
     _requested = name
 
 
+def requested() -> bool:
+    return _requested is not None
+
+
 def check() -> None:
     """Raise Interrupted if a stop was asked for, even one whose KeyboardInterrupt something swallowed."""
     if _requested is not None:

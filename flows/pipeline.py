@@ -11,7 +11,7 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 from prefect.runtime import flow_run as prefect_flow_run
 
-from components import defaults, disk
+from components import defaults, disk, stop
 from components.config import Config, load_config
 from components.errors import GenzooError, first_line
 from components.pipeline import cache, dvc, graph, results, runner
@@ -27,7 +27,10 @@ expected_errors.install()  # an expected error is one line in Prefect's logs too
 
 
 def transient(task, task_run, state) -> bool:
-    """Retry only what may pass on a second try: never bad data, failed validation or diverged training."""
+    """Retry only what may pass on a second try: never bad data, failed validation or diverged training, and
+    nothing in a process told to stop (whatever the stop's exception became on its way out)."""
+    if stop.requested():
+        return False
     try:
         state.result()
     except GenzooError:

@@ -111,5 +111,5 @@ def run_study(cfg: Config | None = None, root: str | None = None, command: str |
     name = f"genzoo-study-{cfg.study.name or cfg.profile}-{time.strftime('%Y%m%d-%H%M%S')}"
     with tags("study", *(f"dataset:{d}" for d in cfg.study.datasets), *(f"family:{f}" for f in cfg.study.families),
               f"profile:{cfg.profile}"):
-        return study.with_options(task_runner=task_runner(cfg.study), flow_run_name=name)(
+        return study.with_options(task_runner=task_runner(cfg.study, root_path), flow_run_name=name)(
             config=cfg.model_dump(), root=str(root_path), command=command)

@@ -9,15 +9,19 @@ checkpoints are atomic and written after its scores, and a rerun resumes it from
 from __future__ import annotations
 
 import contextlib
+import logging
 import signal
 import threading
 import time
+from pathlib import Path
 
 from prefect.task_runners import ProcessPoolTaskRunner
 
 from components import reaper, stop
 from components.processes import start_time
 from components.errors import ConfigError, Interrupted
+
+log = logging.getLogger(__name__)
 
 STOP_GRACE_S = 15.0  # for a trial told SIGTERM to end between two steps; then its worker gets SIGKILL
 
@@ -28,6 +32,15 @@ class StoppingProcessPool(ProcessPoolTaskRunner):
     (the trial's own `except` marks its MLflow run FAILED), queued trials are cancelled, and once the trials
     have ended (or STOP_GRACE_S seconds have passed) a worker still there gets SIGKILL: by then it holds
     nothing. A normal exit waits for the trials, as Prefect's does."""
+
+    def __init__(self, max_workers: int | None = None, root: Path | None = None):
+        super().__init__(max_workers=max_workers)
+        self.root = root  # the project whose MLflow store the trials write: swept for their runs after a stop
+
+    def duplicate(self) -> StoppingProcessPool:  # Prefect copies a flow's runner through this (it knows only
+        copy = super().duplicate()                 # max_workers)
+        copy.root = self.root
+        return copy
 
     def __enter__(self):
         self._submitted = []
@@ -50,6 +63,20 @@ class StoppingProcessPool(ProcessPoolTaskRunner):
                     future.wait(timeout=max(0.0, deadline - time.monotonic()))
             reaper.send(workers, signal.SIGKILL)
         super().__exit__(exc_type, exc_value, traceback)
+        if exc_type is not None and self.root is not None:
+            _fail_orphans(self.root)
+
+
+def _fail_orphans(root: Path) -> None:
+    """A trial that could not mark its own run FAILED (killed after the grace, or its write refused) leaves it
+    RUNNING with a process that is gone: marked now, not at the next start, so the UI never shows it running."""
+    from components.tracking import store as tstore
+
+    try:
+        for run_id in tstore.fail_orphans(root):
+            log.warning("MLflow run %s of a stopped trial marked FAILED", run_id)
+    except Exception as exc:  # noqa: BLE001 - the stop, not this, is what the command reports; the next start sweeps
+        log.warning("stopped trials' MLflow runs not swept: %s", (str(exc).splitlines() or [""])[0])
 
 
 class Stopped(KeyboardInterrupt):
@@ -89,15 +116,16 @@ def interruptible():
             signal.signal(sig, handler)
 
 
-def task_runner(scfg):
-    """The task runner named by study.task_runner; Dask and Ray come from their Prefect integrations."""
+def task_runner(scfg, root: Path | None = None):
+    """The task runner named by study.task_runner; Dask and Ray come from their Prefect integrations. `root`: the
+    project whose trials' runs a stopped process pool marks FAILED."""
     kind, workers, address = scfg.task_runner, scfg.workers, scfg.address
     if kind == "threads":
         from prefect.task_runners import ThreadPoolTaskRunner
 
         return ThreadPoolTaskRunner(max_workers=workers)
     if kind == "processes":
-        return StoppingProcessPool(max_workers=workers)
+        return StoppingProcessPool(max_workers=workers, root=root)
     if kind in ("dask", "ray"):
         try:
             if kind == "dask":

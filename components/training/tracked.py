@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,8 @@ from components.models.base import GenerativeModel
 from components.files import atomic_write_text
 from components.training import distributed
 from components.training.loop import LoopConfig, LoopResult, fit
+
+log = logging.getLogger(__name__)
 
 FAILURE_TAGS = ("genzoo.failed_stage", "genzoo.failed_reason")  # why a run stopped; cleared when it resumes
 
@@ -72,7 +75,12 @@ def train_and_log(root: Path, family: str, dataset: str, data: Tensors, hp, loop
                   world=world.size, on_checkpoint=on_checkpoint)
         digests = distributed.gather_digests(model)
     except BaseException as exc:
-        mark_failed(client, run_id, tags)
+        try:
+            mark_failed(client, run_id, tags)
+        except Exception as failed:  # noqa: BLE001 - e.g. SQLite still locked by the write the stop cut short: the
+            # original error is what the caller must see; the run stays RUNNING until an orphan sweep marks it
+            log.warning("MLflow run %s left RUNNING: %s: %s", run_id, type(failed).__name__,
+                        (str(failed).splitlines() or [""])[0])
         if allow_divergence and isinstance(exc, TrainingDiverged):
             return Trained(model, None, run_id, [], diverged=str(exc))
         raise

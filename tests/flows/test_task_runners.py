@@ -97,7 +97,7 @@ def test_a_stopped_study_stops_its_running_trials_instead_of_finishing_them(tmp_
         else:
             assert rc != 0, text[-3000:]
         ((run, history),) = _trial_runs(root)
-        assert run.info.status == "FAILED", f"{how}: the trial ran on to {run.info.status}"
+        assert run.info.status == "FAILED", f"{how}: the trial ran on to {run.info.status}\n{text[-4000:]}"
         assert history[-1].step < STEPS
         assert f"stopped by SIG{'INT' if how == 'ctrl-c' else 'TERM'}" in text  # it ended through its own except
         # a SIGTERM'd command is ended by Prefect with SIGTERM again (no exit handlers): the reaper stops the server
@@ -106,3 +106,41 @@ def test_a_stopped_study_stops_its_running_trials_instead_of_finishing_them(tmp_
             time.sleep(0.5)
         assert processes.start_time(server) is None, f"{how}: the temporary Prefect server outlived the command"
         last = history[-1].step
+
+
+def _hold_a_run(root: str) -> None:
+    """A trial that cannot end its own run: it opens one, then ignores the stop (as a worker stuck in a write
+    would) until the pool kills it."""
+    from components.tracking import store as tstore
+
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    client = tstore.client(Path(root))
+    run = client.create_run(tstore.experiment_id(client, Path(root), "held"),
+                            tags={tstore.TAG_WORKER: tstore.worker_id()})
+    (Path(root) / "run_id").write_text(run.info.run_id)
+    time.sleep(600)
+
+
+def test_a_trial_killed_after_the_grace_leaves_no_run_marked_running(prefect_api, tmp_path, monkeypatch):
+    from prefect import flow, task
+
+    from flows import task_runners
+
+    monkeypatch.setattr(task_runners, "STOP_GRACE_S", 1.0)
+    hold = task(_hold_a_run)
+
+    @flow(task_runner=task_runners.StoppingProcessPool(max_workers=1, root=tmp_path))
+    def stopped():
+        hold.submit(str(tmp_path))
+        deadline = time.monotonic() + 120
+        while not (tmp_path / "run_id").exists():
+            assert time.monotonic() < deadline, "the worker never opened its run"
+            time.sleep(0.2)
+        raise KeyboardInterrupt  # as Ctrl-C lands in the flow: Prefect's engine lets it through the pool's exit
+
+    with pytest.raises(KeyboardInterrupt):
+        stopped()
+    from components.tracking import store as tstore
+
+    run = tstore.client(tmp_path).get_run((tmp_path / "run_id").read_text())
+    assert run.info.status == "FAILED" and "ended without finishing" in run.data.tags["genzoo.failed_reason"]
