@@ -27,8 +27,10 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/genzoo run $(ARGS)
 
+# two pytest-xdist workers, one per core; a file's tests stay on one worker in order (they share module fixtures)
+WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest $(ARGS)
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile $(ARGS)
 
 # mypy over components/ and flows/ as pyproject.toml's [tool.mypy] sets it (stricter at the seams)
 typecheck: $(STAMP)

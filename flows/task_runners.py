@@ -62,6 +62,9 @@ class StoppingProcessPool(ProcessPoolTaskRunner):
                 with contextlib.suppress(Exception):  # a cancelled one raises; its outcome is not ours to judge
                     future.wait(timeout=max(0.0, deadline - time.monotonic()))
             reaper.send(workers, signal.SIGKILL)
+            deadline = time.monotonic() + 10  # a killed process lingers while the kernel frees it: sweep after
+            while reaper.send(workers, 0) and time.monotonic() < deadline:
+                time.sleep(0.1)
         super().__exit__(exc_type, exc_value, traceback)
         if exc_type is not None and self.root is not None:
             _fail_orphans(self.root)

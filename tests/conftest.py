@@ -83,3 +83,18 @@ def registered_versions(root: Path, name: str) -> list:
         return client.search_model_versions(f"name='{name}'")
     except Exception:  # noqa: BLE001 - no store yet means no versions
         return []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under `make test` the suite runs on two pytest-xdist workers (one per core): each computes with one torch
+    thread, so two workers never fight over the cores (child processes keep their own defaults)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        import torch
+
+        torch.set_num_threads(1)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The end-to-end (`slow`) files first, each file in its own order: with files handed out to workers as
+    they come, the long ones start at once and the many quick ones fill the end instead of one long file alone."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
