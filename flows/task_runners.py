@@ -18,7 +18,7 @@ from pathlib import Path
 from prefect.task_runners import ProcessPoolTaskRunner
 
 from components import reaper, stop
-from components.processes import start_time
+from components.processes import identity, start_time
 from components.errors import ConfigError, Interrupted
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,7 @@ class StoppingProcessPool(ProcessPoolTaskRunner):
 
     def __enter__(self):
         self._submitted = []
+        self._stopped: set[str] = set()  # identities (host:pid:start) of the workers a stop ended
         return super().__enter__()
 
     def submit(self, *args, **kwargs):
@@ -55,6 +56,7 @@ class StoppingProcessPool(ProcessPoolTaskRunner):
         if exc_type is not None and self._executor is not None:
             # the stdlib gives no public handle on a pool's worker processes; _processes is {pid: Process}
             workers = {pid: started for pid in list(self._executor._processes) if (started := start_time(pid))}
+            self._stopped = {identity(pid) for pid in workers}
             reaper.send(workers, signal.SIGTERM)
             self._executor.shutdown(wait=False, cancel_futures=True)  # the queued trials never start
             deadline = time.monotonic() + STOP_GRACE_S
@@ -67,16 +69,16 @@ class StoppingProcessPool(ProcessPoolTaskRunner):
                 time.sleep(0.1)
         super().__exit__(exc_type, exc_value, traceback)
         if exc_type is not None and self.root is not None:
-            _fail_orphans(self.root)
+            _fail_orphans(self.root, self._stopped)
 
 
-def _fail_orphans(root: Path) -> None:
+def _fail_orphans(root: Path, stopped: set[str]) -> None:
     """A trial that could not mark its own run FAILED (killed after the grace, or its write refused) leaves it
     RUNNING with a process that is gone: marked now, not at the next start, so the UI never shows it running."""
     from components.tracking import store as tstore
 
     try:
-        for run_id in tstore.fail_orphans(root):
+        for run_id in tstore.fail_orphans(root, stopped):
             log.warning("MLflow run %s of a stopped trial marked FAILED", run_id)
     except Exception as exc:  # noqa: BLE001 - the stop, not this, is what the command reports; the next start sweeps
         log.warning("stopped trials' MLflow runs not swept: %s", (str(exc).splitlines() or [""])[0])

@@ -230,17 +230,19 @@ def worker_id() -> str:
     return processes.identity()
 
 
-def fail_orphans(root: Path) -> list[str]:
+def fail_orphans(root: Path, killed: set[str] | None = None) -> list[str]:
     """Mark FAILED the RUNNING runs whose process on this host is gone (a kill -9, a crash): they never look
-    finished or in progress in the UI. Returns their run ids."""
+    finished or in progress in the UI. `killed`: the identities of processes the caller has just killed (they may
+    still be exiting), whose runs are marked whether or not they are gone yet. Returns the run ids."""
     if not (root / defaults.MLFLOW_DB).exists() and tracking_uri(root).startswith("sqlite:"):
         return []
     c = client(root)
     exps = [e.experiment_id for e in c.search_experiments()]
     if not exps:
         return []
-    orphans = [r for r in c.search_runs(exps, "attributes.status = 'RUNNING'", max_results=1000)
-               if processes.gone(r.data.tags.get(TAG_WORKER, ""))]
+    running = c.search_runs(exps, "attributes.status = 'RUNNING'", max_results=1000)
+    orphans = [r for r in running if (owner := r.data.tags.get(TAG_WORKER, "")) in (killed or set())
+               or processes.gone(owner)]
     for r in orphans:
         c.set_tag(r.info.run_id, "genzoo.failed_reason",
                   f"its process {r.data.tags[TAG_WORKER]} ended without finishing the run (killed or crashed)")

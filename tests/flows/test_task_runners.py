@@ -143,4 +143,6 @@ def test_a_trial_killed_after_the_grace_leaves_no_run_marked_running(prefect_api
     from components.tracking import store as tstore
 
     run = tstore.client(tmp_path).get_run((tmp_path / "run_id").read_text())
-    assert run.info.status == "FAILED" and "ended without finishing" in run.data.tags["genzoo.failed_reason"]
+    worker = run.data.tags[tstore.TAG_WORKER]
+    assert run.info.status == "FAILED", f"worker {worker} gone: {processes.gone(worker)}; store {tstore.tracking_uri(tmp_path)}"
+    assert "ended without finishing" in run.data.tags["genzoo.failed_reason"]

@@ -63,6 +63,7 @@ from components.data import store
 from components.models.registry import get_family
 from components.training.loop import LoopConfig, fit
 ds = store.read("mnist5k", Path(sys.argv[1]))
+torch.set_num_threads(int(sys.argv[3]))  # the test's own: another thread count sums in another order
 torch.manual_seed(0)
 fam = get_family("nsgan")
 model = fam.build((1, 28, 28), 10, fam.hyperparameters({"z_dim": 8, "width": 0.125}))
@@ -74,7 +75,8 @@ fit(model, x, y, LoopConfig(steps=10_000, batch_size=32, checkpoint_every=3, log
 def test_sigkill_mid_training_then_resume_matches(mnist5k_data, tmp_path):
     """A real SIGKILL while training: the atomic checkpoint survives and resuming ends where an unbroken run does."""
     ckpt = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(mnist5k_data), str(ckpt)],
+    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(mnist5k_data), str(ckpt),
+                             str(torch.get_num_threads())],
                             cwd=Path(__file__).resolve().parents[2])
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
