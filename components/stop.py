@@ -34,6 +34,7 @@ def record(name: str) -> None:
 
 
 def requested() -> bool:
+    """Whether this process was told to stop (what check() raises on, without raising)."""
     return _requested is not None
 
 

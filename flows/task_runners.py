@@ -13,13 +13,14 @@ import logging
 import signal
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from prefect.task_runners import ProcessPoolTaskRunner
 
 from components import reaper, stop
 from components.processes import identity, start_time
-from components.errors import ConfigError, Interrupted
+from components.errors import ConfigError, Interrupted, first_line
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,6 @@ class StoppingProcessPool(ProcessPoolTaskRunner):
 
     def __enter__(self):
         self._submitted = []
-        self._stopped: set[str] = set()  # identities (host:pid:start) of the workers a stop ended
         return super().__enter__()
 
     def submit(self, *args, **kwargs):
@@ -53,35 +53,39 @@ class StoppingProcessPool(ProcessPoolTaskRunner):
         return future
 
     def __exit__(self, exc_type, exc_value, traceback) -> None:
-        if exc_type is not None and self._executor is not None:
-            # the stdlib gives no public handle on a pool's worker processes; _processes is {pid: Process}
-            workers = {pid: started for pid in list(self._executor._processes) if (started := start_time(pid))}
-            self._stopped = {identity(pid) for pid in workers}
-            reaper.send(workers, signal.SIGTERM)
-            self._executor.shutdown(wait=False, cancel_futures=True)  # the queued trials never start
-            deadline = time.monotonic() + STOP_GRACE_S
-            for future in self._submitted:
-                with contextlib.suppress(Exception):  # a cancelled one raises; its outcome is not ours to judge
-                    future.wait(timeout=max(0.0, deadline - time.monotonic()))
-            reaper.send(workers, signal.SIGKILL)
-            deadline = time.monotonic() + 10  # a killed process lingers while the kernel frees it: sweep after
-            while reaper.send(workers, 0) and time.monotonic() < deadline:
-                time.sleep(0.1)
+        executor = self._executor
+        stopped = self._stop_workers(executor) if exc_type is not None and executor is not None else set()
         super().__exit__(exc_type, exc_value, traceback)
-        if exc_type is not None and self.root is not None:
-            _fail_orphans(self.root, self._stopped)
+        if stopped and self.root is not None:
+            _fail_runs_of(self.root, stopped)
+
+    def _stop_workers(self, executor: ProcessPoolExecutor) -> set[str]:
+        """SIGTERM, cancel the queue, wait out the grace, SIGKILL; the stopped workers' identities
+        (host:pid:start, as their runs' genzoo.worker tag names them)."""
+        # the stdlib gives no public handle on a pool's worker processes; _processes is {pid: Process}
+        workers = {pid: started for pid in list(executor._processes) if (started := start_time(pid))}
+        stopped = {identity(pid) for pid in workers}
+        reaper.send(workers, signal.SIGTERM)
+        executor.shutdown(wait=False, cancel_futures=True)  # the queued trials never start
+        deadline = time.monotonic() + STOP_GRACE_S
+        for future in self._submitted:
+            with contextlib.suppress(Exception):  # a cancelled one raises; its outcome is not ours to judge
+                future.wait(timeout=max(0.0, deadline - time.monotonic()))
+        reaper.send(workers, signal.SIGKILL)
+        return stopped
 
 
-def _fail_orphans(root: Path, stopped: set[str]) -> None:
+def _fail_runs_of(root: Path, stopped: set[str]) -> None:
     """A trial that could not mark its own run FAILED (killed after the grace, or its write refused) leaves it
-    RUNNING with a process that is gone: marked now, not at the next start, so the UI never shows it running."""
+    RUNNING: its worker is stopped, so the run is marked now, not at the next start, and the UI never shows it
+    running. By identity, not by looking whether the process is gone: a killed one lingers while it is freed."""
     from components.tracking import store as tstore
 
     try:
         for run_id in tstore.fail_orphans(root, stopped):
             log.warning("MLflow run %s of a stopped trial marked FAILED", run_id)
     except Exception as exc:  # noqa: BLE001 - the stop, not this, is what the command reports; the next start sweeps
-        log.warning("stopped trials' MLflow runs not swept: %s", (str(exc).splitlines() or [""])[0])
+        log.warning("stopped trials' MLflow runs not swept: %s", first_line(exc))
 
 
 class Stopped(KeyboardInterrupt):

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from components import defaults
+from components.errors import first_line
 from components.files import atomic_write_text
 from components.pipeline.context import Context
 from components.tracking import store as tstore
@@ -83,4 +84,4 @@ def fail(root: Path, every: list[StudyRuns]) -> None:
             except Exception as exc:  # noqa: BLE001 - e.g. SQLite locked by a trial still writing: the run stays
                 # RUNNING until the next start marks it FAILED (tracking/store.fail_orphans); the interrupt, not
                 # this, is what the command reports
-                log.warning("MLflow run %s left RUNNING on stop: %s", run_id, str(exc).splitlines()[0])
+                log.warning("MLflow run %s left RUNNING on stop: %s", run_id, first_line(exc))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Collection
 from pathlib import Path
 
 import yaml
@@ -230,7 +231,7 @@ def worker_id() -> str:
     return processes.identity()
 
 
-def fail_orphans(root: Path, killed: set[str] | None = None) -> list[str]:
+def fail_orphans(root: Path, killed: Collection[str] = ()) -> list[str]:
     """Mark FAILED the RUNNING runs whose process on this host is gone (a kill -9, a crash): they never look
     finished or in progress in the UI. `killed`: the identities of processes the caller has just killed (they may
     still be exiting), whose runs are marked whether or not they are gone yet. Returns the run ids."""
@@ -241,7 +242,7 @@ def fail_orphans(root: Path, killed: set[str] | None = None) -> list[str]:
     if not exps:
         return []
     running = c.search_runs(exps, "attributes.status = 'RUNNING'", max_results=1000)
-    orphans = [r for r in running if (owner := r.data.tags.get(TAG_WORKER, "")) in (killed or set())
+    orphans = [r for r in running if (owner := r.data.tags.get(TAG_WORKER, "")) in killed
                or processes.gone(owner)]
     for r in orphans:
         c.set_tag(r.info.run_id, "genzoo.failed_reason",

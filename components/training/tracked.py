@@ -56,7 +56,7 @@ def train_and_log(root: Path, family: str, dataset: str, data: Tensors, hp, loop
                   on_checkpoint: Callable | None = None, allow_divergence: bool = False) -> Trained:
     """`hp`: the family's typed hyperparameters; `allow_divergence`: a NaN/inf loss marks the run FAILED and is
     returned, not raised (a search's outcome)."""
-    from components.errors import TrainingDiverged
+    from components.errors import TrainingDiverged, first_line
     from components.models import stored
     from components.tracking import store as tstore
 
@@ -79,8 +79,7 @@ def train_and_log(root: Path, family: str, dataset: str, data: Tensors, hp, loop
             mark_failed(client, run_id, tags)
         except Exception as failed:  # noqa: BLE001 - e.g. SQLite still locked by the write the stop cut short: the
             # original error is what the caller must see; the run stays RUNNING until an orphan sweep marks it
-            log.warning("MLflow run %s left RUNNING: %s: %s", run_id, type(failed).__name__,
-                        (str(failed).splitlines() or [""])[0])
+            log.warning("MLflow run %s left RUNNING: %s: %s", run_id, type(failed).__name__, first_line(failed))
         if allow_divergence and isinstance(exc, TrainingDiverged):
             return Trained(model, None, run_id, [], diverged=str(exc))
         raise
