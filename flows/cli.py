@@ -184,14 +184,14 @@ def cmd_serve(args) -> int:
     app, guarded (components/tracking/serving.py)."""
     from mlflow.exceptions import MlflowException
 
-    from components.tracking.store import client, tracking_uri
+    from components.tracking.store import client, created, sqlite_file
 
     cfg = load_config(None, args.profile, args.overrides, dataset=args.dataset)
     name = args.name or f"{cfg.dataset}-{cfg.families[0]}"
     ref = f"models:/{name}/{args.version}" if args.version else f"models:/{name}@{args.alias}"
     root = defaults.project_root()
-    if tracking_uri(root).startswith("sqlite:") and not (root / defaults.MLFLOW_DB).exists():
-        raise GenzooError(f"{ref} is not in the registry: there is no {root / defaults.MLFLOW_DB} yet "
+    if not created(root):
+        raise GenzooError(f"{ref} is not in the registry: there is no {sqlite_file(root)} yet "
                           "(`genzoo run` creates it and registers the models it trains)")
     registry = client(root)
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -39,6 +40,25 @@ TINY_PARAMS = {
         "eval": {"num_samples": 200, "batch_size": 100, "grid_size": 16},
     }},
 }
+
+
+
+@pytest.fixture(autouse=True)
+def _mlflow_pointed_nowhere_after_each_test():
+    """A test that points MLflow at its store (mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI) must not send
+    the runs of the next test in this worker there: the environment and MLflow's globals are put back."""
+    before = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    yield
+    if "mlflow" in sys.modules:
+        import mlflow
+
+        mlflow.set_tracking_uri(None)
+        mlflow.set_registry_uri(None)
+    for name, value in before.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(scope="session")

@@ -3,9 +3,10 @@ points at a server; plus the provenance every run carries (data version, git com
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 import yaml
@@ -28,6 +29,19 @@ def embedded(root: Path) -> bool:
     return tracking_uri(root) == _own_store(root)
 
 
+def sqlite_file(root: Path) -> Path | None:
+    """The file of the SQLite store runs go to (the project's own, or one MLFLOW_TRACKING_URI names); None for a
+    server."""
+    uri = tracking_uri(root)
+    return Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
+
+
+def created(root: Path) -> bool:
+    """False while the SQLite store runs go to has no file yet (a server is taken as there)."""
+    file = sqlite_file(root)
+    return file is None or file.exists()
+
+
 def store_id(root: Path) -> str:
     """The store as stage keys name it: the project's own by its name in the project, so that moving or copying
     the folder keeps every key; a server by its URI."""
@@ -39,11 +53,27 @@ def setup(root: Path, experiment: str) -> str:
     import mlflow
 
     uri = tracking_uri(root)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(os.environ.get("MLFLOW_REGISTRY_URI") or uri)
+    with _environment_kept("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        mlflow.set_registry_uri(os.environ.get("MLFLOW_REGISTRY_URI") or uri)
+        mlflow.set_tracking_uri(uri)
     experiment_id(client(root), root, experiment)  # client() re-points a moved store before anything is read
     mlflow.set_experiment(experiment)
     return uri
+
+
+@contextlib.contextmanager
+def _environment_kept(*names: str) -> Iterator[None]:
+    """MLflow's set_tracking_uri and set_registry_uri export the URI to the environment for subprocesses; left
+    there, the next project this process opens would track into this one's store (ours compute their own)."""
+    before = {name: os.environ.get(name) for name in names}
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def client(root: Path):
@@ -235,8 +265,8 @@ def fail_orphans(root: Path, killed: Collection[str] = ()) -> list[str]:
     """Mark FAILED the RUNNING runs whose process on this host is gone (a kill -9, a crash): they never look
     finished or in progress in the UI. `killed`: the identities of processes the caller has just killed (they may
     still be exiting), whose runs are marked whether or not they are gone yet. Returns the run ids."""
-    if not (root / defaults.MLFLOW_DB).exists() and tracking_uri(root).startswith("sqlite:"):
-        return []
+    if not created(root):
+        return []  # no runs: opening the store would create it
     c = client(root)
     exps = [e.experiment_id for e in c.search_experiments()]
     if not exps:

@@ -39,3 +39,23 @@ def test_experiments_open_on_their_runs_in_the_ui(tmp_path, monkeypatch):
     old = client.create_experiment("older")
     store.experiment_id(client, tmp_path, "older")
     assert client.get_experiment(old).tags["mlflow.experimentKind"] == "custom_model_development"
+
+
+def test_a_process_that_opened_one_project_tracks_the_next_into_its_own_store(tmp_path, monkeypatch):
+    import mlflow
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir(), second.mkdir()
+    store.setup(first, "toy")
+    with mlflow.start_run():
+        pass
+    assert store.tracking_uri(second) == f"sqlite:///{(second / 'mlflow.db').as_posix()}"
+    assert store.setup(second, "toy") == store.tracking_uri(second)
+    with mlflow.start_run() as run:
+        pass
+    assert store.client(second).get_run(run.info.run_id).info.experiment_id
+    assert mlflow.get_registry_uri() == store.tracking_uri(second)
+    assert [r.info.run_id for r in store.client(second).search_runs(
+        [store.experiment_id(store.client(second), second, "toy")])] == [run.info.run_id]
