@@ -54,9 +54,10 @@ def main() -> None:
 
         def checkpoint(step: int, m) -> None:
             with torch.no_grad():
-                fake = m.sample(2000, torch.Generator().manual_seed(1))
+                fake = m.sample(modes.PUBLISHED_N, torch.Generator().manual_seed(1))
                 c = modes.count(fake, mixture)
-                line = f"  step {step:>6}: {100 * c.high_quality:5.1f}% high quality, {c.modes_covered} modes"
+                line = (f"  step {step:>6}: {100 * c.high_quality:5.1f}% high quality, {c.modes_covered} modes "
+                        f"(published rule: {c.modes_covered_published})")
                 # a scalar critic (the games, not the hybrids): its spread, and the ML game's gradient concentration
                 if hasattr(getattr(m, "D", None), "head"):
                     out_f, out_r = m.D(fake), m.D(real)

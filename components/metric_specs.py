@@ -65,6 +65,10 @@ BASES: dict[str, Base] = {
     "modes_covered": Base("higher", "modes", "2-D points: mixture modes holding at least eval.mode_min_share of an "
                           "even share of high-quality samples (VEEGAN; PacGAN)", (*SAMPLED, "mode_min_share"),
                           headline=True),
+    "modes_covered_published": Base("higher", "modes", "2-D points: mixture modes nearest to at least one "
+                                    "high-quality sample among the first 2,500 (all, when fewer): the rule the "
+                                    "published rows use (VEEGAN; PacGAN's code); loose, shown only beside them",
+                                    SAMPLED),
     "high_quality": Base("higher", "fraction", "2-D points: share of samples within 3 sigma of the nearest mode's "
                          "centre (VEEGAN; PacGAN)", SAMPLED, headline=True),
     "reverse_kl": Base("lower", "nats", "2-D points: KL(q‖p) of the samples' nearest-mode histogram q against "
@@ -95,7 +99,7 @@ BASES: dict[str, Base] = {
     "iwae_k": Base(None, "", "importance samples of the IWAE bound", ("iwae_k",)),
     "likelihood_images": Base(None, "images", "test images the likelihoods are measured on", ("likelihood_images",)),
 }
-POINT_BASES = ("modes_covered", "high_quality", "reverse_kl")  # measured on 2-D points (evaluation/modes.py)
+POINT_BASES = ("modes_covered", "modes_covered_published", "high_quality", "reverse_kl")  # measured on 2-D points (evaluation/modes.py)
 
 
 def measures_points(name: str) -> bool:

@@ -26,7 +26,8 @@ from components.files import atomic_write_text
 from components.metric_specs import spec
 
 
-FORMAT = 2  # what a cached floor holds; 2: floor_num_samples, one draw when N is the whole split
+FORMAT = 3  # what a cached floor holds; 2: floor_num_samples, one draw when N is the whole split; 3: the
+# published mode rule beside ours (modes_covered_published)
 
 
 def draw(train_x: torch.Tensor, n: int, seed: int) -> torch.Tensor:

@@ -57,8 +57,16 @@ class ModelCard:
     def build(self, weights: Path, device: str = "cpu") -> GenerativeModel:
         from components.models.registry import get_family
 
+        from components.errors import GenzooError
+
         model = get_family(self.family).build(self.image_shape, self.num_classes, self.hp)
-        model.load_state_dict(torch.load(weights, map_location=device, weights_only=True))
+        state = torch.load(weights, map_location=device, weights_only=True)
+        mine = model.state_dict()
+        differ = sorted(set(mine) ^ set(state)) or [k for k in mine if mine[k].shape != state[k].shape]
+        if differ:  # load_state_dict would say so in a page of text
+            raise GenzooError(f"{weights}: saved by a {self.family} network this version no longer builds (first "
+                              f"of {len(differ)} differing tensors: {differ[0]}); retrain it (`genzoo run`)")
+        model.load_state_dict(state)
         return model.to(device).eval()
 
 

@@ -34,6 +34,7 @@ class PointsCheckpoint(BaseModel):
     modes_covered: float
     high_quality: float
     reverse_kl: float
+    modes_covered_published: float | None = None  # None in a trial stored before the published rule was counted
 
 
 Checkpoint = ImageCheckpoint | PointsCheckpoint
@@ -63,4 +64,4 @@ def count_points(model: GenerativeModel, mixture: Mixture, settings: Eval, n: in
     pts = samples.generate(model, n, settings.batch_size, seed, device)
     c = modes.count(pts, mixture, settings.mode_min_share)
     return PointsCheckpoint(step=step, modes_covered=c.modes_covered, high_quality=c.high_quality,
-                            reverse_kl=c.reverse_kl), pts
+                            reverse_kl=c.reverse_kl, modes_covered_published=c.modes_covered_published), pts

@@ -37,6 +37,7 @@ class PointsReferences:
     checkpoint counts at study.checkpoint_samples."""
 
     floor_modes_covered: float
+    floor_modes_covered_published: float | None  # None from a floor measured before the published rule
     floor_high_quality: float
     floor_reverse_kl: float
     floor_draws: int
@@ -68,6 +69,7 @@ def measure_modes(cfg: Config, ds: Tensors, floor: dict[str, float], family: str
     untrained, _ = count_points(untrained_model(family, cfg.hp(family), ds, cfg.seed).to(device),
                                 ds.points_mixture, cfg.eval, n, cfg.seed + 1, device, 0)
     return PointsReferences(floor_modes_covered=floor[name("modes_covered", prefix="floor")],
+                            floor_modes_covered_published=floor.get(name("modes_covered_published", prefix="floor")),
                             floor_high_quality=floor[name("high_quality", prefix="floor")],
                             floor_reverse_kl=floor[name("reverse_kl", prefix="floor")],
                             floor_draws=cfg.eval.floor_seeds, untrained=untrained, untrained_family=family,

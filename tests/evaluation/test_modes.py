@@ -71,3 +71,16 @@ def test_the_snapshot_figure_has_one_panel_per_checkpoint(tmp_path):
     three = modes.save_snapshots([(s, _at_modes([100] * 8, 1.0)) for s in (0, 10, 20)], RING, tmp_path / "three.png")
     with Image.open(one) as a, Image.open(three) as b:
         assert b.width > 2.5 * a.width and a.height == b.height
+
+
+def test_the_published_rule_counts_a_mode_with_one_high_quality_sample_among_the_first_2500():
+    pts = _at_modes([625] * 8) * 0.5  # 5,000 points, none high quality
+    order = np.random.default_rng(1).permutation(len(pts))
+    pts = pts[order]
+    on_mode = _at_modes([1] * 8)  # one high-quality point per mode
+    pts[[0, 1, 2, 3, 4, 5, 2_499]] = on_mode[:7]
+    pts[2_500] = on_mode[7]  # past the published sample count: not looked at
+    m = modes.count(pts, RING)
+    assert m.modes_covered_published == 7
+    assert m.modes_covered == 0  # ours needs 0.2 x 5,000 / 8 = 125 per mode
+    assert m.metrics()["modes_covered_published"] == 7.0

@@ -129,3 +129,43 @@ def test_test_metrics_have_a_reconstruction_error_and_an_elbo_where_the_method_d
         # a bound on log p(x) of 784 binarised pixels, in nats; bits/dim is the same number per dimension
         assert m["test_elbo_nats"] < 0
         assert m["test_elbo_bits_per_dim"] == pytest.approx(-m["test_elbo_nats"] / (784 * math.log(2)))
+
+
+def test_veegan_pairs_data_with_a_sample_of_its_reconstructor_not_its_mean():
+    """Algorithm 1's z_g ~ p(z | x) = N(F(x), I): a code on a 2-D sheet would let D tell the pairs apart by z."""
+    torch.manual_seed(0)
+    model = model_of("veegan", POINTS[0], 8, POINTS[1])
+    x = torch.randn(1, 2, 1, 1).repeat(20_000, 1, 1, 1)
+    z = model.reconstruct_sample(x, torch.Generator().manual_seed(1))
+    residual = z - model.E(x)
+    assert residual.mean().abs().item() < 0.02
+    assert residual.std().item() == pytest.approx(1.0, abs=0.02)
+
+
+def test_weights_saved_by_a_network_this_version_no_longer_builds_are_one_line(tmp_path):
+    from components.data.tensors import Tensors
+    from components.errors import GenzooError
+    from components.models import stored
+
+    model = model_of("ali", POINTS[0], 1, POINTS[1])
+    data = Tensors(train_x=torch.zeros(1, 1, 1, 2), train_y=torch.zeros(1, dtype=torch.long), classes=["0"])
+    out = stored.save(model, "ali", "ring8", data, tmp_path / "model")
+    state = model.state_dict()
+    state["D.old_layer.weight"] = torch.zeros(1)  # as weights of an older discriminator would hold
+    torch.save(state, out / "model.pt")
+    with pytest.raises(GenzooError, match=r"model\.pt: saved by a ali network this version no longer builds.*"
+                                          r"D\.old_layer\.weight.*retrain") as err:
+        stored.load(out)
+    assert "\n" not in str(err.value)
+
+
+def test_an_aae_given_prior_modes_draws_its_codes_from_that_many_gaussians_on_a_circle():
+    model = model_of("aae", POINTS[0], 8, {**POINTS[1], "prior_modes": 8})
+    z = model.prior(8_000, torch.Generator().manual_seed(0))
+    angle = torch.arange(8) * 2 * math.pi / 8
+    centres = aae.MIXTURE_RADIUS * torch.stack([angle.cos(), angle.sin()], 1)
+    distance, nearest = torch.cdist(z, centres).min(1)
+    assert (distance < 4 * aae.MIXTURE_SIGMA).float().mean() > 0.99  # every code near one component
+    assert torch.bincount(nearest, minlength=8).min() > 900  # and the components drawn evenly
+    plain = model_of("aae", *POINTS[:1], 8, POINTS[1]).prior(8_000, torch.Generator().manual_seed(0))
+    assert plain.norm(dim=1).mean() < 1.5  # prior_modes 0: N(0, I)

@@ -7,6 +7,8 @@ comparison isolates the method.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -36,19 +38,30 @@ class Encoder(nn.Module):
 
 
 class JointDiscriminator(nn.Module):
-    """D(x, z) -> one logit per pair: x's features and z's joined by one hidden layer (ALI/BiGAN's D, VEEGAN's D,
-    AVB's adversary T)."""
+    """D(x, z) -> one logit per pair (ALI/BiGAN's D, VEEGAN's D, AVB's adversary T). Images: x's conv features and
+    z's joined by one hidden layer. 2-D points (arch mlp): x and z side by side into two hidden ReLU layers of
+    128, as the `data_network` of VEEGAN's 2-D notebook (akashgit/VEEGAN, VEEGAN_2D_RING.ipynb: the join at the
+    input is what a TF2 port of it shows; the widths and ReLU are from memory of the original, unchecked). With
+    x's own two layers ahead of the join, as on images, VEEGAN on ring8 held 2 modes where this covers all 8
+    (docs/results.md, issue 38)."""
 
     def __init__(self, image_shape, z_dim: int, arch: str, width: float, batch_norm: bool):
         super().__init__()
-        disc = ARCHITECTURES[arch][1](image_shape, batch_norm=batch_norm, width=width)
         hidden = _hidden(arch, width)
+        self.pairs: nn.Module | None = None
+        if arch == "mlp":
+            self.pairs = nn.Sequential(nn.Linear(math.prod(image_shape) + z_dim, hidden), nn.ReLU(True),
+                                       nn.Linear(hidden, hidden), nn.ReLU(True), nn.Linear(hidden, 1))
+            return
+        disc = ARCHITECTURES[arch][1](image_shape, batch_norm=batch_norm, width=width)
         self.x_features = disc.features
         self.z_features = nn.Sequential(nn.Linear(z_dim, hidden), nn.LeakyReLU(0.2, True))
         self.joint = nn.Sequential(nn.Linear(disc.feature_dim + hidden, hidden), nn.LeakyReLU(0.2, True),
                                    nn.Linear(hidden, 1))
 
     def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        if self.pairs is not None:
+            return self.pairs(torch.cat([x.flatten(1), z], 1)).squeeze(1)
         return self.joint(torch.cat([self.x_features(x), self.z_features(z)], 1)).squeeze(1)
 
 
