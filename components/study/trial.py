@@ -280,10 +280,10 @@ class TrialKind(Generic[C]):
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
+        rows = [(c.step, field, value) for c in self.curve for field, value in c.model_dump().items()
+                if field != "step" and value is not None]  # None: a row stored before its metric was counted
         client.log_batch(trained.tracked_run, metrics=[Metric(spec(field).named(prefix="checkpoint"), float(value),
-                                                                  now, c.step)
-                                                  for c in self.curve for field, value in c.model_dump().items()
-                                                  if field != "step"])
+                                                              now, step) for step, field, value in rows])
         status = "diverged" if trained.diverged else "completed"
         client.set_tag(trained.tracked_run, "genzoo.trial_status", status)
         client.set_terminated(trained.tracked_run, "FINISHED" if status == "completed" else "FAILED")
