@@ -1,4 +1,5 @@
-"""How far each game gets on a 2-D mixture at a budget: high-quality share and modes covered at checkpoints, with
+"""How far each game gets on a 2-D mixture at a budget: high-quality share and modes covered at checkpoints (on
+2,500 samples, by genzoo's rule and by the published one, evaluation/modes.py), with
 the two diagnostics docs/results.md cites (the critic's spread of outputs; the share of the ML game's gradient
 weight exp(logit) held by the top 1% of samples). One thread, fp32, each family's 2-D settings
 (registry.Family.points_overrides) plus `--set`, the training loop itself (no MLflow, no Prefect).

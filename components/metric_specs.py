@@ -99,7 +99,8 @@ BASES: dict[str, Base] = {
     "iwae_k": Base(None, "", "importance samples of the IWAE bound", ("iwae_k",)),
     "likelihood_images": Base(None, "images", "test images the likelihoods are measured on", ("likelihood_images",)),
 }
-POINT_BASES = ("modes_covered", "modes_covered_published", "high_quality", "reverse_kl")  # measured on 2-D points (evaluation/modes.py)
+# measured on 2-D points (evaluation/modes.py)
+POINT_BASES = ("modes_covered", "modes_covered_published", "high_quality", "reverse_kl")
 
 
 def measures_points(name: str) -> bool:

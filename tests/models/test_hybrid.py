@@ -169,3 +169,10 @@ def test_an_aae_given_prior_modes_draws_its_codes_from_that_many_gaussians_on_a_
     assert torch.bincount(nearest, minlength=8).min() > 900  # and the components drawn evenly
     plain = model_of("aae", *POINTS[:1], 8, POINTS[1]).prior(8_000, torch.Generator().manual_seed(0))
     assert plain.norm(dim=1).mean() < 1.5  # prior_modes 0: N(0, I)
+
+
+def test_on_points_log_px_is_a_gaussian_of_the_configured_sigma():
+    model = model_of("avb", POINTS[0], 8, {**POINTS[1], "points_sigma": 0.02})
+    x, mean = torch.randn(5, 2, 1, 1), torch.randn(5, 2, 1, 1)
+    expected = torch.distributions.Normal(mean.flatten(1), 0.02).log_prob(x.flatten(1)).sum(1)
+    assert torch.allclose(model.log_px(x, mean), expected, atol=1e-3)

@@ -36,6 +36,7 @@ class HybridHp:
     beta2: AdamBeta = 0.999
     disc_batch_norm: bool = True  # batch norm in the encoder's and discriminators' x features
     width: Positive = 1.0
+    points_sigma: Positive = 1.0  # sigma of the Gaussian p(x | z) on 2-D points, where a method has one (AVB, IntroVAE)
 
 
 class Hybrid(GenerativeModel):
@@ -73,10 +74,12 @@ class Hybrid(GenerativeModel):
         return torch.logit(x_mean.float(), eps=1e-6)
 
     def log_px(self, x: torch.Tensor, x_mean: torch.Tensor) -> torch.Tensor:
-        """log p(x | z) per example: Bernoulli on binarised pixels (as the VAEs), unit-variance Gaussian on
+        """log p(x | z) per example: Bernoulli on binarised pixels (as the VAEs), N(G(z), points_sigma^2 I) on
         points."""
         if self.points:
-            return gaussian_log_prob((x - x_mean).flatten(1))  # the residual under N(0, I)
+            sigma = self.hp.points_sigma
+            residual = ((x - x_mean) / sigma).flatten(1)
+            return gaussian_log_prob(residual) - residual.shape[1] * math.log(sigma)
         return lik.bernoulli_log_prob(self.logits(x_mean), x)
 
     def observe(self, images: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
