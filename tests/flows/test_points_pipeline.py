@@ -31,10 +31,13 @@ def test_a_mixture_trains_with_point_networks_and_is_scored_by_its_modes(ran_poi
     assert set(summary.states.values()) == {"Completed"}
     ev = summary.families["nsgan"].evaluate
     m = ev.metrics
-    assert {"modes_covered", "high_quality", "reverse_kl", "floor_modes_covered", "floor_high_quality"} <= set(m)
+    assert {"modes_covered", "modes_covered_published", "high_quality", "reverse_kl", "floor_modes_covered",
+            "floor_modes_covered_published", "floor_high_quality"} <= set(m)
     assert not any(k.startswith("fid") for k in m)
     assert all(spec(k).name == k for k in m)
     assert m["floor_modes_covered"] == 8 and m["floor_high_quality"] > 0.95  # real points: every mode, on it
+    assert m["floor_modes_covered_published"] == 8
+    assert m["modes_covered_published"] >= m["modes_covered"]  # the published rule is the looser
     assert ev.feature_space.startswith("modes:ring8:")
     clf = summary.data["ring8"].classifier
     assert clf.test_accuracy > 0.99 and clf.model == ""  # the mixture's nearest-centre rule, no network
