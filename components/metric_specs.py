@@ -66,8 +66,9 @@ BASES: dict[str, Base] = {
                           "even share of high-quality samples (VEEGAN; PacGAN)", (*SAMPLED, "mode_min_share"),
                           headline=True),
     "modes_covered_published": Base("higher", "modes", "2-D points: mixture modes nearest to at least one "
-                                    "high-quality sample among the first 2,500 (all, when fewer): the rule the "
-                                    "published rows use (VEEGAN; PacGAN's code); loose, shown only beside them",
+                                    "high-quality sample of 2,500 drawn with the same seed, whatever N the other "
+                                    "counts use: the rule the published rows use (VEEGAN; PacGAN's code); loose, "
+                                    "shown only beside them",
                                     SAMPLED),
     "high_quality": Base("higher", "fraction", "2-D points: share of samples within 3 sigma of the nearest mode's "
                          "centre (VEEGAN; PacGAN)", SAMPLED, headline=True),

@@ -43,6 +43,16 @@ TINY_PARAMS = {
 
 
 
+def use_store(root: Path) -> None:
+    """Point MLflow's fluent API and registry at `root`'s store for this test (put back after it): a test reading a
+    module fixture's registry says which store it means instead of finding the one an earlier test left set."""
+    import mlflow
+
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+
+
 @pytest.fixture(autouse=True)
 def _mlflow_pointed_nowhere_after_each_test():
     """A test that points MLflow at its store (mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI) must not send

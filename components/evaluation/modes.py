@@ -4,8 +4,8 @@ PacGAN, Lin et al. 2018, Sec. 5): mode collapse counted exactly instead of infer
 - high_quality: the fraction of samples within 3 sigma of the nearest mode's centre;
 - modes_covered: modes holding at least `min_share` of a uniform share (N / modes) of high-quality samples,
   i.e. 20 of 2,500 samples on the 25-mode grid at the default 0.2: genzoo's rule, a mode a model visits;
-- modes_covered_published: modes nearest to at least one high-quality sample among the first 2,500, the rule the
-  published rows are counted by (PacGAN's code, synthetic_data_experiments/PacGAN/pacgan/extensions.py,
+- modes_covered_published: modes nearest to at least one high-quality sample of 2,500 (the evaluation draws at
+  least that many, its other counts read the first N), the rule the published rows are counted by (PacGAN's code, synthetic_data_experiments/PacGAN/pacgan/extensions.py,
   MetricLogger, checked 2026-12-07; VEEGAN's Sec. 5.1 as the issue quotes it, unchecked here). It is loose: a
   ring NS GAN that has not learned, 20 high-quality points of 5,000, covers 7 of 8 modes by it. Printed only
   beside the published rows, never used to rank;
@@ -60,19 +60,31 @@ def nearest(samples, mixture: Mixture) -> tuple[np.ndarray, np.ndarray]:
     return index, np.sqrt(d2[np.arange(len(x)), index])
 
 
-def count(samples, mixture: Mixture, min_share: float = 0.2) -> ModeCounts:
-    x = as_points(samples)
+def points_to_draw(n: int) -> int:
+    """How many points to draw for counts at N = n: at least PUBLISHED_N, which the published rule looks at."""
+    return max(n, PUBLISHED_N)
+
+
+def count(samples, mixture: Mixture, min_share: float = 0.2, n: int | None = None) -> ModeCounts:
+    """genzoo's counts on the first `n` samples (all when None), the published rule on the first PUBLISHED_N
+    (fewer only when fewer were drawn: callers draw `points_to_draw(n)`)."""
+    published = _published(as_points(samples)[:PUBLISHED_N], mixture)
+    x = as_points(samples)[:n]
     nearest_mode, dist = nearest(x, mixture)
     good = np.isfinite(dist) & (dist <= HQ_SIGMAS * mixture.sigma)
     per_mode = np.bincount(nearest_mode[good], minlength=mixture.modes)
     need = max(1.0, min_share * len(x) / mixture.modes)
-    first = slice(0, PUBLISHED_N)
-    published = int(np.unique(nearest_mode[first][good[first]]).size)
     q = np.bincount(nearest_mode[np.isfinite(dist)], minlength=mixture.modes) / max(1, int(np.isfinite(dist).sum()))
     p = 1.0 / mixture.modes
     kl = float(sum(qi * math.log(qi / p) for qi in q if qi > 0))
     return ModeCounts(int((per_mode >= need).sum()), published, float(good.mean()), kl,
                       tuple(int(c) for c in per_mode), len(x))
+
+
+def _published(x: np.ndarray, mixture: Mixture) -> int:
+    """Modes nearest to at least one high-quality point of `x`."""
+    nearest_mode, dist = nearest(x, mixture)
+    return int(np.unique(nearest_mode[np.isfinite(dist) & (dist <= HQ_SIGMAS * mixture.sigma)]).size)
 
 
 def draw(ax, points: np.ndarray, mixture: Mixture, title: str = "") -> None:
@@ -123,17 +135,19 @@ def save_snapshots(snapshots: list[tuple[int | None, torch.Tensor | np.ndarray]]
 
 def sample_metrics(model, n: int, mixture: Mixture, settings, seed: int, device, train_x: torch.Tensor,
                    cache_dir: Path | None, data_id: str) -> tuple[dict[str, float], torch.Tensor]:
-    """(metrics, the points) of `model` on n points drawn with `seed`, beside the floor: n real training points
-    counted the same way (evaluation/floors.py), cached under everything that made it."""
+    """(metrics, the points) of `model` on n points drawn with `seed` (the published rule on the first 2,500 of
+    the same draw), beside the floor: n real training points counted the same way (evaluation/floors.py), cached
+    under everything that made it."""
     import time
 
     from components.evaluation import floors, samples
 
     share = settings.mode_min_share
     started = time.perf_counter()
-    fake = samples.generate(model, n, settings.batch_size, seed, device)
-    seconds = (time.perf_counter() - started) / n
-    m = count(fake, mixture, share).metrics()
+    fake = samples.generate(model, points_to_draw(n), settings.batch_size, seed, device)
+    seconds = (time.perf_counter() - started) / len(fake)
+    m = count(fake, mixture, share, n).metrics()
+    fake = fake[:n]
     identity = {"space": space_name(mixture), "data": data_id, "n": min(n, len(train_x)), "seed": seed,
                 "draws": settings.floor_seeds, "mode_min_share": share}
     m.update(floors.cached(cache_dir, identity, lambda: floors.measure(

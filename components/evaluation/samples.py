@@ -17,8 +17,9 @@ from components.progress import bar
 
 
 def sample_cap(settings, model, n: int) -> int:
-    """n, capped by eval.sample_limit for the model's kind (pixel-by-pixel samplers are slow)."""
-    return min(n, settings.sample_limit.get(model.kind, n))
+    """n, capped by eval.sample_limit for the model's kind when its sampler is slow (a network pass a pixel; NADE's
+    O(H) step a pixel is not)."""
+    return min(n, settings.sample_limit.get(model.kind, n)) if model.pixel_by_pixel else n
 
 
 def generate(model, n: int, batch_size: int, seed: int, device, progress: bool = False) -> torch.Tensor:

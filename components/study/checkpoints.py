@@ -60,8 +60,8 @@ class ImageScorer:
 
 def count_points(model: GenerativeModel, mixture: Mixture, settings: Eval, n: int, seed: int, device: torch.device,
                  step: int) -> tuple[PointsCheckpoint, torch.Tensor]:
-    """The checkpoint's mode counts and its points."""
-    pts = samples.generate(model, n, settings.batch_size, seed, device)
-    c = modes.count(pts, mixture, settings.mode_min_share)
+    """The checkpoint's mode counts on n points (the published rule's on the first 2,500 of the draw) and the n."""
+    pts = samples.generate(model, modes.points_to_draw(n), settings.batch_size, seed, device)
+    c = modes.count(pts, mixture, settings.mode_min_share, n)
     return PointsCheckpoint(step=step, modes_covered=c.modes_covered, high_quality=c.high_quality,
-                            reverse_kl=c.reverse_kl, modes_covered_published=c.modes_covered_published), pts
+                            reverse_kl=c.reverse_kl, modes_covered_published=c.modes_covered_published), pts[:n]

@@ -155,7 +155,7 @@ def write(out: Path, trials: list[TrialResult], refs: dict[str, PointsReferences
         (f"Each cell: mean ± std over {meta.seeds} seeds at the final step ({meta.steps} loop steps, "
          f"batch {meta.batch_size}), {meta.num_samples} samples. A mode is covered when it holds at least "
          f"{meta.mode_min_share} of an even share of high-quality samples (within 3 sigma of its centre); "
-         "by the published rule (VEEGAN, PacGAN), looser, when at least one of the first 2,500 samples is a "
+         "by the published rule (VEEGAN, PacGAN), looser, when at least one of 2,500 samples is a "
          "high-quality sample nearest to it: the only count the published rows have, so they fill only its "
          "column; reverse KL in nats over the nearest-mode histogram (evaluation/modes.py). Higher is better for modes "
          "and high quality, lower for reverse KL. The published rows used other networks, budgets and sample "

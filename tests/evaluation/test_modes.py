@@ -84,3 +84,12 @@ def test_the_published_rule_counts_a_mode_with_one_high_quality_sample_among_the
     assert m.modes_covered_published == 7
     assert m.modes_covered == 0  # ours needs 0.2 x 5,000 / 8 = 125 per mode
     assert m.metrics()["modes_covered_published"] == 7.0
+
+
+def test_our_rule_counts_the_first_n_while_the_published_rule_reads_2500_of_the_same_draw():
+    pts = _at_modes([625] * 8) * 0.5  # nothing high quality
+    pts[1_000:1_008] = _at_modes([1] * 8)  # one on each mode, past the first 800
+    m = modes.count(pts, RING, n=800)
+    assert (m.n, m.high_quality, m.modes_covered) == (800, 0.0, 0)
+    assert m.modes_covered_published == 8
+    assert modes.points_to_draw(200) == 2_500 and modes.points_to_draw(5_000) == 5_000

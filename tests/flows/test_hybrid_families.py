@@ -11,7 +11,7 @@ import pytest
 
 from components.data import sources, store
 from components.metric_specs import spec
-from tests.conftest import TINY_PARAMS, registered_versions
+from tests.conftest import TINY_PARAMS, registered_versions, use_store
 from tests.flows.conftest import make_project, run_pipeline
 
 pytestmark = pytest.mark.slow  # end to end: `make test ARGS="-m 'not slow'"` leaves these out
@@ -54,6 +54,7 @@ def test_each_hybrid_is_scored_with_its_reconstruction_error_and_pictures(ran_hy
 
 def test_each_hybrid_is_registered_and_its_pyfunc_generates_and_encodes(ran_hybrids):
     root, summary = ran_hybrids
+    use_store(root)
     images = np.random.default_rng(0).integers(0, 256, (3, 28, 28, 1), dtype=np.uint8)
     for fam in HYBRIDS:
         (version,) = registered_versions(root, f"mnist5k-{fam}")

@@ -10,19 +10,20 @@ import pytest
 
 from components import defaults
 from components.metric_specs import spec
-from tests.conftest import TINY_PARAMS, registered_versions
+from tests.conftest import TINY_PARAMS, registered_versions, use_store
 from tests.flows.conftest import make_project, run_pipeline
 
 pytestmark = pytest.mark.slow  # end to end: `make test ARGS="-m 'not slow'"` leaves these out
 
-FAMILIES = ["vae", "hvae", "pixelcnn", "gatedpixelcnn"]
+FAMILIES = ["vae", "hvae", "pixelcnn", "gatedpixelcnn", "nade"]
 
 
 @pytest.fixture(scope="module")
 def ran_likelihood(prefect_api, tmp_path_factory, mnist5k_data):
     params = {**copy.deepcopy(TINY_PARAMS), "families": FAMILIES,  # its eval change must not leak into TINY_PARAMS
               "family": {"vae": {"z_dim": 4, "width": 0.25}, "hvae": {"z_dim": 4, "z2_dim": 2, "width": 0.25},
-                         "pixelcnn": {"hidden": 8, "layers": 2}, "gatedpixelcnn": {"hidden": 8, "layers": 2}}}
+                         "pixelcnn": {"hidden": 8, "layers": 2}, "gatedpixelcnn": {"hidden": 8, "layers": 2},
+                         "nade": {"hidden": 16}}}
     params["profiles"]["quick"]["eval"] = {**params["profiles"]["quick"]["eval"], "likelihood_images": 64,
                                            "iwae_k": 8, "sample_limit": {"autoregressive": 16}}
     return run_pipeline(make_project(tmp_path_factory.mktemp("lik"), mnist5k_data, params))
@@ -51,6 +52,14 @@ def test_autoregressive_models_report_exact_nll_and_capped_samples(ran_likelihoo
         assert m["likelihood_images"] == 64  # eval.likelihood_images, a seeded random subset of the test split
         assert all(spec(k).name == k for k in m)
 
+def test_nade_reports_its_exact_nll_and_is_scored_on_every_sample(ran_likelihood):
+    _, summary = ran_likelihood
+    m = summary.families["nade"].evaluate.metrics
+    assert 0 < m["test_nll_nats"] < 784 * math.log(2)
+    assert m["num_samples"] == 200  # eval.num_samples: its sampler is not capped as a network pass a pixel is
+    assert all(spec(k).name == k for k in m)
+
+
 def test_each_is_registered_and_served_with_labels(ran_likelihood):
     root, summary = ran_likelihood
     uri = f"sqlite:///{root / 'mlflow.db'}"
@@ -61,6 +70,7 @@ def test_each_is_registered_and_served_with_labels(ran_likelihood):
         assert client.get_model_version_by_alias(name, defaults.CHAMPION).version == version.version
         run = client.get_run(summary.families[fam].train.run_id)
         assert run.data.tags["genzoo.kind"] in ("vae", "autoregressive")
+    use_store(root)
     model = mlflow.pyfunc.load_model("models:/mnist5k-gatedpixelcnn@champion")
     a = model.predict({"n": 2, "seed": 0, "label": 3})
     b = model.predict({"n": 2, "seed": 0, "label": 3})

@@ -111,7 +111,7 @@ def test_second_run_is_all_cached_and_registers_nothing(ran, capsys):
     assert len(registered_versions(root, NAME)) == 1
     # the cached invocation has a parent run of its own, naming the runs it reused
     client = mlflow.MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
-    parents = client.search_runs([mlflow.get_experiment_by_name("mnist5k").experiment_id],
+    parents = client.search_runs([client.get_experiment_by_name("mnist5k").experiment_id],
                                  "tags.`genzoo.stage` = 'pipeline'", order_by=["attributes.start_time DESC"])
     assert len(parents) >= 2 and parents[0].info.status == "FINISHED"
     assert parents[0].data.tags["genzoo.reused.train:nsgan/mnist5k"] == first.families["nsgan"].train.run_id
@@ -237,8 +237,9 @@ def test_diverging_training_fails_the_run_and_promotes_nothing(ran, tmp_path):
         pipeline(root=str(root), overrides=["family.nsgan.lr=1e30", "train.steps=40"])
     versions = registered_versions(root, NAME)
     assert len(versions) == 1
-    runs = mlflow.MlflowClient(f"sqlite:///{root / 'mlflow.db'}").search_runs(
-        [mlflow.get_experiment_by_name("mnist5k").experiment_id], "tags.`genzoo.failed_stage` = 'train'")
+    client = mlflow.MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("mnist5k").experiment_id],
+                              "tags.`genzoo.failed_stage` = 'train'")
     assert len(runs) == 1 and runs[0].info.status == "FAILED"
 
 
@@ -251,7 +252,7 @@ def test_families_command_lists_name_kind_and_summary(capsys):
     assert [n for n, k in kinds.items() if k == "gan"] == ["mmgan", "nsgan", "mlgan", "lsgan", "wgan", "wgangp",
                                                            "dragan", "began"]
     assert {n for n, k in kinds.items() if k not in ("gan", "translation", "hybrid")} == {
-        "vae", "cvae", "betavae", "hvae", "pixelcnn", "gatedpixelcnn", "pixelrnn"}
+        "vae", "cvae", "betavae", "hvae", "pixelcnn", "gatedpixelcnn", "pixelrnn", "nade"}
     assert {n for n, k in kinds.items() if k == "hybrid"} == {"ali", "veegan", "aae", "avb", "introvae", "alphagan"}
     assert [n for n, k in kinds.items() if k == "translation"] == ["cyclegan"]
     assert all(summary for *_, summary in rows)

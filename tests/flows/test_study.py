@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from components import defaults
-from tests.conftest import TINY_PARAMS, registered_versions
+from tests.conftest import TINY_PARAMS, registered_versions, use_store
 from tests.flows.conftest import in_project, make_project
 
 pytestmark = pytest.mark.slow  # end to end: `make test ARGS="-m 'not slow'"` leaves these out
@@ -96,6 +96,7 @@ def test_study_nests_runs_in_mlflow_and_promotes_the_winner(studied):
     name = f"mnist5k-{first.search.winners['mnist5k']}"
     (version,) = registered_versions(root, name)
     assert client.get_model_version_by_alias(name, defaults.CHAMPION).version == version.version
+    use_store(root)
     model = mlflow.pyfunc.load_model(f"models:/{name}@champion")
     images = model.predict({"n": 3, "seed": 0})
     assert len(images) == 3
