@@ -110,3 +110,23 @@ def test_sampling_on_cropped_rows_matches_the_full_image(family):
     full = model.logits(x, labels)
     for r in range(6):
         assert torch.allclose(model.logits(x[:, :, :r + 1], labels)[:, :, :, r], full[:, :, :, r], atol=1e-5)
+
+
+def test_gated_pixelcnn_log_p_of_x_sums_its_labels_and_is_normalised():
+    model = _build("gatedpixelcnn", shape=(1, 3, 3))
+    images = torch.tensor(list(itertools.product([0, 1], repeat=9))).view(-1, 1, 3, 3)  # all 512
+    with torch.no_grad():
+        marginal = model.marginal_log_prob(images)
+        per_label = torch.stack([model.log_prob(images, torch.full((512,), y)) for y in range(10)])
+    assert torch.logsumexp(marginal, 0).item() == pytest.approx(0.0, abs=1e-4)  # sum over x of p(x) = 1
+    assert torch.allclose(marginal.exp(), per_label.exp().mean(0), rtol=1e-4)  # p(x) = sum_y p(x | y) / 10
+
+
+def test_gated_pixelcnn_reports_log_p_of_x_beside_log_p_given_its_label():
+    from components.config.schema import Eval
+
+    model = _build("gatedpixelcnn", shape=(1, 5, 5))
+    m = model.extra_metrics(torch.rand(6, 1, 5, 5), torch.arange(6), Eval(batch_size=10), seed=0)
+    assert {"test_nll_nats", "test_nll_nats_given_label", "test_nll_bits_per_dim"} <= set(m)
+    # log sum_y p(x | y) / 10 >= log p(x | y*) - log 10, image by image and so on average
+    assert m["test_nll_nats"] <= m["test_nll_nats_given_label"] + math.log(10) + 1e-6

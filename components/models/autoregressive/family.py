@@ -83,12 +83,35 @@ class Autoregressive(lik.LikelihoodScored, GenerativeModel):
 
     @torch.no_grad()
     def likelihood_metrics(self, images, labels, k: int, batch_size: int, seed: int = 0) -> dict[str, float]:
-        """Exact test NLL (k is unused: there is nothing to bound)."""
+        """Exact test NLL (k is unused: there is nothing to bound); a class-conditional model's given its label."""
+        return self._nll(images, batch_size, seed, lambda q, y: self.log_prob(q, y if self.conditional else None),
+                         labels)
+
+    def extra_metrics(self, images, labels, settings, seed: int) -> dict[str, float]:
+        """A class-conditional model adds log p(x) = log sum_y p(y) p(x | y), exact over its labels with p(y)
+        uniform, so that it stands in the same column as the unconditional models' (its log p(x | y) is named
+        `..._given_label`)."""
+        m = super().extra_metrics(images, labels, settings, seed)
+        if self.conditional:
+            m.update(self._nll(images, max(1, settings.batch_size // 5), seed, self.marginal_log_prob, labels))
+        return m
+
+    def marginal_log_prob(self, q: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """log p(x) per image, summing p(x | y) over every label y at p(y) = 1 / num_classes."""
+        per_label = torch.stack([self.log_prob(q, torch.full((len(q),), y, device=q.device))
+                                 for y in range(self.num_classes)])
+        return torch.logsumexp(per_label, 0) - math.log(self.num_classes)
+
+    @torch.no_grad()
+    def _nll(self, images, batch_size: int, seed: int, log_prob, labels) -> dict[str, float]:
+        """The mean of -log_prob(q, labels) over `images` as the likelihoods score them, in nats and bits/dim."""
         self.eval()
         q = (lik.fixed_binarization(images, seed).long() if self.levels == 2 else self.quantize(images, None))
-        nll = torch.cat([-self.log_prob(q[i:i + batch_size], labels[i:i + batch_size] if self.conditional else None)
-                         for i in progress.bar(range(0, len(q), batch_size), "likelihood")]).mean().item()
-        self.train()
+        try:
+            nll = torch.cat([-log_prob(q[i:i + batch_size], labels[i:i + batch_size])
+                             for i in progress.bar(range(0, len(q), batch_size), "likelihood")]).mean().item()
+        finally:
+            self.train()
         return {"test_nll_nats": nll, "test_nll_bits_per_dim": lik.bits_per_dim(nll, math.prod(self.image_shape))}
 
     @torch.no_grad()
