@@ -68,23 +68,17 @@ def points_to_draw(n: int) -> int:
 def count(samples, mixture: Mixture, min_share: float = 0.2, n: int | None = None) -> ModeCounts:
     """genzoo's counts on the first `n` samples (all when None), the published rule on the first PUBLISHED_N
     (fewer only when fewer were drawn: callers draw `points_to_draw(n)`)."""
-    published = _published(as_points(samples)[:PUBLISHED_N], mixture)
-    x = as_points(samples)[:n]
-    nearest_mode, dist = nearest(x, mixture)
+    nearest_mode, dist = nearest(samples, mixture)
     good = np.isfinite(dist) & (dist <= HQ_SIGMAS * mixture.sigma)
+    published = int(np.unique(nearest_mode[:PUBLISHED_N][good[:PUBLISHED_N]]).size)
+    nearest_mode, dist, good = nearest_mode[:n], dist[:n], good[:n]
     per_mode = np.bincount(nearest_mode[good], minlength=mixture.modes)
-    need = max(1.0, min_share * len(x) / mixture.modes)
+    need = max(1.0, min_share * len(good) / mixture.modes)
     q = np.bincount(nearest_mode[np.isfinite(dist)], minlength=mixture.modes) / max(1, int(np.isfinite(dist).sum()))
     p = 1.0 / mixture.modes
     kl = float(sum(qi * math.log(qi / p) for qi in q if qi > 0))
     return ModeCounts(int((per_mode >= need).sum()), published, float(good.mean()), kl,
-                      tuple(int(c) for c in per_mode), len(x))
-
-
-def _published(x: np.ndarray, mixture: Mixture) -> int:
-    """Modes nearest to at least one high-quality point of `x`."""
-    nearest_mode, dist = nearest(x, mixture)
-    return int(np.unique(nearest_mode[np.isfinite(dist) & (dist <= HQ_SIGMAS * mixture.sigma)]).size)
+                      tuple(int(c) for c in per_mode), len(good))
 
 
 def draw(ax, points: np.ndarray, mixture: Mixture, title: str = "") -> None:
