@@ -57,18 +57,15 @@ def use_store(root: Path) -> None:
 def _mlflow_pointed_nowhere_after_each_test():
     """A test that points MLflow at its store (mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI) must not send
     the runs of the next test in this worker there: the environment and MLflow's globals are put back."""
-    before = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
-    yield
-    if "mlflow" in sys.modules:
-        import mlflow
+    from components.tracking.store import environment_kept
 
-        mlflow.set_tracking_uri(None)
-        mlflow.set_registry_uri(None)
-    for name, value in before.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
+    with environment_kept("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        yield
+        if "mlflow" in sys.modules:
+            import mlflow
+
+            mlflow.set_tracking_uri(None)
+            mlflow.set_registry_uri(None)
 
 
 @pytest.fixture(scope="session")

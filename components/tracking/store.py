@@ -53,7 +53,7 @@ def setup(root: Path, experiment: str) -> str:
     import mlflow
 
     uri = tracking_uri(root)
-    with _environment_kept("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+    with environment_kept("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
         mlflow.set_registry_uri(os.environ.get("MLFLOW_REGISTRY_URI") or uri)
         mlflow.set_tracking_uri(uri)
     experiment_id(client(root), root, experiment)  # client() re-points a moved store before anything is read
@@ -62,9 +62,10 @@ def setup(root: Path, experiment: str) -> str:
 
 
 @contextlib.contextmanager
-def _environment_kept(*names: str) -> Iterator[None]:
-    """MLflow's set_tracking_uri and set_registry_uri export the URI to the environment for subprocesses; left
-    there, the next project this process opens would track into this one's store (ours compute their own)."""
+def environment_kept(*names: str) -> Iterator[None]:
+    """The environment variables `names` as they were before the block, set or unset. MLflow's set_tracking_uri
+    and set_registry_uri export the URI for subprocesses; left there, the next project this process opens would
+    track into this one's store (ours compute their own)."""
     before = {name: os.environ.get(name) for name in names}
     try:
         yield

@@ -12,21 +12,18 @@ from tests.conftest import TINY_PARAMS
 @contextmanager
 def in_project(root: Path):
     """GENZOO_ROOT and cwd set to root; MLflow to its own SQLite store."""
-    saved_env = {k: os.environ.get(k) for k in ("GENZOO_ROOT", "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    from components.tracking.store import environment_kept
+
     cwd = os.getcwd()
-    os.environ["GENZOO_ROOT"] = str(root)
-    os.environ.pop("MLFLOW_TRACKING_URI", None)
-    os.environ.pop("MLFLOW_REGISTRY_URI", None)
-    os.chdir(root)
-    try:
-        yield root
-    finally:
-        os.chdir(cwd)
-        for k, v in saved_env.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    with environment_kept("GENZOO_ROOT", "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        os.environ["GENZOO_ROOT"] = str(root)
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+        os.environ.pop("MLFLOW_REGISTRY_URI", None)
+        os.chdir(root)
+        try:
+            yield root
+        finally:
+            os.chdir(cwd)
 
 
 def command_env(root: Path) -> dict[str, str]:
