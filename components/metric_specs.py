@@ -27,7 +27,7 @@ SPREADS = {"subset_std": "std over KID's overlapping subsets (not a standard err
            "seed_std": "std over seeds (a floor's subset draws, a study setting's training seeds)"}
 
 
-SAMPLED = ("num_samples", "sample_limit", "batch_size")  # which samples: every sample metric reads these
+SAMPLED = ("num_samples", "batch_size")  # which samples: every sample metric reads these
 SUBSETS = ("max_prdc_samples",)
 
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from components import defaults
 from components.config.merge import deep_merge
-from components.config.schema import DEFAULTS, Config
+from components.config.schema import DEFAULTS, RETIRED, Config
 from components.errors import ConfigError, DataError
 
 
@@ -173,6 +173,8 @@ def describe(err: Mapping[str, Any], layers: dict[str, dict]) -> str:
     loc = [str(p) for p in err["loc"]]
     key = ".".join(loc)
     where = next((label for label, layer in layers.items() if _has(layer, loc)), "defaults")
+    if err["type"] == "extra_forbidden" and key in RETIRED:
+        return f"{where}: {key} is retired: {RETIRED[key]}"
     if err["type"] == "extra_forbidden":
         known = _known_keys(loc[:-1])
         near = difflib.get_close_matches(loc[-1], known, n=1)

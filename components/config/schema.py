@@ -20,6 +20,11 @@ from components.data.mixtures import names_mixture
 from components.metric_specs import spec
 
 
+# keys a configuration may still carry from an earlier version: refused with what replaced them
+RETIRED = {"eval.sample_limit": "every family is scored on eval.num_samples since autoregressive sampling is "
+                                "cached (issue 39); delete the key"}
+
+
 class Section(BaseModel):
     # strict: a value of the wrong type is refused, not cast ("64" is no int, 1 no bool); an int is a float
     model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True)
@@ -103,7 +108,6 @@ class Eval(Section):
     grid_size: int = Field(64, ge=1)
     likelihood_images: int = Field(1000, ge=1)  # a seeded random subset of the test split scored by likelihoods
     iwae_k: int = Field(100, ge=1)  # importance samples of the IWAE bound (Burda et al. report k = 5000)
-    sample_limit: dict[str, int] = {"autoregressive": 200}  # samples per model kind: pixel-by-pixel is slow
     # 2-D points: a mode counts as covered with this share of an even split of the samples (evaluation/modes.py)
     mode_min_share: float = Field(0.2, gt=0, le=1)
 

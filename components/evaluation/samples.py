@@ -16,12 +16,6 @@ from components.images import to_float_images, to_uint8_images
 from components.progress import bar
 
 
-def sample_cap(settings, model, n: int) -> int:
-    """n, capped by eval.sample_limit for the model's kind when its sampler is slow (a network pass a pixel; NADE's
-    O(H) step a pixel is not)."""
-    return min(n, settings.sample_limit.get(model.kind, n)) if model.pixel_by_pixel else n
-
-
 def generate(model, n: int, batch_size: int, seed: int, device, progress: bool = False) -> torch.Tensor:
     """n samples, on the CPU, in the form the data is stored in, from a generator seeded with `seed` (same seed,
     same samples): uint8 NHWC images, or float32 (N, 1, 1, 2) points (data/mixtures.py), which have no pixel
@@ -66,7 +60,6 @@ def sample_metrics(model, n: int, space: Space, settings, seed: int, device, tra
                    inception: Callable[[torch.Tensor], dict] | None = None) -> tuple[dict, torch.Tensor]:
     """(metrics, the uint8 samples) of `model` on n samples drawn with `seed`, in the reference classifier's
     `space`; the floor beside them is measured at the same n, its subsets drawn with the same seed."""
-    n = sample_cap(settings, model, n)  # m["num_samples"] says how many
     started = time.perf_counter()
     fake = generate(model, n, settings.batch_size, seed, device, progress=progress)
     seconds_per_image = (time.perf_counter() - started) / n

@@ -76,7 +76,7 @@ class GenerativeModel(nn.Module):
     """Base class of every family. Images are float NCHW in [0, 1]; labels int64 (N,)."""
 
     kind: str = "?"  # declared once per model class: gan | vae | autoregressive | translation
-    pixel_by_pixel: bool = False  # sampling is slow (one forward pass per pixel): evaluation caps the count
+    pixel_by_pixel: bool = False  # sample() draws pixel by pixel and can show a progress bar
     member_seeds: list[int] | None = None  # a population (models/gan/population.py): one seed per member
     conditional: bool = False  # takes class labels: serving accepts `label`, likelihoods are given the label
 

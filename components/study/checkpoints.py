@@ -51,7 +51,7 @@ class ImageScorer:
     def __call__(self, model: GenerativeModel, step: int) -> tuple[ImageCheckpoint, torch.Tensor]:
         """The checkpoint's scores and its uint8 samples (drawn with `seed`, as a trial's are)."""
         s = self.settings
-        fake = samples.generate(model, samples.sample_cap(s, model, self.n), s.batch_size, self.seed, self.device)
+        fake = samples.generate(model, self.n, s.batch_size, self.seed, self.device)
         (feats,) = metrics.extract(self.classifier.features, fake, s.batch_size, self.device)
         fid = metrics.fid(self.real_stats, metrics.fid_statistics(feats))
         kid = metrics.kid(feats, self.real["features"], s.kid_subset_size, s.kid_subsets)["kid"] * metrics.KID_SCALE

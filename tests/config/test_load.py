@@ -40,6 +40,8 @@ def test_family_overrides_are_checked_against_the_family_and_filled_from_its_def
     ("study.train.stepz=1", "study.train"),
     ("study.space.momentum=[0,1]", "study.space.momentum: unknown dimension; searchable: lr, beta1"),
     ("registry.metric=fid_clasifier", "registry.metric: 'fid_clasifier' is not a metric genzoo logs"),
+    ("eval.sample_limit={autoregressive: 200}", "--set: eval.sample_limit is retired: every family is scored on "
+                                                "eval.num_samples"),
     ("registry.metric=num_samples", "registry.metric='num_samples' is not a model's own score with a direction"),
     ("registry.metric=floor_fid_classifier", "is not a model's own score with a direction"),
 ])

@@ -34,7 +34,7 @@ def test_the_protocol_digest_changes_with_each_field():
 OTHER = {"num_samples": 90, "batch_size": 33, "prc_k": 4, "prdc_k": 4, "kid_subset_size": 40, "kid_subsets": 6,
          "floor_seeds": 2, "max_prdc_samples": 70, "inception": True, "inception_weights": "/elsewhere/w.pt",
          "inception_batch_size": 4, "grid_size": 9, "likelihood_images": 30, "iwae_k": 4,
-         "sample_limit": {"vae": 80}, "mode_min_share": 0.5}
+         "mode_min_share": 0.5}
 SLOW = {"inception", "inception_weights", "inception_batch_size"}  # Inception on CPU: digest only
 
 

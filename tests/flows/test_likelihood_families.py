@@ -15,7 +15,7 @@ from tests.flows.conftest import make_project, run_pipeline
 
 pytestmark = pytest.mark.slow  # end to end: `make test ARGS="-m 'not slow'"` leaves these out
 
-FAMILIES = ["vae", "hvae", "pixelcnn", "gatedpixelcnn", "nade"]
+FAMILIES = ["vae", "hvae", "pixelcnn", "gatedpixelcnn", "pixelrnn", "multiscale", "nade"]
 
 
 @pytest.fixture(scope="module")
@@ -23,9 +23,10 @@ def ran_likelihood(prefect_api, tmp_path_factory, mnist5k_data):
     params = {**copy.deepcopy(TINY_PARAMS), "families": FAMILIES,  # its eval change must not leak into TINY_PARAMS
               "family": {"vae": {"z_dim": 4, "width": 0.25}, "hvae": {"z_dim": 4, "z2_dim": 2, "width": 0.25},
                          "pixelcnn": {"hidden": 8, "layers": 2}, "gatedpixelcnn": {"hidden": 8, "layers": 2},
+                         "pixelrnn": {"hidden": 8, "layers": 1}, "multiscale": {"hidden": 8, "layers": 1},
                          "nade": {"hidden": 16}}}
     params["profiles"]["quick"]["eval"] = {**params["profiles"]["quick"]["eval"], "likelihood_images": 64,
-                                           "iwae_k": 8, "sample_limit": {"autoregressive": 16}}
+                                           "iwae_k": 8}
     return run_pipeline(make_project(tmp_path_factory.mktemp("lik"), mnist5k_data, params))
 
 
@@ -41,24 +42,27 @@ def test_vaes_report_elbo_and_iwae_bounds(ran_likelihood):
     assert {"reconstructions.png", "traversals.png", "samples.png"} <= files
 
 
-def test_autoregressive_models_report_exact_nll_and_capped_samples(ran_likelihood):
+def test_autoregressive_models_report_exact_nll(ran_likelihood):
     root, summary = ran_likelihood
-    for fam, given in (("pixelcnn", ""), ("gatedpixelcnn", "_given_label")):  # gated is class-conditional
+    for fam in ("pixelcnn", "gatedpixelcnn", "pixelrnn", "multiscale", "nade"):
         m = summary.families[fam].evaluate.metrics
         # a barely trained model is still far better than coin flips (784 nats) on binarised digits
-        assert 0 < m[f"test_nll_nats{given}"] < 784 * math.log(2)
-        if given:  # log p(x | y) never sits in the column of log p(x): that holds log sum_y p(y) p(x | y)
-            assert m["test_nll_nats"] <= m["test_nll_nats_given_label"] + math.log(10) + 1e-6
-        assert m["num_samples"] == 16 and np.isfinite(m["fid_classifier"])
+        assert 0 < m["test_nll_nats"] < 784 * math.log(2)
+        assert np.isfinite(m["fid_classifier"])
         assert m["likelihood_images"] == 64  # eval.likelihood_images, a seeded random subset of the test split
         assert all(spec(k).name == k for k in m)
+    # gated is class-conditional: log p(x | y) never sits in the column of log p(x), log sum_y p(y) p(x | y)
+    m = summary.families["gatedpixelcnn"].evaluate.metrics
+    assert m["test_nll_nats"] <= m["test_nll_nats_given_label"] + math.log(10) + 1e-6
 
-def test_nade_reports_its_exact_nll_and_is_scored_on_every_sample(ran_likelihood):
+
+def test_every_family_is_scored_on_the_same_n_and_the_table_says_it(ran_likelihood):
+    from flows.summary import table
+
     _, summary = ran_likelihood
-    m = summary.families["nade"].evaluate.metrics
-    assert 0 < m["test_nll_nats"] < 784 * math.log(2)
-    assert m["num_samples"] == 200  # eval.num_samples: its sampler is not capped as a network pass a pixel is
-    assert all(spec(k).name == k for k in m)
+    assert {summary.families[f].evaluate.metrics["num_samples"] for f in FAMILIES} == {200}  # eval.num_samples
+    fid_row = next(cells for label, cells in table(summary).rows if label.startswith("fid_classifier"))
+    assert len(fid_row) >= len(FAMILIES) and all("(N=200)" in cell for cell in fid_row[:len(FAMILIES)])
 
 
 def test_each_is_registered_and_served_with_labels(ran_likelihood):

@@ -252,7 +252,7 @@ def test_families_command_lists_name_kind_and_summary(capsys):
     assert [n for n, k in kinds.items() if k == "gan"] == ["mmgan", "nsgan", "mlgan", "lsgan", "wgan", "wgangp",
                                                            "dragan", "began"]
     assert {n for n, k in kinds.items() if k not in ("gan", "translation", "hybrid")} == {
-        "vae", "cvae", "betavae", "hvae", "pixelcnn", "gatedpixelcnn", "pixelrnn", "nade"}
+        "vae", "cvae", "betavae", "hvae", "pixelcnn", "gatedpixelcnn", "pixelrnn", "multiscale", "nade"}
     assert {n for n, k in kinds.items() if k == "hybrid"} == {"ali", "veegan", "aae", "avb", "introvae", "alphagan"}
     assert [n for n, k in kinds.items() if k == "translation"] == ["cyclegan"]
     assert all(summary for *_, summary in rows)

@@ -14,7 +14,7 @@ from tests.flows.conftest import in_project, make_project
 
 pytestmark = pytest.mark.slow  # end to end: `make test ARGS="-m 'not slow'"` leaves these out
 
-FAMILIES = ["nsgan", "wgangp", "vae"]  # a VAE joins the table as a row, as in Lucic et al.
+FAMILIES = ["nsgan", "wgangp", "vae", "nade"]  # a VAE and NADE join the table as rows, as the VAE in Lucic et al.
 STUDY = {
     "name": "tiny", "datasets": ["mnist5k"], "families": FAMILIES, "budget": 2, "seeds": 2,
     "epochs": 0.032, "checkpoints": 2, "checkpoint_samples": 100,  # 4 steps of 32 on 4,000 digits
@@ -30,7 +30,7 @@ def studied(prefect_api, tmp_path_factory, mnist5k_data):
     root = make_project(tmp_path_factory.mktemp("study"), mnist5k_data)
     params = {**TINY_PARAMS, "study": STUDY,
               "family": {**TINY_PARAMS["family"], "wgangp": {"z_dim": 16, "width": 0.125},
-                         "vae": {"z_dim": 4, "width": 0.25}}}
+                         "vae": {"z_dim": 4, "width": 0.25}, "nade": {"hidden": 16}}}
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     with in_project(root):
         first = run_study(root=str(root))
@@ -66,8 +66,9 @@ def test_study_yields_the_table_and_report(studied):
     assert table in (out / "report.md").read_text()
     # setting 0 is each family's defaults; the VAE's other settings draw only what it has (the learning rate)
     assert all(t.spec.overrides == {} for t in found.trials if t.spec.index == 0)
-    vae = [t for t in found.trials if t.spec.family == "vae" and t.spec.index > 0]
-    assert vae and all(set(t.spec.overrides) == {"lr"} and t.best_fid > 0 for t in vae)
+    for family in ("vae", "nade"):
+        searched = [t for t in found.trials if t.spec.family == family and t.spec.index > 0]
+        assert searched and all(set(t.spec.overrides) == {"lr"} and t.best_fid > 0 for t in searched)
     # every trial carries the best of its checkpoints
     for t in found.trials:
         assert [c.step for c in t.curve] == [2, 4]
@@ -82,9 +83,9 @@ def test_study_nests_runs_in_mlflow_and_promotes_the_winner(studied):
     parent = {r.info.run_id: r.data.tags.get("mlflow.parentRunId") for r in runs}
     (study,) = [r for r in runs if r.info.run_name == "study-tiny"]
     fam_runs = [r for r in runs if parent[r.info.run_id] == study.info.run_id]
-    assert sorted(r.info.run_name for r in fam_runs) == ["tiny-nsgan", "tiny-vae", "tiny-wgangp"]
+    assert sorted(r.info.run_name for r in fam_runs) == sorted(f"tiny-{f}" for f in FAMILIES)
     trials = [r for r in runs if parent[r.info.run_id] in {f.info.run_id for f in fam_runs}]
-    assert len(trials) == 9 and all(r.info.status == "FINISHED" for r in trials)
+    assert len(trials) == 3 * len(FAMILIES) and all(r.info.status == "FINISHED" for r in trials)
     assert all("checkpoint_fid_classifier" in r.data.metrics for r in trials)
     # one sample grid per scored checkpoint, as an image at that step (the run view's image slider)
     scored = client.get_metric_history(trials[0].info.run_id, "checkpoint_fid_classifier")
@@ -105,7 +106,7 @@ def test_study_nests_runs_in_mlflow_and_promotes_the_winner(studied):
 def test_second_study_is_all_cached_and_registers_nothing_new(studied):
     root, first, second = studied
     trials = {k: v for k, v in second.states.items() if k.startswith("trial")}
-    assert len(trials) == 9 and set(trials.values()) == {"Cached"}
+    assert len(trials) == 3 * len(FAMILIES) and set(trials.values()) == {"Cached"}
     assert {v for k, v in first.states.items() if k.startswith("trial")} == {"Completed"}
     assert second.search.table_markdown == first.search.table_markdown
     assert len(registered_versions(root, f"mnist5k-{first.search.winners['mnist5k']}")) == 1

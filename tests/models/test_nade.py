@@ -60,15 +60,6 @@ def test_the_sampler_draws_images_at_their_probabilities():
     assert (model.log_prob(drawn, None).mean() + entropy).abs() <= 4 * spread
 
 
-def test_nade_refuses_nothing_binary_and_is_sampled_without_the_pixel_by_pixel_cap():
-    from components.config.schema import Eval
-    from components.evaluation.samples import sample_cap
-
-    model = model_of("nade", (1, 28, 28), 10)
-    assert sample_cap(Eval(), model, 5_000) == 5_000
-    assert sample_cap(Eval(), model_of("pixelcnn", (1, 28, 28), 10), 5_000) == Eval().sample_limit["autoregressive"]
-
-
 def test_each_conditional_sees_every_earlier_pixel_and_nothing_after_it():
     from tests.models.test_autoregressive import _dependence
 

@@ -1,13 +1,16 @@
 """Autoregressive families with exact likelihoods: `pixelcnn` (masked convolutions, van den Oord et al. 2016a),
 `gatedpixelcnn` (vertical + horizontal stacks, class-conditional, 2016b) and `pixelrnn` (Row LSTM, 2016a).
 
-Each pixel channel is a categorical over `levels` values: 2 is binarised MNIST (the papers' NLL benchmark,
-in nats per image), 256 the 8-bit images (bits/dim, as for CIFAR-10). Sampling runs pixel by pixel.
+Each pixel channel is a categorical over `levels` values (or, at 8 bits, PixelCNN++'s mixture of discretised
+logistics: `likelihood=logistic_mixture`): 2 is binarised MNIST (the papers' NLL benchmark,
+in nats per image), 256 the 8-bit images (bits/dim, as for CIFAR-10). Sampling draws pixel by pixel, each
+layer computing one new position a pixel from its cache (sampling.py).
 """
 
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -16,6 +19,7 @@ from torch import nn
 from components import progress
 from components.errors import ConfigError
 from components.models import likelihoods as lik
+from components.models.autoregressive import sampling
 from components.models.autoregressive.layers import GatedLayer, MaskedConv2d, RowLSTM
 from components.models.base import GenerativeModel, StepContext
 from components.models.ranges import AtLeastOne, LearningRate, Levels, OddKernel, Positive
@@ -25,6 +29,9 @@ from components.models.registry import Family, hyperparameters, register
 @hyperparameters
 class PixelCnnHp:
     levels: Levels = 2  # 2 = binarised pixels, 256 = 8-bit
+    # each pixel channel's distribution over its levels: a softmax, or PixelCNN++'s mixture of discretised logistics
+    likelihood: Literal["categorical", "logistic_mixture"] = "categorical"
+    mixtures: AtLeastOne = 5  # logistic_mixture's components (PixelCNN++: 10 on CIFAR-10)
     lr: LearningRate = 1e-3
     hidden: AtLeastOne = 32
     layers: AtLeastOne = 5
@@ -51,10 +58,25 @@ class Autoregressive(lik.LikelihoodScored, GenerativeModel):
         super().__init__(image_shape, num_classes, hp)
         self.levels = hp.levels  # 2..256, checked where the configuration is loaded (models/ranges.py)
         self.hidden = max(1, round(hp.hidden * hp.width))
+        self.output = self.output_for(hp)
 
-    # subclasses: logits of every pixel channel given the (causally masked) image, (N, levels, C, H, W)
-    def logits(self, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+    @classmethod
+    def output_for(cls, hp) -> lik.Categorical | lik.LogisticMixture:
+        if hp.likelihood == "categorical":
+            return lik.Categorical(hp.levels)
+        if hp.levels < 3:
+            raise ConfigError(f"family.{cls.__name__.lower()}.likelihood=logistic_mixture spreads a pixel over "
+                              f"ordered levels; levels={hp.levels} is a Bernoulli: use categorical, or levels=256")
+        return lik.LogisticMixture(hp.levels, hp.mixtures)
+
+    # subclasses: the output distribution's numbers for every pixel channel given the (causally masked) image,
+    # (N, output.params, C, H, W)
+    def params(self, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         raise NotImplementedError
+
+    def logits(self, x: torch.Tensor, labels: torch.Tensor | None = None, *context: torch.Tensor) -> torch.Tensor:
+        """(N, levels, C, H, W): every pixel channel's unnormalised log-probabilities of every level."""
+        return self.output.log_probs(self.params(x, labels, *context))
 
     def quantize(self, images: torch.Tensor, rng: torch.Generator | None) -> torch.Tensor:
         """Targets as integer levels: a Bernoulli draw per pixel for 2 levels, rounding otherwise."""
@@ -63,12 +85,12 @@ class Autoregressive(lik.LikelihoodScored, GenerativeModel):
         return (images.clamp(0, 1) * (self.levels - 1)).round().long()
 
     def as_input(self, q: torch.Tensor) -> torch.Tensor:
-        return q.float() / (self.levels - 1)
+        """Integer levels as the network reads them, [0, 1] in the parameters' dtype."""
+        return q.to(next(self.parameters()).dtype) / (self.levels - 1)
 
     def log_prob(self, q: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         """Exact log p(x) per image in nats: the sum of every pixel channel's conditional."""
-        logits = self.logits(self.as_input(q), labels)
-        return -F.cross_entropy(logits, q, reduction="none").flatten(1).sum(1)
+        return self.output.log_prob(self.params(self.as_input(q), labels), q).flatten(1).sum(1)
 
     def train_step(self, images, labels, ctx: StepContext):
         with ctx.autocast():
@@ -114,59 +136,62 @@ class Autoregressive(lik.LikelihoodScored, GenerativeModel):
             self.train()
         return {"test_nll_nats": nll, "test_nll_bits_per_dim": lik.bits_per_dim(nll, math.prod(self.image_shape))}
 
+    sampling_cache: type = sampling.FullPass  # each family's: one forward pass an image (sampling.py)
+
     @torch.no_grad()
-    def sample(self, n, rng, labels=None, progress: bool = False):
-        """Pixel by pixel (H x W x C network passes): the price of an exact likelihood."""
+    def sample(self, n, rng, labels=None, progress: bool = False, cache: type | None = None):
+        """Pixel by pixel from the family's sampling cache, or from `cache` (sampling.FullPass: the reference)."""
         was = self.training
         self.eval()
         c, h, w = self.image_shape
         if self.conditional and labels is None:
             labels = torch.randint(self.num_classes, (n,), generator=rng, device=rng.device)
-        q = torch.zeros(n, c, h, w, dtype=torch.long, device=rng.device)
+        like = next(self.parameters()).new_zeros(n)
         bar = None
         if progress:
             from tqdm.auto import tqdm
 
             bar = tqdm(total=h * w * c, desc=f"sample {type(self).__name__}", unit="px", mininterval=1.0)
         try:
-            for r in range(h):
-                for col in range(w):
-                    for ch in range(c):
-                        # causal: rows below r never reach row r's logits, so they need not be computed
-                        logits = self.logits(self.as_input(q[:, :, :r + 1]), labels)
-                        probs = logits[:, :, ch, r, col].float().softmax(1)
-                        q[:, ch, r, col] = torch.multinomial(probs, 1, generator=rng).squeeze(1)
-                        if bar is not None:
-                            bar.update(1)
+            q = sampling.draw(self, (cache or self.sampling_cache)(self, n, labels, like), n, rng, bar)
         finally:
             if bar is not None:
                 bar.close()
             self.train(was)
-        return self.as_input(q)
+        return self.as_input(q).float()
 
-    def _to_logits(self, out: torch.Tensor) -> torch.Tensor:
-        """(N, C*levels, H, W), grouped by image channel -> (N, levels, C, H, W)."""
+    def grouped(self, out: torch.Tensor) -> torch.Tensor:
+        """(N, C * output.params, H, W), grouped by image channel -> (N, output.params, C, H, W)."""
         n, _, h, w = out.shape
-        return out.view(n, self.image_shape[0], self.levels, h, w).transpose(1, 2)
+        return out.view(n, self.image_shape[0], self.output.params, h, w).transpose(1, 2)
 
 
 class PixelCNN(Autoregressive):
     """7x7 mask-A convolution, residual 3x3 mask-B layers, two 1x1 mask-B layers to per-channel logits."""
 
-    def __init__(self, image_shape, num_classes, hp):
+    sampling_cache = sampling.PixelCnnCache
+
+    def __init__(self, image_shape, num_classes, hp, context_channels: int = 0):
         super().__init__(image_shape, num_classes, hp)
         c = image_shape[0]
         hid = math.ceil(self.hidden / c) * c  # feature maps split into one group per image channel
         self.inp = MaskedConv2d(c, hid, 7, "A", c)
+        # an image each pixel reads around itself, unmasked (the multi-scale model's upsampled small image): three 3x3
+        # layers, so a pixel sees the 7x7 around it, rows below included, added to the first layer's features
+        self.context = nn.Sequential(nn.Conv2d(context_channels, hid, 3, padding=1), nn.ReLU(),
+                                     nn.Conv2d(hid, hid, 3, padding=1), nn.ReLU(),
+                                     nn.Conv2d(hid, hid, 3, padding=1)) if context_channels else None
         self.layers = nn.ModuleList(MaskedConv2d(hid, hid, 3, "B", c) for _ in range(hp.layers))
         self.out = nn.Sequential(nn.ReLU(), MaskedConv2d(hid, hid, 1, "B", c), nn.ReLU(),
-                                 MaskedConv2d(hid, c * self.levels, 1, "B", c))
+                                 MaskedConv2d(hid, c * self.output.params, 1, "B", c))
 
-    def logits(self, x, labels=None):
+    def params(self, x, labels=None, context=None):
         h = self.inp(x)
+        if self.context is not None:
+            h = h + self.context(context)[:, :, :x.shape[2]]  # x may be the first rows only
         for layer in self.layers:
             h = h + layer(F.relu(h))
-        return self._to_logits(self.out(h))
+        return self.grouped(self.out(h))
 
 
 def _grayscale_only(name: str, image_shape) -> None:
@@ -175,6 +200,8 @@ def _grayscale_only(name: str, image_shape) -> None:
 
 
 class GatedPixelCNN(Autoregressive):
+    sampling_cache = sampling.GatedCache
+
     def __init__(self, image_shape, num_classes, hp):
         super().__init__(image_shape, num_classes, hp)
         _grayscale_only("gatedpixelcnn", image_shape)
@@ -185,17 +212,19 @@ class GatedPixelCNN(Autoregressive):
         self.layers = nn.ModuleList(GatedLayer(self.hidden, 7 if i == 0 else k, i == 0, ncls)
                                     for i in range(hp.layers))
         self.out = nn.Sequential(nn.ReLU(), nn.Conv2d(self.hidden, self.hidden, 1), nn.ReLU(),
-                                 nn.Conv2d(self.hidden, self.levels, 1))
+                                 nn.Conv2d(self.hidden, self.output.params, 1))
 
-    def logits(self, x, labels=None):
+    def params(self, x, labels=None):
         v = h = self.inp(x)
         for layer in self.layers:
             v, h = layer(v, h, labels if self.conditional else None)
-        return self._to_logits(self.out(h))
+        return self.grouped(self.out(h))
 
 
 class PixelRNN(Autoregressive):
     """Mask-A 7x7 input convolution, Row LSTM layers with residual connections, 1x1 output layers."""
+
+    sampling_cache = sampling.RowLstmCache
 
     def __init__(self, image_shape, num_classes, hp):
         super().__init__(image_shape, num_classes, hp)
@@ -204,13 +233,13 @@ class PixelRNN(Autoregressive):
         self.layers = nn.ModuleList(RowLSTM(self.hidden, self.hidden) for _ in range(hp.layers))
         self.proj = nn.ModuleList(nn.Conv2d(self.hidden, self.hidden, 1) for _ in self.layers)
         self.out = nn.Sequential(nn.ReLU(), nn.Conv2d(self.hidden, self.hidden, 1), nn.ReLU(),
-                                 nn.Conv2d(self.hidden, self.levels, 1))
+                                 nn.Conv2d(self.hidden, self.output.params, 1))
 
-    def logits(self, x, labels=None):
+    def params(self, x, labels=None):
         h = self.inp(x)
         for lstm, proj in zip(self.layers, self.proj):
             h = h + proj(lstm(h))
-        return self._to_logits(self.out(h))
+        return self.grouped(self.out(h))
 
 
 register(Family("pixelcnn", PixelCNN, PixelCnnHp(), "PixelCNN, masked convolutions (van den Oord et al. 2016)"))
