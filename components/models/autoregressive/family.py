@@ -153,12 +153,17 @@ class Autoregressive(lik.LikelihoodScored, GenerativeModel):
 
             bar = tqdm(total=h * w * c, desc=f"sample {type(self).__name__}", unit="px", mininterval=1.0)
         try:
-            q = sampling.draw(self, (cache or self.sampling_cache)(self, n, labels, like), n, rng, bar)
+            q = self.draw_levels(n, rng, labels, like, cache, bar)
         finally:
             if bar is not None:
                 bar.close()
             self.train(was)
         return self.as_input(q).float()
+
+    def draw_levels(self, n: int, rng: torch.Generator, labels: torch.Tensor | None, like: torch.Tensor,
+                    cache: type | None, bar=None) -> torch.Tensor:
+        """(n, C, H, W) integer levels drawn from the family's sampling cache, or from `cache`."""
+        return sampling.draw(self, (cache or self.sampling_cache)(self, n, labels, like), n, rng, bar)
 
     def grouped(self, out: torch.Tensor) -> torch.Tensor:
         """(N, C * output.params, H, W), grouped by image channel -> (N, output.params, C, H, W)."""

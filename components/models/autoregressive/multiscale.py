@@ -42,32 +42,26 @@ class MultiScale(Autoregressive):
         grid[::f, ::f] = True
         self.register_buffer("grid", grid, persistent=False)  # the full image's pixels the small image holds
 
+    def repeated(self, small_q: torch.Tensor) -> torch.Tensor:
+        """The small image's levels at the full size, each repeated over its factor x factor block."""
+        return small_q.repeat_interleave(self.factor, 2).repeat_interleave(self.factor, 3)
+
     def upsampled(self, small_q: torch.Tensor) -> torch.Tensor:
         """The small image, upsampled by repetition to the full size, as the full network reads it."""
-        up = small_q.repeat_interleave(self.factor, 2).repeat_interleave(self.factor, 3)
-        return self.as_input(up)
+        return self.as_input(self.repeated(small_q))
 
     def log_prob(self, q: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         small = q[:, :, ::self.factor, ::self.factor]
         full = self.full.output.log_prob(self.full.params(self.as_input(q), None, self.upsampled(small)), q)
         return self.small.log_prob(small, None) + full.masked_fill(self.grid, 0).flatten(1).sum(1)
 
-    @torch.no_grad()
-    def sample(self, n, rng, labels=None, progress: bool = False, cache: type | None = None):
+    def draw_levels(self, n, rng, labels, like, cache, bar=None):
         """The small image, then the full image's other pixels given it (each from its network's cache, or from
         `cache` for both)."""
-        was = self.training
-        self.eval()
-        like = next(self.parameters()).new_zeros(n)
-        try:
-            small = sampling.draw(self.small, (cache or self.small.sampling_cache)(self.small, n, None, like), n, rng)
-            context = self.upsampled(small)
-            full_cache = (cache or self.full.sampling_cache)(self.full, n, None, like, context=context)
-            given = small.repeat_interleave(self.factor, 2).repeat_interleave(self.factor, 3)
-            q = sampling.draw(self.full, full_cache, n, rng, given=(self.grid, given))
-        finally:
-            self.train(was)
-        return self.as_input(q).float()
+        small = self.small.draw_levels(n, rng, None, like, cache, bar)
+        given = self.repeated(small)
+        full_cache = (cache or self.full.sampling_cache)(self.full, n, None, like, context=self.as_input(given))
+        return sampling.draw(self.full, full_cache, n, rng, bar, given=(self.grid, given))
 
 
 register(Family("multiscale", MultiScale, MultiScaleHp(),

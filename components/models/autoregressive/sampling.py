@@ -87,9 +87,8 @@ class PixelCnnCache:
                  context: torch.Tensor | None = None):
         self.m = model
         c, _, w = model.image_shape
-        x = like.new_zeros(n)
-        self.x = RowWindow(x, c, model.inp.kernel_size[0], w)
-        self.h = [RowWindow(x, layer.in_channels, layer.kernel_size[0], w) for layer in model.layers]
+        self.x = RowWindow(like, c, model.inp.kernel_size[0], w)
+        self.h = [RowWindow(like, layer.in_channels, layer.kernel_size[0], w) for layer in model.layers]
         self.context = None if context is None else model.context(context)  # (N, hidden, H, W), computed once
 
     def row(self, r: int) -> None:
@@ -117,11 +116,10 @@ class GatedCache:
     def __init__(self, model, n: int, labels: torch.Tensor | None, like: torch.Tensor):
         self.m = model
         _, _, self.width = model.image_shape
-        x = like.new_zeros(n)
         self.e = [layer.embed(labels) if layer.embed is not None and model.conditional else None
                   for layer in model.layers]
-        self.v = [RowWindow(x, model.hidden, layer.k, self.width) for layer in model.layers]
-        self.x_row = x.new_zeros(n, 1, self.width)
+        self.v = [RowWindow(like, model.hidden, layer.k, self.width) for layer in model.layers]
+        self.x_row = like.new_zeros(n, 1, self.width)
 
     def row(self, r: int) -> None:
         """Row r - 1 is complete: run the vertical stack on it, which row r's horizontal stack reads (row 0's
@@ -160,11 +158,10 @@ class RowLstmCache:
     def __init__(self, model, n: int, labels: torch.Tensor | None, like: torch.Tensor):
         self.m = model
         _, _, w = model.image_shape
-        x = like.new_zeros(n)
-        self.x = RowWindow(x, 1, model.inp.kernel_size[0], w)
-        self.inputs = [RowWindow(x, model.hidden, lstm.input_to_state.kernel_size[0], w) for lstm in model.layers]
-        self.h = [x.new_zeros(n, model.hidden, w) for _ in model.layers]
-        self.c = [x.new_zeros(n, model.hidden, w) for _ in model.layers]
+        self.x = RowWindow(like, 1, model.inp.kernel_size[0], w)
+        self.inputs = [RowWindow(like, model.hidden, lstm.input_to_state.kernel_size[0], w) for lstm in model.layers]
+        self.h = [like.new_zeros(n, model.hidden, w) for _ in model.layers]
+        self.c = [like.new_zeros(n, model.hidden, w) for _ in model.layers]
 
     def row(self, r: int) -> None:
         for window in (self.x, *self.inputs):
